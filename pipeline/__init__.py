@@ -1,0 +1,43 @@
+"""Storyline: streaming news ingestion and deduplication, one record per story.
+
+The pipeline in data-flow order: ``sources`` -> ``extract`` -> ``fingerprint`` -> ``cluster`` ->
+``store``; ``ingest`` runs them batch by batch. This package never imports Prefect: the flows in
+``flows/`` are thin wrappers around ``prepare_batch`` and ``store_batch``.
+"""
+
+from .errors import (
+    ConfigError,
+    NothingIngestedError,
+    ParameterMismatchError,
+    StoreBusyError,
+    StoreError,
+    StorylineError,
+)
+from .extract import extract
+from .ingest import ingest_paths, prepare_batch, store_batch
+from .models import Article, Assignment, Fingerprint, IngestReport, RawDocument, Rejection
+from .settings import Settings
+from .sources import read_paths
+from .store import Store
+
+__all__ = [
+    "Article",
+    "Assignment",
+    "ConfigError",
+    "Fingerprint",
+    "IngestReport",
+    "NothingIngestedError",
+    "ParameterMismatchError",
+    "RawDocument",
+    "Rejection",
+    "Settings",
+    "Store",
+    "StoreBusyError",
+    "StoreError",
+    "StorylineError",
+    "extract",
+    "ingest_paths",
+    "prepare_batch",
+    "read_paths",
+    "store_batch",
+]

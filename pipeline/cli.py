@@ -1,0 +1,276 @@
+"""The ``storyline`` command line.
+
+    storyline ingest PATH...        run the Prefect ingest flow over files and folders
+    storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
+    storyline stories               stories as a table, newest first
+    storyline show STORY_ID         one story and its variants, with why each was assigned
+    storyline export --format jsonl one line per article
+
+Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigError, NothingIngestedError, StorylineError
+from .models import IngestReport
+from .settings import DEFAULT_DB, Settings
+
+EXPORT_COLUMNS = (
+    "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "author",
+    "sitename", "source", "language", "story_id", "variant_group", "relation", "is_canonical", "assigned_as",
+    "near_duplicate_similarity", "story_similarity", "canonical_similarity", "content_hash", "run_id",
+)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``storyline`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ConfigError, ValueError) as exc:
+        print(f"storyline: error: {exc}", file=sys.stderr)
+        return 2
+    except StorylineError as exc:
+        print(f"storyline: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `storyline export | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storyline", description="News ingestion and story deduplication.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", help=f"database file (default ${{STORYLINE_DB}} or ./{DEFAULT_DB})")
+        p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
+        return p
+
+    p = with_db(sub.add_parser("ingest", help="ingest files and folders (text dumps, HTML, JSONL)"))
+    p.add_argument("paths", nargs="+", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
+    p.add_argument("--batch-size", type=int, help="documents per batch and transaction (default 200)")
+    p.add_argument("--no-prefect", action="store_true", help="run the library directly, without a Prefect flow")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = with_db(sub.add_parser("extract", help="extract clean text and metadata: JSONL in, JSONL out"))
+    p.add_argument("input", nargs="?", default="-", help="JSONL file with id, url, html or text (default stdin)")
+    p.set_defaults(handler=cmd_extract)
+
+    p = with_db(sub.add_parser("stories", help="list stories, newest first"))
+    p.add_argument("--limit", type=int, default=50, help="how many stories (default 50)")
+    p.set_defaults(handler=cmd_stories)
+
+    p = with_db(sub.add_parser("show", help="show one story and its variants"))
+    p.add_argument("story_id")
+    p.set_defaults(handler=cmd_show)
+
+    p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.set_defaults(handler=cmd_export)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return Settings.load(args.config, db=args.db, **overrides)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Run the ingest flow and print its summary."""
+    settings = _settings(args, batch_size=args.batch_size)
+    try:
+        if args.no_prefect:
+            from .ingest import ingest_paths
+
+            report = ingest_paths(args.paths, settings, progress=_print_progress)
+        else:
+            report = _run_flow(args, settings)
+    except NothingIngestedError as exc:
+        print(f"storyline: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(report, settings.db)
+    return 0
+
+
+def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
+    # A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.ingest import ingest_flow
+
+    return ingest_flow(
+        paths=[str(p) for p in args.paths], db=settings.db, config=args.config, batch_size=settings.batch_size
+    )
+
+
+def _print_progress(report: IngestReport, total_files: int) -> None:
+    print(f"  read {report.read} document(s) from {total_files} file(s): {report.new} new, "
+          f"{report.rejected} rejected", file=sys.stderr)  # fmt: skip
+
+
+def _print_summary(report: IngestReport, db: str) -> None:
+    c = report.counts()
+    print(
+        f"Ingested into {db}: read {c['read']}, new {c['new']}, unchanged {c['unchanged']}, "
+        f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
+        f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
+    )
+    for rejection in report.rejections[:20]:
+        print(f"  rejected {rejection}")
+    if len(report.rejections) > 20:
+        print(f"  ... and {len(report.rejections) - 20} more (see the rejections table)")
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extraction alone: JSONL records in, clean JSONL out; bad records reported on stderr."""
+    from .extract import extract
+    from .sources import parse_jsonl_line
+
+    settings = _settings(args)
+    stream = sys.stdin.buffer if args.input == "-" else _open_input(args.input)
+    ok = failed = 0
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            raw = parse_jsonl_line(line, f"{args.input}#line={number}", settings.extract.max_bytes)
+            result = raw if not hasattr(raw, "content") else extract(raw, settings.extract)  # type: ignore[arg-type]
+            if hasattr(result, "reason"):
+                failed += 1
+                print(f"storyline extract: rejected {result}", file=sys.stderr)
+                continue
+            ok += 1
+            record = {
+                "id": result.external_id, "title": result.title, "text": result.text,  # type: ignore[union-attr]
+                "published_at": result.published_at, "author": result.author,  # type: ignore[union-attr]
+                "sitename": result.sitename, "language": result.language,  # type: ignore[union-attr]
+                "url": result.canonical_url or result.url,  # type: ignore[union-attr]
+            }  # fmt: skip
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    print(f"storyline extract: {ok} extracted, {failed} rejected", file=sys.stderr)
+    return 0 if ok or not failed else 1
+
+
+def _open_input(path: str) -> TextIO:
+    if not Path(path).is_file():
+        raise ConfigError(f"no such file: {path}")
+    return open(path, "rb")
+
+
+def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .store import Store
+
+    return Store.open(_settings(args).db, read_only=True)
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    """Print stories as a table, newest first."""
+    from rich.table import Table
+
+    with _open_store(args) as store:
+        rows = store.query(
+            "SELECT story_id, title, article_count, source_count, first_published, last_published, last_seen "
+            "FROM stories ORDER BY coalesce(last_published, CAST(last_seen AS DATE)) DESC, last_seen DESC, "
+            "story_id LIMIT ?",
+            [args.limit],
+        )
+    table = Table(title=f"{len(rows)} stor{'y' if len(rows) == 1 else 'ies'} (newest first)")
+    for name in ("story", "title", "articles", "sources", "first published", "last published"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["story_id"], r["title"] or "", str(r["article_count"]), str(r["source_count"]),
+            _fmt(r["first_published"]), _fmt(r["last_published"]),
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one story and each variant with its relation, similarity and shared terms."""
+    with _open_store(args) as store:
+        story = store.query("SELECT * FROM stories WHERE story_id = ?", [args.story_id])
+        if not story:
+            print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
+            return 1
+        variants = store.query(
+            "SELECT * FROM story_variants WHERE story_id = ? ORDER BY is_canonical DESC, published_at NULLS LAST, "
+            "ingested_at, article_id",
+            [args.story_id],
+        )
+    s = story[0]
+    out = _console()
+    out.print(f"[bold]{s['title'] or '(untitled)'}[/bold]", highlight=False)
+    out.print(
+        f"story {s['story_id']}: {s['article_count']} article(s) from {s['source_count']} source(s), "
+        f"published {_fmt(s['first_published'])} to {_fmt(s['last_published'])}",
+        highlight=False,
+    )
+    for v in variants:
+        source = v["source"] or _short_uri(v["source_uri"])
+        out.print(
+            f"\n[bold]{v['relation']:<15}[/bold] {v['article_id']}  {_fmt(v['published_at'])}  {source}",
+            highlight=False,
+        )
+        out.print(f"  {v['title'] or '(untitled)'}", highlight=False)
+        why = f"assigned as {v['assigned_as']}; {_similarity(v)}"
+        if v["shared_terms"]:
+            why += f"; shared: {', '.join(v['shared_terms'])}"
+        out.print(f"  [dim]{why}[/dim]", highlight=False)
+    return 0
+
+
+def _console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    # Piped output has no terminal width; do not fold tables to 80 columns then.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one JSON line per article to stdout."""
+    with _open_store(args) as store:
+        cursor = store.con.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM articles ORDER BY seq")
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+                sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    return 0
+
+
+def _similarity(v: dict[str, Any]) -> str:
+    parts = []
+    if v["near_duplicate_similarity"] is not None:
+        parts.append(f"jaccard {v['near_duplicate_similarity']:.2f}")
+    if v["story_similarity"] is not None:
+        parts.append(f"story {v['story_similarity']:.2f}")
+    if v["canonical_similarity"] is not None and not v["is_canonical"]:
+        parts.append(f"canonical {v['canonical_similarity']:.2f}")
+    return ", ".join(parts) or "-"
+
+
+def _short_uri(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

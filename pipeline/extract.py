@@ -1,0 +1,112 @@
+"""Extract: raw documents become clean articles (text plus metadata), or rejections.
+
+HTML goes through trafilatura (text, title, date, author, site name, canonical URL); plain-text
+page dumps go through ``textclean.clean_dump``. Language is identified from the clean text.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import date
+
+from .models import Article, RawDocument, Rejection
+from .settings import ExtractSettings
+from .sources import parse_date
+from .textclean import clean_dump
+
+# trafilatura logs every page it finds too short at WARNING; those become rejections here.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+
+def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Article | Rejection:
+    """Turn one raw document into an article, or say why it cannot be one."""
+    settings = settings or ExtractSettings()
+    if len(raw.content) > settings.max_bytes:
+        return Rejection(raw.source_uri, "too_large", f"{len(raw.content):,} characters, limit {settings.max_bytes:,}")
+    try:
+        article = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
+    except Exception as exc:  # a parser bug on one hostile page must not end the run
+        return Rejection(raw.source_uri, "extract_failed", f"{type(exc).__name__}: {exc}"[:300])
+    if isinstance(article, Rejection):
+        return article
+    words = len(article.text.split())
+    if words < settings.min_words:
+        return Rejection(
+            raw.source_uri,
+            "too_short",
+            f"only {words} word(s) of article text after cleaning (minimum {settings.min_words})",
+        )
+    return article
+
+
+def extract_many(raws: list[RawDocument], settings: ExtractSettings | None = None) -> list[Article | Rejection]:
+    """Extract a batch, in order."""
+    return [extract(raw, settings) for raw in raws]
+
+
+def _extract_text(raw: RawDocument) -> Article:
+    cleaned = clean_dump(raw.content)
+    return Article(
+        source_uri=raw.source_uri,
+        text=cleaned.text,
+        title=raw.title or cleaned.title,
+        published_at=raw.published_at or cleaned.published_at,
+        author=cleaned.author,
+        sitename=raw.source or cleaned.sitename,
+        language=detect_language(cleaned.text),
+        url=raw.url,
+        canonical_url=raw.url,
+        external_id=raw.external_id,
+        source=raw.source,
+    )
+
+
+def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Rejection:
+    import trafilatura  # deferred: importing it costs ~0.5 s and text-only runs never need it
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        doc = trafilatura.bare_extraction(
+            raw.content,
+            url=raw.url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            fast=settings.fast_html,
+        )
+    if doc is None or not (doc.text or "").strip():
+        return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
+    text = "\n\n".join(p.strip() for p in doc.text.split("\n") if p.strip())
+    return Article(
+        source_uri=raw.source_uri,
+        text=text,
+        title=raw.title or _clean(doc.title),
+        published_at=raw.published_at or _to_date(doc.date),
+        author=_clean(doc.author),
+        sitename=raw.source or _clean(doc.sitename) or _clean(doc.hostname),
+        language=detect_language(text),
+        url=raw.url or _clean(doc.url),
+        canonical_url=_clean(doc.url) or raw.url,
+        external_id=raw.external_id,
+        source=raw.source,
+    )
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language (None for too little text)."""
+    if len(text) < 20:
+        return None
+    import py3langid
+
+    lang, _score = py3langid.classify(text[:3000])
+    return str(lang)
+
+
+def _to_date(value: object) -> date | None:
+    return parse_date(value) if isinstance(value, str) else None
+
+
+def _clean(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None

@@ -1,0 +1,164 @@
+"""Fingerprint: what clustering compares. Three levels, one per relation.
+
+* ``content_hash``: hash of the normalised text; equal hashes are exact copies.
+* MinHash signature over word shingles (datasketch), with LSH band keys for candidate lookup;
+  estimated Jaccard finds syndicated near-duplicates.
+* A weighted term vector: salient words and names, weighted by how rare they are in the language
+  (wordfreq's corpus frequencies act as a fixed, corpus-independent IDF, so the weight of a word
+  does not drift with what happens to be stored). Stories are compared on these vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import unicodedata
+from collections import Counter
+
+import numpy as np
+import regex
+import xxhash
+from datasketch import MinHash
+
+from .models import Article, Fingerprint
+from .settings import ClusterSettings, FingerprintSettings
+
+_WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’]*|\p{N}+(?:[.,]\p{N}+)*")
+_SENTENCE = regex.compile(r"(?<=[.!?…])\s+|\n+|[\"“”]")
+_NON_WORD = regex.compile(r"[^\p{L}\p{N}]+")
+_POSSESSIVE = ("'s", "’s")
+STOP_ZIPF = 5.4  # words this common (the, said, would, ...) carry no story signal
+MAX_WEIGHT = 4.5
+NUMBER_WEIGHT = 1.5
+
+
+def normalise(text: str) -> str:
+    """Case-, accent-form- and punctuation-insensitive form of a text, for hashing and shingling."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised text: two articles with equal hashes are exact copies."""
+    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def shingles(text: str, size: int) -> list[bytes]:
+    """Word shingles of the normalised text (the whole text when shorter than one shingle)."""
+    words = normalise(text).split()
+    if len(words) <= size:
+        return [" ".join(words).encode("utf-8")] if words else []
+    return list({" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
+
+
+def minhash(text: str, settings: FingerprintSettings) -> MinHash:
+    """datasketch MinHash of the text's shingles (xxh32 hashing, seeded permutations)."""
+    mh = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=xxhash.xxh32_intdigest)
+    mh.update_batch(shingles(text, settings.shingle_size))
+    return mh
+
+
+def band_keys(signature: np.ndarray, settings: FingerprintSettings) -> tuple[int, ...]:
+    """One LSH key per band: articles sharing any band key are near-duplicate candidates."""
+    rows = settings.lsh_rows
+    values = np.ascontiguousarray(signature, dtype=np.uint32)
+    return tuple(
+        xxhash.xxh64_intdigest(values[b * rows : (b + 1) * rows].tobytes(), seed=b) >> 1
+        for b in range(settings.lsh_bands)
+    )
+
+
+def estimate_jaccard(a: np.ndarray | tuple[int, ...], b: np.ndarray | tuple[int, ...]) -> float:
+    """Fraction of equal signature positions: the MinHash estimate of Jaccard similarity."""
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+class TermWeighter:
+    """Turns text into an L2-normalised vector of salient terms (words and names)."""
+
+    def __init__(self, settings: ClusterSettings):
+        self.settings = settings
+        self._zipf: dict[tuple[str, str], float] = {}
+
+    def vector(self, title: str | None, text: str, language: str | None) -> dict[str, float]:
+        """Weighted terms of an article: (1 + log tf) x rarity, names boosted, top N kept."""
+        lang = _wordfreq_language(language)
+        counts: Counter[str] = Counter()
+        boost: dict[str, float] = {}
+        for sentence in _SENTENCE.split(f"{title}\n{text}" if title else text):
+            for position, token in enumerate(_WORD.findall(sentence)):
+                term = _term(token)
+                weight = self._weight(term, lang)
+                if weight <= 0.0:
+                    continue
+                counts[term] += 1
+                is_name = position > 0 and token[0].isupper()
+                boost[term] = max(boost.get(term, 0.0), weight * (self.settings.name_boost if is_name else 1.0))
+        scored = {t: (1.0 + math.log(c)) * boost[t] for t, c in counts.items()}
+        top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[: self.settings.article_terms]
+        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+        return {t: w / norm for t, w in top}
+
+    def _weight(self, term: str, lang: str) -> float:
+        if term[0].isdigit():
+            return NUMBER_WEIGHT if len(term) >= 2 else 0.0
+        if len(term) < 2:
+            return 0.0
+        key = (term, lang)
+        zipf = self._zipf.get(key)
+        if zipf is None:
+            from wordfreq import zipf_frequency
+
+            zipf = self._zipf[key] = zipf_frequency(term, lang)
+        if zipf >= STOP_ZIPF:
+            return 0.0
+        return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+
+
+def fingerprint_article(article: Article, weighter: TermWeighter, settings: FingerprintSettings) -> Fingerprint:
+    """All three fingerprints of one article."""
+    mh = minhash(article.text, settings)
+    signature = mh.hashvalues.astype(np.uint32)
+    return Fingerprint(
+        content_hash=content_hash(article.text),
+        signature=tuple(int(v) for v in signature),
+        band_keys=band_keys(signature, settings),
+        terms=weighter.vector(article.title, article.text, article.language),
+    )
+
+
+def cosine(a: dict[str, float], b: dict[str, float], b_norm: float | None = None) -> float:
+    """Cosine similarity of two sparse vectors (``a`` assumed unit length)."""
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
+    if b_norm is None:
+        return dot
+    return dot / b_norm if b_norm else 0.0
+
+
+def top_shared_terms(a: dict[str, float], b: dict[str, float], n: int = 8) -> tuple[str, ...]:
+    """The terms contributing most to the similarity of two vectors."""
+    shared = [(a[t] * b[t], t) for t in a.keys() & b.keys()]
+    return tuple(t for _, t in sorted(shared, reverse=True)[:n])
+
+
+def _term(token: str) -> str:
+    term = token.casefold()
+    for suffix in _POSSESSIVE:
+        if term.endswith(suffix):
+            term = term[: -len(suffix)]
+    return term.strip("'’")
+
+
+_WORDFREQ_LANGS = frozenset(
+    (
+        "ar bn bs bg ca zh hr cs da nl en fi fr de el he hi hu is id it ja ko lv lt mk ms nb fa pl pt ro ru "
+        "sl sk sr es sv fil ta tr uk ur vi"
+    ).split()
+)
+
+
+def _wordfreq_language(language: str | None) -> str:
+    return language if language in _WORDFREQ_LANGS else "en"

@@ -1,0 +1,129 @@
+"""Ingest: the stages in order, one batch at a time.
+
+``prepare_batch`` (extract + fingerprint) needs no database and is where the time goes;
+``store_batch`` opens the store, assigns and writes the batch in one transaction, and closes it,
+so the write lock is held only for the short clustering-and-write step. ``ingest_paths`` runs
+both over files and folders; the Prefect flow calls the same two functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from .cluster import assign_batch
+from .errors import NothingIngestedError
+from .extract import extract
+from .fingerprint import TermWeighter, fingerprint_article
+from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .settings import Settings
+from .sources import count_files, read_paths
+from .store import Store
+
+Progress = Callable[[IngestReport, int], None]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch after extraction and fingerprinting: ready to cluster and store."""
+
+    items: list[tuple[Article, Fingerprint]]
+    rejections: list[Rejection]
+
+    @property
+    def read(self) -> int:
+        """Documents read in this batch (articles plus rejections)."""
+        return len(self.items) + len(self.rejections)
+
+
+def batched(items: Iterable[RawDocument | Rejection], size: int) -> Iterator[list[RawDocument | Rejection]]:
+    """Consecutive lists of at most ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def prepare_batch(
+    batch: Sequence[RawDocument | Rejection], settings: Settings, weighter: TermWeighter | None = None
+) -> PreparedBatch:
+    """Extract and fingerprint a batch (no database needed)."""
+    weighter = weighter or TermWeighter(settings.cluster)
+    items: list[tuple[Article, Fingerprint]] = []
+    rejections: list[Rejection] = []
+    for raw in batch:
+        result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
+        if isinstance(result, Rejection):
+            rejections.append(result)
+        else:
+            items.append((result, fingerprint_article(result, weighter, settings.fingerprint)))
+    return PreparedBatch(items, rejections)
+
+
+def store_batch(store: Store, run_id: str, prepared: PreparedBatch, settings: Settings) -> IngestReport:
+    """Cluster a prepared batch and write it, with its rejections and counts, in one transaction."""
+    with store.transaction():
+        decided = assign_batch(store, prepared.items, settings, run_id)
+        report = IngestReport(
+            read=prepared.read,
+            new=len(decided.articles),
+            unchanged=decided.unchanged,
+            rejected=len(prepared.rejections),
+            stories_created=len(decided.created),
+            stories_grown=len(decided.grown),
+            rejections=list(prepared.rejections),
+        )
+        for assignment in decided.assignments:
+            if assignment.relation in ("exact", "near_duplicate", "rewrite"):
+                setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
+        store.insert_articles(decided.articles, settings.fingerprint.lsh_bands)
+        store.save_story_terms(list(decided.stories.values()), settings.cluster.story_terms)
+        store.refresh_stories(sorted(decided.stories), run_id)
+        store.record_rejections(run_id, prepared.rejections)
+        store.add_to_run(run_id, report)
+    return report
+
+
+def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
+    """Create/validate the database and record a new run; returns the run id."""
+    with Store.open(settings.db) as store:
+        store.check_parameters(settings.stored_parameters())
+        return store.begin_run(inputs)
+
+
+def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
+    """Mark the run finished; a run that stored nothing from a non-empty input is 'failed'."""
+    status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
+    with Store.open(settings.db) as store:
+        store.finish_run(run_id, status)
+
+
+def ingest_paths(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the store, batch by batch, without Prefect."""
+    run_id = open_for_run(settings, [str(p) for p in paths])
+    total = count_files(paths)
+    weighter = TermWeighter(settings.cluster)
+    report = IngestReport()
+    try:
+        for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
+            prepared = prepare_batch(batch, settings, weighter)
+            with Store.open(settings.db) as store:
+                report.add(store_batch(store, run_id, prepared, settings))
+            if progress:
+                progress(report, total)
+    finally:
+        close_run(settings, run_id, report)
+    raise_if_nothing_ingested(report)
+    return report
+
+
+def raise_if_nothing_ingested(report: IngestReport) -> None:
+    """A run that read input but stored and recognised none of it failed."""
+    if not report.new and not report.unchanged:
+        reasons = "; ".join(str(r) for r in report.rejections[:5]) or "no input documents found"
+        raise NothingIngestedError(f"nothing could be ingested ({report.rejected} rejected): {reasons}")

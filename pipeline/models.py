@@ -1,0 +1,112 @@
+"""The frozen records that flow between stages: raw documents, articles, rejections, reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One input document as read from a source, before extraction."""
+
+    source_uri: str
+    kind: str  # "text" | "html"
+    content: str
+    external_id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published_at: date | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input that could not become an article, and why."""
+
+    source_uri: str
+    reason: str  # short machine code: empty, binary, encoding, too_large, malformed_jsonl, ...
+    detail: str  # one human sentence
+
+    def __str__(self) -> str:
+        return f"{self.source_uri}: {self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Article:
+    """Clean text and metadata of one document, ready to fingerprint."""
+
+    source_uri: str
+    text: str
+    title: str | None = None
+    published_at: date | None = None
+    author: str | None = None
+    sitename: str | None = None
+    language: str | None = None
+    url: str | None = None
+    canonical_url: str | None = None
+    external_id: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What clustering needs of an article: exact hash, MinHash signature, weighted story terms."""
+
+    content_hash: str
+    signature: tuple[int, ...]
+    band_keys: tuple[int, ...]
+    terms: dict[str, float] = field(hash=False)  # L2-normalised salient-term vector
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where clustering put one article, and why."""
+
+    article_id: str
+    story_id: str
+    variant_group: str
+    relation: str  # exact | near_duplicate | rewrite | new_story
+    near_duplicate_similarity: float | None  # estimated Jaccard to the variant it copies
+    story_similarity: float | None  # cosine to the story's term centroid when it joined
+    matched_article_id: str | None
+    shared_terms: tuple[str, ...] = ()
+
+
+@dataclass
+class IngestReport:
+    """Counts of what a run (or one batch of it) did."""
+
+    read: int = 0
+    new: int = 0
+    unchanged: int = 0
+    exact: int = 0
+    near_duplicate: int = 0
+    rewrite: int = 0
+    rejected: int = 0
+    stories_created: int = 0
+    stories_grown: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        """Fold another report's counts into this one."""
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejections.extend(other.rejections)
+
+    def counts(self) -> dict[str, int]:
+        """The counters as a plain dict (for logs, artifacts and JSON)."""
+        return {name: getattr(self, name) for name in COUNT_FIELDS}
+
+
+COUNT_FIELDS = (
+    "read",
+    "new",
+    "unchanged",
+    "exact",
+    "near_duplicate",
+    "rewrite",
+    "rejected",
+    "stories_created",
+    "stories_grown",
+)

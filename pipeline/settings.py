@@ -1,0 +1,170 @@
+"""Every tunable of the pipeline, in one place, with its default and meaning.
+
+Settings are loaded once (defaults < TOML file < environment < explicit overrides) and passed down.
+``FingerprintSettings`` and ``ClusterSettings`` are stored with the data: a later run with other
+values is refused (see ``store.Store.check_parameters``), because signatures and thresholds
+computed under different parameters cannot be compared.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_DB = "storyline.duckdb"
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """How raw documents become clean articles."""
+
+    max_bytes: int = 10_000_000
+    """Documents larger than this are rejected as too_large before parsing."""
+    min_words: int = 5
+    """Articles with fewer words of clean text are rejected as too_short."""
+    fast_html: bool = False
+    """trafilatura fast mode (skips the fallback extractors): ~1.7x faster, slightly less recall."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_bytes", "min_words")
+
+
+@dataclass(frozen=True)
+class FingerprintSettings:
+    """Exact and near-duplicate fingerprints. Stored with the data."""
+
+    shingle_size: int = 3
+    """Words per shingle for MinHash."""
+    num_perm: int = 128
+    """MinHash permutations (signature length)."""
+    seed: int = 1
+    """MinHash permutation seed."""
+    lsh_bands: int = 32
+    """LSH bands; lsh_bands * lsh_rows must equal num_perm. 32x4 finds pairs from Jaccard ~0.3 up."""
+    near_duplicate_threshold: float = 0.5
+    """Estimated Jaccard at or above which an article is a near-duplicate of a stored one."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "shingle_size", "num_perm", "lsh_bands")
+        if self.num_perm % self.lsh_bands:
+            raise ConfigError(f"lsh_bands={self.lsh_bands} must divide num_perm={self.num_perm}")
+        _unit_interval(self, "near_duplicate_threshold")
+
+    @property
+    def lsh_rows(self) -> int:
+        """Signature values per LSH band."""
+        return self.num_perm // self.lsh_bands
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Story-level (rewrite) similarity. Stored with the data."""
+
+    rewrite_threshold: float = 0.25
+    """Cosine between an article's term vector and a story centroid at or above which it joins the story."""
+    name_boost: float = 2.0
+    """Weight multiplier for capitalised words inside sentences (names of people, places, bodies)."""
+    article_terms: int = 120
+    """Terms kept per article vector."""
+    story_terms: int = 400
+    """Terms kept per story centroid."""
+    query_terms: int = 15
+    """An article's top terms used to look up candidate stories."""
+    max_candidates: int = 25
+    """Candidate stories scored in full per article."""
+
+    def __post_init__(self) -> None:
+        _unit_interval(self, "rewrite_threshold")
+        _positive(self, "article_terms", "story_terms", "query_terms", "max_candidates")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one Storyline process."""
+
+    db: str = DEFAULT_DB
+    batch_size: int = 200
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    fingerprint: FingerprintSettings = field(default_factory=FingerprintSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+
+    def __post_init__(self) -> None:
+        _positive(self, "batch_size")
+
+    def stored_parameters(self) -> dict[str, Any]:
+        """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...)."""
+        out: dict[str, Any] = {}
+        for section in ("fingerprint", "cluster"):
+            for key, value in asdict(getattr(self, section)).items():
+                out[f"{section}.{key}"] = value
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        config: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults, then a TOML file (``config`` or ``$STORYLINE_CONFIG``), then env, then overrides."""
+        env = dict(os.environ if env is None else env)
+        data: dict[str, Any] = {}
+        path = config or env.get("STORYLINE_CONFIG")
+        if path:
+            data = _read_toml(Path(path))
+        if env.get("STORYLINE_DB"):
+            data["db"] = env["STORYLINE_DB"]
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return _build(cls, data)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return raw.get("storyline", raw)
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} setting(s): {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = known[name].default_factory() if callable(known[name].default_factory) else None
+        if default is not None and hasattr(default, "__dataclass_fields__"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"setting {name!r} must be a table, got {value!r}")
+            value = _build(type(default), value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad {cls.__name__} settings: {exc}") from None
+
+
+def _positive(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}")
+
+
+def _unit_interval(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int | float) or not 0.0 < value <= 1.0:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be in (0, 1], got {value!r}")
+
+
+__all__ = ["ClusterSettings", "ExtractSettings", "FingerprintSettings", "Settings", "replace"]

@@ -1,0 +1,424 @@
+"""Store: DuckDB as the record of truth.
+
+One ``Store`` wraps one connection. Writers open it for one batch at a time (short write-lock
+windows); every batch is written in a single transaction, so a crash loses at most the batch in
+flight and never leaves half of one. Articles are keyed by (source_uri, content_hash): the same
+input ingested twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .errors import ParameterMismatchError, StoreBusyError, StoreError
+from .models import IngestReport, Rejection
+from .schema import SCHEMA_VERSION, TABLES, VIEWS
+
+LOCK_MESSAGE = "lock"
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """Where a stored article sits: its story and variant group."""
+
+    article_id: str
+    story_id: str
+    variant_group: str
+
+
+@dataclass
+class StoryState:
+    """A story as clustering sees it: a term centroid (sum of member vectors) and its extent."""
+
+    story_id: str
+    centroid: dict[str, float]
+    size: int
+    last_published: date | None = None
+    is_new: bool = False
+
+    @property
+    def norm(self) -> float:
+        """Euclidean length of the centroid."""
+        return float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """One article row to insert, with its fingerprints and assignment."""
+
+    row: dict[str, Any]
+    signature: bytes
+    band_keys: tuple[int, ...]
+    terms: dict[str, float]
+
+
+class Store:
+    """A DuckDB database holding articles, stories, runs and rejections."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool):
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False, wait_seconds: float = 30.0) -> Store:
+        """Open (and for writers, create or migrate) the database; wait politely for a busy lock."""
+        path = str(path)
+        if read_only and path != ":memory:" and not Path(path).exists():
+            raise StoreError(f"no Storyline database at {path} (run `storyline ingest` first)")
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(path, read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if LOCK_MESSAGE not in str(exc).lower():
+                    raise StoreError(f"cannot open {path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(
+                        f"{path} is locked by another Storyline process (waited {wait_seconds:.0f} s); "
+                        "try again when it has finished its batch"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open {path}: {exc}") from exc
+        store = cls(con, path, read_only)
+        if not read_only:
+            store._ensure_schema()
+        return store
+
+    def close(self) -> None:
+        """Close the connection (releases the write lock)."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema and parameters -------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        version = self._meta("schema_version") if self._has_table("meta") else None
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema v{version}; this Storyline reads up to v{SCHEMA_VERSION}")
+        self.con.execute("BEGIN")
+        self.con.execute(TABLES)
+        self.con.execute(VIEWS)
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        self.con.execute("COMMIT")
+
+    def check_parameters(self, parameters: dict[str, Any]) -> None:
+        """Record the clustering parameters on first use; refuse a run with different ones."""
+        stored = self._meta("parameters")
+        if stored is None:
+            if not self.read_only:
+                self.con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
+            return
+        old = json.loads(stored)
+        diff = {k: (old.get(k), v) for k, v in parameters.items() if old.get(k) != v}
+        diff.update({k: (v, None) for k, v in old.items() if k not in parameters})
+        if diff:
+            raise ParameterMismatchError(diff)
+
+    def stored_parameters(self) -> dict[str, Any] | None:
+        """The parameters this database was built with (None for a new database)."""
+        stored = self._meta("parameters")
+        return None if stored is None else json.loads(stored)
+
+    def _meta(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def _has_table(self, name: str) -> bool:
+        rows = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return rows[0][0] > 0
+
+    # ---- runs --------------------------------------------------------------------------------
+
+    def begin_run(self, inputs: Sequence[str]) -> str:
+        """Record the start of a run and return its id."""
+        run_id = f"run-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, status, inputs) VALUES (?, now(), 'running', ?)",
+            [run_id, list(inputs)],
+        )
+        return run_id
+
+    def add_to_run(self, run_id: str, report: IngestReport) -> None:
+        """Add a batch's counts to its run (called inside the batch's transaction)."""
+        counts = report.counts()
+        sets = ", ".join(f"{name} = {name} + ?" for name in counts)
+        self.con.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*counts.values(), run_id])
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        """Mark a run finished (status: completed, failed, empty)."""
+        self.con.execute("UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
+
+    # ---- lookups for clustering --------------------------------------------------------------
+
+    def known_inputs(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (source_uri, content_hash) pairs are already stored."""
+        keys = list(keys)
+        if not keys:
+            return set()
+        with self._table("_keys", source_uri=[k[0] for k in keys], content_hash=[k[1] for k in keys]):
+            rows = self.con.execute(
+                "SELECT a.source_uri, a.content_hash FROM articles a JOIN _keys k USING (source_uri, content_hash)"
+            ).fetchall()
+        return {(r[0], r[1]) for r in rows}
+
+    def articles_by_hash(self, hashes: Iterable[str]) -> dict[str, ArticleRef]:
+        """The earliest stored article for each content hash."""
+        hashes = sorted(set(hashes))
+        if not hashes:
+            return {}
+        with self._table("_hashes", content_hash=hashes):
+            rows = self.con.execute(
+                "SELECT content_hash, arg_min(article_id, seq), arg_min(story_id, seq), arg_min(variant_group, seq) "
+                "FROM articles JOIN _hashes USING (content_hash) GROUP BY content_hash"
+            ).fetchall()
+        return {r[0]: ArticleRef(r[1], r[2], r[3]) for r in rows}
+
+    def band_candidates(self, keys: Sequence[tuple[int, int]]) -> set[str]:
+        """Stored article ids sharing any (band, key) with the query."""
+        if not keys:
+            return set()
+        with self._table("_bands", band=[k[0] for k in keys], key=[k[1] for k in keys]):
+            rows = self.con.execute(
+                "SELECT DISTINCT l.article_id FROM lsh_bands l JOIN _bands q ON l.band = q.band AND l.key = q.key"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def signatures(self, article_ids: Iterable[str]) -> dict[str, tuple[np.ndarray, ArticleRef]]:
+        """MinHash signatures and placement of stored articles."""
+        ids = sorted(set(article_ids))
+        if not ids:
+            return {}
+        with self._table("_ids", article_id=ids):
+            rows = self.con.execute(
+                "SELECT s.article_id, s.signature, a.story_id, a.variant_group FROM _ids "
+                "JOIN article_signatures s USING (article_id) JOIN articles a USING (article_id)"
+            ).fetchall()
+        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[0], r[2], r[3])) for r in rows}
+
+    def story_candidates(self, query: dict[int, dict[str, float]], limit: int) -> dict[int, list[str]]:
+        """For each query vector, the stored stories whose centroids score highest on its terms."""
+        idx, terms, weights = [], [], []
+        for i, vector in query.items():
+            for term, weight in vector.items():
+                idx.append(i)
+                terms.append(term)
+                weights.append(weight)
+        if not idx:
+            return {}
+        with self._table("_query", i=idx, term=terms, w=weights):
+            rows = self.con.execute(
+                """
+                SELECT q.i, st.story_id FROM story_terms st JOIN _query q USING (term)
+                GROUP BY q.i, st.story_id
+                QUALIFY row_number() OVER (PARTITION BY q.i ORDER BY sum(q.w * st.weight) DESC, st.story_id) <= ?
+                """,
+                [limit],
+            ).fetchall()
+        out: dict[int, list[str]] = defaultdict(list)
+        for i, story_id in rows:
+            out[i].append(story_id)
+        return dict(out)
+
+    def load_stories(self, story_ids: Iterable[str]) -> dict[str, StoryState]:
+        """Centroids and extents of stored stories."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return {}
+        with self._table("_stories", story_id=ids):
+            states = {
+                r[0]: StoryState(r[0], {}, r[1], r[2])
+                for r in self.con.execute(
+                    "SELECT story_id, article_count, last_published FROM stories JOIN _stories USING (story_id)"
+                ).fetchall()
+            }
+            for story_id, term, weight in self.con.execute(
+                "SELECT story_id, term, weight FROM story_terms JOIN _stories USING (story_id)"
+            ).fetchall():
+                states[story_id].centroid[term] = weight
+        return states
+
+    def next_seq(self) -> int:
+        """The ingest sequence number the next article gets."""
+        return int(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM articles").fetchall()[0][0])
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    def transaction(self) -> _Transaction:
+        """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
+        return _Transaction(self.con)
+
+    def insert_articles(self, articles: Sequence[NewArticle], bands: int) -> None:
+        """Insert new articles with their signatures, LSH band keys and term vectors."""
+        if not articles:
+            return
+        rows = [a.row for a in articles]
+        self._insert_columns("articles", {k: [r[k] for r in rows] for k in rows[0]})
+        ids = [r["article_id"] for r in rows]
+        self._insert_columns("article_signatures", {"article_id": ids, "signature": [a.signature for a in articles]})
+        self._insert_columns(
+            "lsh_bands",
+            {
+                "band": [b for a in articles for b in range(bands)],
+                "key": [k for a in articles for k in a.band_keys],
+                "article_id": [i for i, a in zip(ids, articles, strict=True) for _ in a.band_keys],
+            },
+        )
+        self._insert_columns(
+            "article_terms",
+            {
+                "article_id": [i for i, a in zip(ids, articles, strict=True) for _ in a.terms],
+                "term": [t for a in articles for t in a.terms],
+                "weight": [w for a in articles for w in a.terms.values()],
+            },
+        )
+
+    def save_story_terms(self, stories: Sequence[StoryState], keep: int) -> None:
+        """Replace the stored centroids of the given stories (each truncated to its top terms)."""
+        if not stories:
+            return
+        ids = [s.story_id for s in stories]
+        with self._table("_stories", story_id=ids):
+            self.con.execute("DELETE FROM story_terms WHERE story_id IN (SELECT story_id FROM _stories)")
+        cols: dict[str, list[Any]] = {"story_id": [], "term": [], "weight": []}
+        for story in stories:
+            top = sorted(story.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]
+            story.centroid = dict(top)
+            for term, weight in top:
+                cols["story_id"].append(story.story_id)
+                cols["term"].append(term)
+                cols["weight"].append(weight)
+        self._insert_columns("story_terms", cols)
+
+    def refresh_stories(self, story_ids: Sequence[str], run_id: str) -> None:
+        """Recompute the given stories' canonical article, extent, counts and member relations.
+
+        Canonical rule: the earliest published member (undated members last), then the longest
+        text, then the first ingested. Each member's relation is then derived from it:
+        ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
+        otherwise ``rewrite``.
+        """
+        if not story_ids:
+            return
+        ids = list(story_ids)
+        with self._table("_stories", story_id=ids):
+            self.con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _canon AS
+                SELECT story_id,
+                       arg_min(article_id, (published_at IS NULL, published_at, -word_count, seq)) AS canonical
+                FROM articles JOIN _stories USING (story_id) GROUP BY story_id
+                """
+            )
+        self.con.execute(
+            """
+            UPDATE articles a SET
+                is_canonical = (a.article_id = c.canonical),
+                relation = CASE WHEN a.article_id = c.canonical THEN 'canonical'
+                                WHEN a.content_hash = ca.content_hash THEN 'exact'
+                                WHEN a.variant_group = ca.variant_group THEN 'near_duplicate'
+                                ELSE 'rewrite' END
+            FROM _canon c JOIN articles ca ON ca.article_id = c.canonical
+            WHERE a.story_id = c.story_id
+            """
+        )
+        self.con.execute(
+            """
+            UPDATE articles a SET canonical_similarity = s.sim FROM (
+                SELECT m.article_id, sum(m.weight * k.weight) AS sim
+                FROM _canon c
+                JOIN articles mem ON mem.story_id = c.story_id
+                JOIN article_terms m ON m.article_id = mem.article_id
+                JOIN article_terms k ON k.article_id = c.canonical AND k.term = m.term
+                GROUP BY m.article_id
+            ) s WHERE a.article_id = s.article_id
+            """
+        )
+        self.con.execute(
+            """
+            INSERT OR REPLACE INTO stories
+            SELECT a.story_id, c.canonical, max(CASE WHEN a.article_id = c.canonical THEN a.title END),
+                   coalesce(min(s.first_seen), min(a.ingested_at)), max(a.ingested_at),
+                   min(a.published_at), max(a.published_at), count(*),
+                   count(DISTINCT coalesce(a.source, a.source_uri)),
+                   coalesce(min(s.created_run), ?), ?
+            FROM articles a JOIN _canon c USING (story_id)
+            LEFT JOIN stories s ON s.story_id = a.story_id
+            GROUP BY a.story_id, c.canonical
+            """,
+            [run_id, run_id],
+        )
+        self.con.execute("DROP TABLE _canon")
+
+    def record_rejections(self, run_id: str, rejections: Sequence[Rejection]) -> None:
+        """Upsert rejections: one row per (source_uri, reason), counting how often it was seen."""
+        latest = {(r.source_uri, r.reason): r for r in rejections}
+        for (uri, reason), rej in latest.items():
+            self.con.execute(
+                """
+                INSERT INTO rejections VALUES (?, ?, ?, ?, ?, now(), now(), 1)
+                ON CONFLICT (source_uri, reason) DO UPDATE SET
+                    detail = excluded.detail, last_run = excluded.last_run,
+                    last_seen = excluded.last_seen, times_seen = rejections.times_seen + 1
+                """,
+                [uri, reason, rej.detail, run_id, run_id],
+            )
+
+    def _insert_columns(self, table: str, columns: dict[str, list[Any]]) -> None:
+        names = list(columns)
+        if not columns[names[0]]:
+            return
+        with self._table("_rows", **columns):
+            self.con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
+
+    @contextmanager
+    def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:
+        """Expose Python columns to SQL as a table (via Arrow: far faster than list parameters)."""
+        self.con.register(name, pa.table(columns))
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
+    # ---- reads for people ------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read query and return rows as dicts."""
+        cursor = self.con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class _Transaction:
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.con.execute("COMMIT" if exc_type is None else "ROLLBACK")

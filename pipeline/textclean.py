@@ -1,0 +1,226 @@
+"""Clean plain-text page dumps: keep the article, drop the page furniture around it.
+
+A dump is what a browser's "save as text" or a scraper leaves: an optional header line
+`` date YYYY-MM-DD <title or site>``, navigation, the headline, a byline and timestamp, caption
+lines (often twice: alt text and caption), photo credits, the body, pagination ("1 of 2"),
+tag lists, and blocks like "RELATED ARTICLES" or "MOST POPULAR" full of other headlines.
+
+The cleaner works on lines: it classifies each one (prose, headline-like short line, furniture)
+and keeps prose plus the short lines that sit inside the body. Metadata found on the way (header
+date, byline author, site) is returned, not thrown away.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+HEADER = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*(.*)$")
+BLOCK_HEADINGS = re.compile(
+    r"^(related( articles| stories| news| content| coverage| posts)?|most (popular|read|viewed|shared)"
+    r"|read (more|next|also)|more (from|on|stories|news)\b.*|you (may|might) (also )?like"
+    r"|recommended( for you| stories)?|trending( now| stories)?|top stories|latest (news|stories)"
+    r"|popular (now|stories)|editor'?s picks|also read|see also|sponsored( content| stories)?"
+    r"|advertisement|share this( article| story)?|comments?|leave a (comment|reply))\s*:?$",
+    re.I,
+)
+STANDALONE_FURNITURE = re.compile(
+    r"^(source link|advertisement|skip to (main )?content|sign up|subscribe( now)?|share( on \w+)?"
+    r"|print|email|follow us.*|click here.*|back to top|log ?in|register|menu|search|close"
+    r"|listen to (this )?article.*|\d+ min(ute)? read|photo|video|image)\s*\.?$",
+    re.I,
+)
+PAGINATION = re.compile(r"^(page\s+)?\d+\s*(of|/)\s*\d+$", re.I)
+NUMBER_ONLY = re.compile(r"^[\d\s.,:/+%-]+$")
+TIMESTAMP = re.compile(
+    r"^(updated|published|posted|last updated|first published)?\s*:?\s*"
+    r"(\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"|\w+\.? \d{1,2},? \d{4}|\d{1,2} \w+\.? \d{4})"
+    r"([ ,T]*\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?)?\s*([A-Z]{2,4}([+-]\d{1,2}(:\d{2})?)?)?$",
+    re.I,
+)
+BYLINE = re.compile(r"^(by|written by|words by|story by)\s+(.+)$", re.I)
+NAV_ITEM = re.compile(r"^([•·▪►*>-]|\d{1,2}[.)])\s+\S")
+PHOTO_CREDIT = re.compile(
+    r"(©|\(c\)\s|\bphoto(graph)?s?\s*(:|by|credit)|\bimage\s*(:|credit)|\bcredit:|\bpicture:"
+    r"|\((getty|ap|afp|reuters|epa|shutterstock|istock|alamy)[^)]*\)\s*$"
+    r"|/(getty|afp|reuters|ap|epa|shutterstock)( images)?\)?\s*$|\bvia getty images\s*$)",
+    re.I,
+)
+SENTENCE_END = re.compile(r"[.!?…\"”’')\]]$")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """The article found in a dump, with the metadata met on the way."""
+
+    text: str
+    title: str | None
+    published_at: date | None
+    author: str | None
+    sitename: str | None
+
+
+def clean_dump(raw: str) -> CleanText:
+    """Split a plain-text page dump into title, clean body text and metadata."""
+    lines = [_normalise_space(line) for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    published, header_title, sitename = None, None, None
+    if lines and (match := HEADER.match(lines[0])):
+        published = _iso_date(match.group(1))
+        rest = match.group(2).strip()
+        if _words(rest) >= 4:
+            header_title = rest
+        elif rest:
+            sitename = rest
+        lines = lines[1:]
+    lines = [line for line in lines if line]
+    lines = _drop_repeated(lines)
+    lines, author = _drop_furniture(lines)
+    lines = _drop_blocks(lines)
+    title, body = _split_title(lines, header_title)
+    body = _trim_edges(body)
+    if not body and title and title != header_title:
+        body = [title]  # a headline-only item (a news flash): its headline is its whole text
+    return CleanText(
+        text="\n\n".join(body),
+        title=title,
+        published_at=published,
+        author=author,
+        sitename=sitename,
+    )
+
+
+def is_prose(line: str) -> bool:
+    """A line that reads like running text: long, or a full sentence of some length."""
+    words = _words(line)
+    return words >= 16 or (words >= 7 and bool(SENTENCE_END.search(line)))
+
+
+def _drop_repeated(lines: list[str]) -> list[str]:
+    """Drop lines that repeat the line just before them, and that line too.
+
+    In dumps a line printed twice in a row is a link, a caption over its alt text or a
+    headline teaser: never the article's own prose.
+    """
+    doubled = {i for i in range(1, len(lines)) if lines[i] == lines[i - 1] and not is_long_paragraph(lines[i])}
+    doubled |= {i - 1 for i in doubled}
+    return [line for i, line in enumerate(lines) if i not in doubled]
+
+
+def is_long_paragraph(line: str) -> bool:
+    """Very long lines are paragraphs even when repeated (a pull quote may repeat a sentence)."""
+    return _words(line) >= 40
+
+
+def _drop_furniture(lines: list[str]) -> tuple[list[str], str | None]:
+    """Drop single furniture lines (nav items, counters, timestamps, credits); keep the byline's author."""
+    author = None
+    kept = []
+    for line in lines:
+        byline = BYLINE.match(line)
+        if byline and _words(line) <= 14 and author is None and not kept_prose(kept):
+            author = byline.group(2).split(",")[0].strip() or None
+            continue
+        if _is_furniture_line(line):
+            continue
+        kept.append(line)
+    return kept, author
+
+
+def kept_prose(lines: list[str]) -> bool:
+    """True once the article body has started."""
+    return any(is_prose(line) for line in lines)
+
+
+def _is_furniture_line(line: str) -> bool:
+    if is_prose(line) and not PHOTO_CREDIT.search(line):
+        return False
+    return bool(
+        PAGINATION.match(line)
+        or NUMBER_ONLY.match(line)
+        or TIMESTAMP.match(line)
+        or STANDALONE_FURNITURE.match(line)
+        or (NAV_ITEM.match(line) and _words(line) <= 6)
+        or PHOTO_CREDIT.search(line)
+    )
+
+
+def _drop_blocks(lines: list[str]) -> list[str]:
+    """Drop 'RELATED ARTICLES'-style blocks: the heading and the short lines under it."""
+    kept: list[str] = []
+    in_block = False
+    for line in lines:
+        if BLOCK_HEADINGS.match(line):
+            in_block = True
+            continue
+        if in_block and not is_prose(line):
+            continue
+        in_block = False
+        kept.append(line)
+    return kept
+
+
+def _split_title(lines: list[str], header_title: str | None) -> tuple[str | None, list[str]]:
+    """Take the headline: the header's title, else the last short line before the body starts.
+
+    Short lines before the first paragraph are navigation, kickers and decks; the headline is
+    the first of them that reads like one (several words, no trailing colon).
+    """
+    first_prose = next((i for i, line in enumerate(lines) if is_prose(line)), len(lines))
+    lead = lines[:first_prose]
+    title = header_title
+    title_index = None
+    if title is None:
+        for i, line in enumerate(lead):
+            if 3 <= _words(line) <= 30 and not line.endswith(":"):
+                title, title_index = line, i
+                break
+    elif header_title in lead:
+        title_index = lead.index(header_title)
+    # Keep a deck (a sentence-like line right after the headline); drop other lead furniture.
+    kept_lead = [
+        line for i, line in enumerate(lead) if i != title_index and _words(line) >= 8 and i > (title_index or -1)
+    ]
+    return (title.strip() if title else None), kept_lead + lines[first_prose:]
+
+
+def _trim_edges(body: list[str]) -> list[str]:
+    """Drop runs of short non-sentence lines (tag lists, link lists) and trailing furniture.
+
+    Short lines inside the body are kept when they are isolated (a subheading); a run of three
+    or more short lines, or short lines after the last paragraph, is a list of links or tags.
+    """
+    keep = [True] * len(body)
+    i = 0
+    while i < len(body):
+        if _is_short(body[i]):
+            j = i
+            while j < len(body) and _is_short(body[j]):
+                j += 1
+            if j - i >= 3 or j == len(body):
+                for k in range(i, j):
+                    keep[k] = False
+            i = j
+        else:
+            i += 1
+    return [line for line, k in zip(body, keep, strict=True) if k]
+
+
+def _is_short(line: str) -> bool:
+    return not is_prose(line) and _words(line) <= 8 and not SENTENCE_END.search(line)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _normalise_space(line: str) -> str:
+    return " ".join(line.replace("\u00a0", " ").split())
+
+
+def _iso_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
