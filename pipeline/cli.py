@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_stories)
 
     p = with_db(sub.add_parser("show", help="show one story and its variants"))
-    p.add_argument("story_id")
+    p.add_argument("story_id", nargs="?", help="story id (default: the most recently updated story)")
     p.set_defaults(handler=cmd_show)
 
     p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
@@ -198,6 +198,12 @@ def cmd_stories(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
     with _open_store(args) as store:
+        if args.story_id is None:
+            story = store.query("SELECT * FROM stories ORDER BY last_seen DESC, story_id LIMIT 1")
+            if not story:
+                print("storyline: the database holds no stories yet", file=sys.stderr)
+                return 1
+            args.story_id = story[0]["story_id"]
         story = store.query("SELECT * FROM stories WHERE story_id = ?", [args.story_id])
         if not story:
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)

@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests run offline; the few that need Prefect share one temporary server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+ECB_DEV = SHARED / "data" / "ecbplus-dev.jsonl"
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture
+def seeds_dir(tmp_path: Path) -> Path:
+    """A private copy of the seed folder (tests may add files to it)."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "test.duckdb")
+
+
+@pytest.fixture
+def settings(db_path: str):
+    from pipeline.settings import Settings
+
+    return Settings(db=db_path)
+
+
+def ecb_records(topics: set[int] | None = None) -> list[dict]:
+    """ECB+ dev records (real news with gold story labels), optionally only some topics."""
+    if not ECB_DEV.exists():
+        pytest.skip(f"shared data not found at {ECB_DEV}")
+    rows = [json.loads(line) for line in ECB_DEV.open(encoding="utf-8")]
+    return [r for r in rows if topics is None or r["topic"] in topics]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """One temporary Prefect server (SQLite in a temp PREFECT_HOME) for the whole session."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

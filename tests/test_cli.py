@@ -1,0 +1,99 @@
+"""The storyline command line, called in-process (the flow path is in test_flows.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_prints_a_summary(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    assert code == 0
+    assert "read 5, new 5" in out and "rewrites 4" in out and "stories created 1" in out
+
+
+def test_db_defaults_to_env(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STORYLINE_DB", str(tmp_path / "env.duckdb"))
+    assert run(capsys, "ingest", "--no-prefect", str(seeds_dir))[0] == 0
+    assert (tmp_path / "env.duckdb").exists()
+
+
+def test_export_stories_and_show(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+
+    code, out, _ = run(capsys, "export", "--format", "jsonl", "--db", db_path)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(records) == 5
+    required = {"article_id", "external_id", "source_uri", "title", "published_at", "story_id", "variant_group"}
+    assert required | {"relation", "is_canonical"} <= records[0].keys()
+    assert len({r["story_id"] for r in records}) == 1
+    assert sum(r["is_canonical"] for r in records) == 1
+    assert len({r["variant_group"] for r in records}) == 5
+
+    code, out, _ = run(capsys, "stories", "--db", db_path)
+    assert code == 0 and records[0]["story_id"] in out and "1 story" in out
+
+    code, out, _ = run(capsys, "show", records[0]["story_id"], "--db", db_path)
+    assert code == 0
+    assert out.count("rewrite") >= 4 and "canonical" in out and "shared:" in out
+    assert "Japan and Taiwan hold talks to counter Chinese aggression" in out
+
+
+def test_show_unknown_story(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    code, _, err = run(capsys, "show", "s-nope", "--db", db_path)
+    assert code == 1 and "no story" in err
+
+
+def test_reading_a_missing_database_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "stories", "--db", str(tmp_path / "none.duckdb"))
+    assert code == 1 and "storyline ingest" in err
+
+
+def test_nothing_ingested_exits_non_zero(tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ingest", "--no-prefect", "--db", db_path, str(tmp_path / "missing"))
+    assert code == 1 and "missing_path" in err
+
+
+def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[cluster]\nrewrite_threshold = 7\n")
+    code, _, err = run(capsys, "ingest", "--no-prefect", "--config", str(config), str(tmp_path))
+    assert code == 2 and "rewrite_threshold" in err
+
+
+def test_extract_reads_stdin_and_writes_jsonl(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    html = (
+        "<html><head><title>Flood closes bridge</title></head><body><article>"
+        + "<p>The river rose two metres overnight and the old bridge was closed to traffic by the city.</p>" * 4
+        + "</article></body></html>"
+    )
+    lines = [
+        json.dumps({"id": "h1", "url": "https://example.org/a", "html": html}),
+        "{not json",
+        json.dumps({"id": 7, "text": "Flood closes bridge\n\nFirst paragraph of a plain text story, long enough to keep."}),
+    ]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n").encode())))
+
+    code, out, err = run(capsys, "extract")
+
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["id"] for r in records] == ["h1", "7"]
+    assert {"id", "title", "text", "published_at", "author", "sitename", "language"} <= records[0].keys()
+    assert "river rose two metres" in records[0]["text"] and records[0]["language"] == "en"
+    assert records[1]["title"] == "Flood closes bridge"
+    assert "malformed_jsonl" in err and "2 extracted, 1 rejected" in err

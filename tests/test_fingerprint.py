@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash
+
+from pipeline.fingerprint import (
+    TermWeighter,
+    band_keys,
+    content_hash,
+    estimate_jaccard,
+    minhash,
+    normalise,
+    shingles,
+)
+from pipeline.settings import ClusterSettings, FingerprintSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_content_hash_ignores_case_space_and_punctuation() -> None:
+    assert content_hash("Hello,   World!\n\nNext line.") == content_hash("hello world next line")
+    assert content_hash("hello world") != content_hash("hello there world")
+
+
+def test_minhash_estimates_jaccard() -> None:
+    settings = FingerprintSettings()
+    words = [f"w{i}" for i in range(400)]
+    a, b = " ".join(words), " ".join(words[:300] + [f"x{i}" for i in range(100)])
+    true = len(set(shingles(a, 3)) & set(shingles(b, 3))) / len(set(shingles(a, 3)) | set(shingles(b, 3)))
+    estimate = minhash(a, settings).jaccard(minhash(b, settings))
+    assert abs(estimate - true) < 0.1
+
+
+def test_signatures_stay_datasketch_compatible() -> None:
+    settings = FingerprintSettings()
+    mh = minhash("the quick brown fox jumps over the lazy dog again and again", settings)
+    lean = LeanMinHash(seed=settings.seed, hashvalues=mh.hashvalues.astype(np.uint32))
+    assert lean.jaccard(LeanMinHash(mh)) == 1.0
+    assert isinstance(mh, MinHash) and len(mh.hashvalues) == settings.num_perm
+
+
+def test_band_keys_are_deterministic_and_shared_by_equal_bands() -> None:
+    settings = FingerprintSettings()
+    sig = minhash("some text about a storm hitting the coast of Brittany", settings).hashvalues
+    other = sig.copy()
+    other[0] += 1
+    keys, keys_other = band_keys(sig, settings), band_keys(other, settings)
+    assert keys == band_keys(sig.copy(), settings) and len(keys) == settings.lsh_bands
+    assert keys[0] != keys_other[0] and keys[1:] == keys_other[1:]
+    assert estimate_jaccard(sig, other) == (settings.num_perm - 1) / settings.num_perm
+
+
+def test_terms_favour_rare_words_and_names() -> None:
+    weighter = TermWeighter(ClusterSettings())
+    vector = weighter.vector(None, "The minister said that Masahisa Sato met Taiwanese legislators in Taipei.", "en")
+    assert "the" not in vector and "that" not in vector and "said" not in vector
+    assert vector["sato"] > vector["minister"] and vector["taipei"] > vector["met"]
+    assert abs(sum(w * w for w in vector.values()) - 1.0) < 1e-9
+
+
+def test_normalise_folds_unicode_forms() -> None:
+    assert normalise("Ｆｕｌｌ‐width “quotes”") == normalise("full width quotes")

@@ -1,0 +1,58 @@
+"""The Prefect ingest flow, on a real (temporary, local) Prefect server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.prefect
+
+
+def test_flow_ingests_seeds_like_the_library(seeds_dir: Path, tmp_path: Path, prefect_server: None) -> None:
+    from flows.ingest import ingest_flow
+    from pipeline.ingest import ingest_paths
+    from pipeline.settings import Settings
+
+    flow_db, lib_db = str(tmp_path / "flow.duckdb"), str(tmp_path / "lib.duckdb")
+    report = ingest_flow(paths=[str(seeds_dir)], db=flow_db, batch_size=2)
+    ingest_paths([seeds_dir], Settings(db=lib_db, batch_size=2))
+
+    assert report.new == 5 and report.stories_created == 1
+    query = "SELECT article_id, story_id, variant_group, relation, is_canonical FROM articles ORDER BY article_id"
+    with duckdb.connect(flow_db, read_only=True) as a, duckdb.connect(lib_db, read_only=True) as b:
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+        assert a.execute("SELECT status, read, new FROM runs").fetchall() == [("completed", 5, 5)]
+
+
+def test_flow_fails_when_nothing_can_be_ingested(tmp_path: Path, prefect_server: None) -> None:
+    from flows.ingest import ingest_flow
+    from pipeline.errors import NothingIngestedError
+
+    with pytest.raises(NothingIngestedError):
+        ingest_flow(paths=[str(tmp_path / "missing")], db=str(tmp_path / "db.duckdb"))
+
+
+@pytest.mark.slow
+def test_console_script_runs_the_flow(seeds_dir: Path, tmp_path: Path) -> None:
+    """The real `storyline ingest` command, with its own temporary Prefect server."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    script = Path(sys.executable).with_name("storyline")
+    db = tmp_path / "cli.duckdb"
+    done = subprocess.run(
+        [str(script), "ingest", "--db", str(db), str(seeds_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "stories created 1" in done.stdout
+    assert "batch 1" in done.stderr  # progress is logged per batch
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT story_id) FROM articles").fetchall() == [(5, 1)]

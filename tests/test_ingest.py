@@ -1,0 +1,201 @@
+"""End to end through the library: files in, stories in DuckDB out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import ecb_records, write_jsonl
+
+from pipeline.errors import NothingIngestedError, ParameterMismatchError
+from pipeline.evaluate import bcubed
+from pipeline.ingest import ingest_paths
+from pipeline.settings import ClusterSettings, Settings
+
+SEED_TITLES = {
+    "000": "Japan dismisses China’s warnings and invites Taiwan to a quick security meeting.",
+    "001": "Japan and Taiwan hold talks to counter Chinese aggression",
+    "002": "Japan and Taiwan Officials To Hold Security Talks Over Joint China Threat",
+    "003": "Japan, Taiwan ruling parties to hold 1st-ever security talks over China threat",
+    "004": "China warns Japan against holding security talks with Taiwan under the auspices of a political party.",
+}
+
+
+def rows(db: str, sql: str) -> list[tuple]:
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def snapshot(db: str) -> dict[str, list[tuple]]:
+    """Everything clustering decided, without per-run columns."""
+    return {
+        "articles": rows(
+            db,
+            "SELECT article_id, seq, source_uri, title, text, published_at, content_hash, story_id, variant_group, "
+            "relation, is_canonical, story_similarity, canonical_similarity FROM articles ORDER BY article_id",
+        ),
+        "stories": rows(
+            db,
+            "SELECT story_id, canonical_article_id, title, article_count, source_count, first_published, "
+            "last_published FROM stories ORDER BY story_id",
+        ),
+        "story_terms": rows(db, "SELECT * FROM story_terms ORDER BY ALL"),
+        "lsh_bands": rows(db, "SELECT count(*) FROM lsh_bands"),
+        "rejections": rows(db, "SELECT source_uri, reason, detail FROM rejections ORDER BY ALL"),
+    }
+
+
+def by_seed(db: str) -> dict[str, tuple]:
+    found = rows(db, "SELECT source_uri, title, published_at, text, story_id, relation FROM articles")
+    return {Path(r[0]).name[:3]: r for r in found}
+
+
+def test_seeds_become_one_story_with_five_variants(seeds_dir: Path, settings: Settings) -> None:
+    report = ingest_paths([seeds_dir], settings)
+
+    assert report.new == 5 and report.rejected == 0
+    assert report.stories_created == 1 and report.rewrite == 4
+    stories = rows(settings.db, "SELECT story_id, article_count, source_count FROM stories")
+    assert len(stories) == 1 and stories[0][1:] == (5, 5)
+    seeds = by_seed(settings.db)
+    assert {k: v[1] for k, v in seeds.items()} == SEED_TITLES
+    assert {k: str(v[2]) for k, v in seeds.items() if v[2]} == {
+        "000": "2021-08-25",
+        "003": "2021-08-19",
+        "004": "2021-08-19",
+    }
+    relations = sorted(v[5] for v in seeds.values())
+    assert relations == ["canonical", "rewrite", "rewrite", "rewrite", "rewrite"]
+
+
+def test_seed_texts_are_clean(seeds_dir: Path, settings: Settings) -> None:
+    ingest_paths([seeds_dir], settings)
+    seeds = by_seed(settings.db)
+    text_003, text_001 = seeds["003"][3], seeds["001"][3]
+    for headline in (
+        "Chinese media threatens war with US over Taiwan troops typo",
+        "US commitment to Taiwan 'remains as strong as it's ever been'",
+        "French warship confirmed to be anchored off west coast of Taiwan",
+        "Taiwan claws its way past Thailand to regain Popcat gold",
+    ):
+        assert headline not in text_003
+    assert "RELATED ARTICLES" not in text_003 and "MOST POPULAR" not in text_003
+    assert "Officials from the ruling parties of Japan and Taiwan are planning" in text_003
+    assert "©" not in text_001 and "Getty" not in text_001
+    assert "Hua Chunying said" in text_001
+
+
+def test_second_run_changes_nothing(seeds_dir: Path, settings: Settings) -> None:
+    ingest_paths([seeds_dir], settings)
+    before = snapshot(settings.db)
+
+    again = ingest_paths([seeds_dir], settings)
+
+    assert again.new == 0 and again.unchanged == 5
+    assert snapshot(settings.db) == before
+
+
+def test_later_run_assigns_against_stored_stories(seeds_dir: Path, tmp_path: Path, settings: Settings) -> None:
+    later = tmp_path / "later"
+    later.mkdir()
+    for name in sorted(p.name for p in seeds_dir.iterdir())[3:]:
+        (seeds_dir / name).rename(later / name)
+
+    first = ingest_paths([seeds_dir], settings)
+    second = ingest_paths([later], settings)
+
+    assert first.stories_created == 1 and second.stories_created == 0
+    assert second.stories_grown == 1 and second.rewrite == 2
+    assert rows(settings.db, "SELECT count(DISTINCT story_id), count(*) FROM articles") == [(1, 5)]
+
+
+def test_copies_are_exact_and_near_duplicates(seeds_dir: Path, tmp_path: Path, settings: Settings) -> None:
+    original = (seeds_dir / "004_1c7e295f2962abb3.txt").read_text(encoding="utf-8")
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    (copies / "exact.txt").write_text(original.replace("\n\n", "\n\n\n"), encoding="utf-8")
+    paragraphs = original.split("\n\n")
+    edited = "\n\n".join(paragraphs[:-2]).replace("extra cautious", "very careful").replace("Tokyo", "Japan")
+    (copies / "near.txt").write_text(edited, encoding="utf-8")
+
+    ingest_paths([seeds_dir], settings)
+    report = ingest_paths([copies], settings)
+
+    assert (report.exact, report.near_duplicate, report.stories_created) == (1, 1, 0)
+    found = rows(
+        settings.db,
+        "SELECT a.assigned_as, a.variant_group = o.variant_group, a.story_id = o.story_id, "
+        "a.near_duplicate_similarity FROM articles a JOIN articles o ON o.source_uri LIKE '%004_%' "
+        "WHERE a.source_uri LIKE '%/copies/%' ORDER BY a.assigned_as",
+    )
+    assert [r[:3] for r in found] == [("exact", True, True), ("near_duplicate", True, True)]
+    assert found[1][3] >= settings.fingerprint.near_duplicate_threshold
+
+
+def test_bad_inputs_are_rejections_and_the_rest_is_ingested(seeds_dir: Path, settings: Settings) -> None:
+    (seeds_dir / "empty.txt").write_bytes(b"")
+    (seeds_dir / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (seeds_dir / "latin1.txt").write_bytes("Caf\xe9 society news, in Latin-1 bytes.".encode("latin-1"))
+    lines = [
+        '{"id": "ok-1", "text": "Storm Ciaran brought record winds to Brittany on Thursday, cutting power to homes."}',
+        '{"id": "broken", "text": ',
+        '{"id": "ok-2", "text": "Rescuers in Brittany restored power to most homes after Storm Ciaran passed."}',
+    ]
+    (seeds_dir / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = ingest_paths([seeds_dir, seeds_dir / "missing.txt"], settings)
+
+    reasons = {Path(uri.split("#")[0]).name: reason for uri, reason, _ in snapshot(settings.db)["rejections"]}
+    assert reasons == {
+        "empty.txt": "empty",
+        "binary.txt": "binary",
+        "latin1.txt": "encoding",
+        "feed.jsonl": "malformed_jsonl",
+        "missing.txt": "missing_path",
+    }
+    assert report.rejected == 5 and report.new == 7
+    details = rows(settings.db, "SELECT source_uri, detail FROM rejections WHERE reason = 'malformed_jsonl'")
+    assert details[0][0].endswith("#line=2") and "not valid JSON" in details[0][1]
+
+
+def test_rejections_are_not_duplicated_by_reruns(seeds_dir: Path, settings: Settings) -> None:
+    (seeds_dir / "empty.txt").write_bytes(b"")
+    ingest_paths([seeds_dir], settings)
+    ingest_paths([seeds_dir], settings)
+    assert rows(settings.db, "SELECT reason, times_seen FROM rejections") == [("empty", 2)]
+
+
+def test_nothing_ingested_is_an_error(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(NothingIngestedError, match="empty"):
+        ingest_paths([tmp_path / "empty.txt", tmp_path / "nope.html"], settings)
+    assert rows(settings.db, "SELECT status FROM runs") == [("failed",)]
+
+
+def test_other_parameters_are_refused(seeds_dir: Path, settings: Settings) -> None:
+    ingest_paths([seeds_dir], settings)
+    changed = Settings(db=settings.db, cluster=ClusterSettings(rewrite_threshold=0.5))
+    with pytest.raises(ParameterMismatchError, match="cluster.rewrite_threshold"):
+        ingest_paths([seeds_dir], changed)
+
+
+def test_jsonl_keeps_ids_and_metadata(tmp_path: Path, settings: Settings) -> None:
+    records = ecb_records({1})[:6]
+    for i, record in enumerate(records):
+        record["published_at"] = f"2013-05-0{i + 1}"
+        record["source"] = f"outlet-{i}"
+    ingest_paths([write_jsonl(tmp_path / "ecb.jsonl", records)], settings)
+    stored = rows(settings.db, "SELECT external_id, published_at, source FROM articles ORDER BY external_id")
+    expected = sorted((r["id"], r["published_at"], r["source"]) for r in records)
+    assert [(a, str(b), c) for a, b, c in stored] == expected
+
+
+def test_real_news_topics_cluster_sensibly(tmp_path: Path, settings: Settings) -> None:
+    """Two ECB+ topics, each with two look-alike events: stories follow the gold labels closely."""
+    records = ecb_records({1, 3})
+    ingest_paths([write_jsonl(tmp_path / "ecb.jsonl", records)], settings)
+    assigned = dict(rows(settings.db, "SELECT external_id, story_id FROM articles"))
+    ids = [r["id"] for r in records if r["id"] in assigned]
+    scores = bcubed([assigned[i] for i in ids], [r["cluster"] for r in records if r["id"] in assigned])
+    assert scores.f1 >= 0.8, scores

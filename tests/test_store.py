@@ -1,0 +1,70 @@
+"""The DuckDB store: transactions, locking, schema guard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.errors import StoreBusyError, StoreError
+from pipeline.ingest import ingest_paths, prepare_batch, store_batch
+from pipeline.settings import Settings
+from pipeline.sources import read_paths
+from pipeline.store import Store
+
+
+def count(db: str, table: str) -> int:
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Settings, monkeypatch) -> None:
+    prepared = prepare_batch(list(read_paths([seeds_dir])), settings)
+    with Store.open(settings.db) as store:
+        run_id = store.begin_run(["seeds"])
+
+        def crash(*_args: object) -> None:
+            raise RuntimeError("simulated crash after the articles were inserted")
+
+        monkeypatch.setattr(store, "refresh_stories", crash)
+        with pytest.raises(RuntimeError):
+            store_batch(store, run_id, prepared, settings)
+    for table in ("articles", "stories", "story_terms", "lsh_bands", "article_terms", "article_signatures"):
+        assert count(settings.db, table) == 0, table
+
+    monkeypatch.undo()
+    ingest_paths([seeds_dir], settings)
+    assert count(settings.db, "articles") == 5 and count(settings.db, "stories") == 1
+
+
+def test_a_busy_database_is_reported_not_corrupted(settings: Settings) -> None:
+    Store.open(settings.db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({settings.db!r}); print('ok', flush=True); "
+         "time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreBusyError, match="locked by another Storyline process"):
+            Store.open(settings.db, wait_seconds=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    Store.open(settings.db).close()
+
+
+def test_newer_schema_is_refused(settings: Settings) -> None:
+    with Store.open(settings.db) as store:
+        store.con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema v999"):
+        Store.open(settings.db)
+
+
+def test_read_only_open_of_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no Storyline database"):
+        Store.open(tmp_path / "none.duckdb", read_only=True)
