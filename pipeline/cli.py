@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError, NothingIngestedError, StorylineError
-from .models import IngestReport
+from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
 
 EXPORT_COLUMNS = (
@@ -143,17 +143,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             raw = parse_jsonl_line(line, f"{args.input}#line={number}", settings.extract.max_bytes)
-            result = raw if not hasattr(raw, "content") else extract(raw, settings.extract)  # type: ignore[arg-type]
-            if hasattr(result, "reason"):
+            result = extract(raw, settings.extract) if isinstance(raw, RawDocument) else raw
+            if isinstance(result, Rejection):
                 failed += 1
                 print(f"storyline extract: rejected {result}", file=sys.stderr)
                 continue
             ok += 1
             record = {
-                "id": result.external_id, "title": result.title, "text": result.text,  # type: ignore[union-attr]
-                "published_at": result.published_at, "author": result.author,  # type: ignore[union-attr]
-                "sitename": result.sitename, "language": result.language,  # type: ignore[union-attr]
-                "url": result.canonical_url or result.url,  # type: ignore[union-attr]
+                "id": result.external_id, "title": result.title, "text": result.text,
+                "published_at": result.published_at, "author": result.author, "sitename": result.sitename,
+                "language": result.language, "url": result.canonical_url or result.url,
             }  # fmt: skip
             sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
     print(f"storyline extract: {ok} extracted, {failed} rejected", file=sys.stderr)

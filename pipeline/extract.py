@@ -23,8 +23,11 @@ logging.getLogger("htmldate").setLevel(logging.ERROR)
 def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Article | Rejection:
     """Turn one raw document into an article, or say why it cannot be one."""
     settings = settings or ExtractSettings()
-    if len(raw.content) > settings.max_bytes:
-        return Rejection(raw.source_uri, "too_large", f"{len(raw.content):,} characters, limit {settings.max_bytes:,}")
+    size = (
+        len(raw.content) if len(raw.content) * 4 <= settings.max_bytes else len(raw.content.encode("utf-8", "replace"))
+    )
+    if size > settings.max_bytes:
+        return Rejection(raw.source_uri, "too_large", f"{size:,} bytes of text, the limit is {settings.max_bytes:,}")
     try:
         article = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
     except Exception as exc:  # a parser bug on one hostile page must not end the run
@@ -32,11 +35,12 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
     if isinstance(article, Rejection):
         return article
     words = len(article.text.split())
-    if words < settings.min_words:
+    minimum = settings.min_words_html if raw.kind == "html" else settings.min_words
+    if words < minimum:
         return Rejection(
             raw.source_uri,
             "too_short",
-            f"only {words} word(s) of article text after cleaning (minimum {settings.min_words})",
+            f"only {words} word(s) of article text after cleaning (minimum {minimum})",
         )
     return article
 
@@ -75,6 +79,8 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Reje
             include_comments=False,
             include_tables=False,
             fast=settings.fast_html,
+            # The wide date search reads copyright footers ("© 2021") as 1 January publication dates.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     if doc is None or not (doc.text or "").strip():
         return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")

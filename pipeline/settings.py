@@ -26,12 +26,14 @@ class ExtractSettings:
     max_bytes: int = 10_000_000
     """Documents larger than this are rejected as too_large before parsing."""
     min_words: int = 5
-    """Articles with fewer words of clean text are rejected as too_short."""
+    """Text articles with fewer words of clean text are rejected as too_short (news flashes are short)."""
+    min_words_html: int = 25
+    """HTML pages with fewer words of extracted text are rejected as too_short (menus, index pages)."""
     fast_html: bool = False
     """trafilatura fast mode (skips the fallback extractors): ~1.7x faster, slightly less recall."""
 
     def __post_init__(self) -> None:
-        _positive(self, "max_bytes", "min_words")
+        _positive(self, "max_bytes", "min_words", "min_words_html")
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,16 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
     except OSError as exc:
         yield Rejection(uri, "unreadable", f"cannot open: {exc.strerror or exc}")
         return
+    number = 0
     with fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            yield parse_jsonl_line(line, f"{uri}#line={number}", max_bytes)
+        try:
+            for number, line in enumerate(fh, start=1):
+                if number == 1 and line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8) :]
+                if line.strip():
+                    yield parse_jsonl_line(line, f"{uri}#line={number}", max_bytes)
+        except (OSError, EOFError) as exc:  # corrupt or truncated .gz: keep what was read, reject the rest
+            yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {exc}")
 
 
 def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> Item:
@@ -118,14 +123,15 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
 
 def decode(data: bytes, html: bool = False) -> str | Rejection:
     """Decode bytes to text strictly: BOM, then a declared HTML charset, then UTF-8; else a rejection."""
-    if not data.strip():
-        return Rejection("", "empty", "the document is empty")
     for bom, codec in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(codec)
+                text = data.decode(codec)
             except UnicodeDecodeError as exc:
                 return Rejection("", "encoding", f"invalid {codec} after its byte-order mark (byte {exc.start})")
+            return text if text.strip() else Rejection("", "empty", "the document holds only whitespace")
+    if not data.strip():
+        return Rejection("", "empty", "the document is empty")
     if looks_binary(data):
         return Rejection("", "binary", "the file holds binary data (NUL or control bytes), not text")
     codec = "utf-8"
@@ -138,6 +144,11 @@ def decode(data: bytes, html: bool = False) -> str | Rejection:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
+        if html:
+            # Browsers show a page with a few stray bytes; so do we, when they are rare enough to be noise.
+            text = data.decode(codec, errors="replace")
+            if text.count("\ufffd") <= max(1, len(data) // 2000):
+                return text
         return Rejection("", "encoding", f"not valid {codec} text (bad byte at offset {exc.start})")
 
 

@@ -41,11 +41,20 @@ TIMESTAMP = re.compile(
     re.I,
 )
 BYLINE = re.compile(r"^(by|written by|words by|story by)\s+(.+)$", re.I)
+BYLINE_SEPARATOR = re.compile(r"\s*(?:[,|;•·]|\s[-–—]\s)\s*")
+NOT_NAMES = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december the then now late early noon midnight".split()
+)
+LINK_LINE = re.compile(
+    r"^(read more|read also|also read|related|see also|more|watch|listen|recommended|click here)\s*[:>»|-]\s*\S", re.I
+)
 NAV_ITEM = re.compile(r"^([•·▪►*>-]|\d{1,2}[.)])\s+\S")
-PHOTO_CREDIT = re.compile(
-    r"(©|\(c\)\s|\bphoto(graph)?s?\s*(:|by|credit)|\bimage\s*(:|credit)|\bcredit:|\bpicture:"
-    r"|\((getty|ap|afp|reuters|epa|shutterstock|istock|alamy)[^)]*\)\s*$"
-    r"|/(getty|afp|reuters|ap|epa|shutterstock)( images)?\)?\s*$|\bvia getty images\s*$)",
+COPYRIGHT = re.compile(r"©|(?<!\w)\(c\)\s+(\d{4}|[A-Z])")
+CREDIT_ANYWHERE = re.compile(r"\bphoto(graph)?s?\s*(:|by|credit)|\bimage\s*(:|credit)|\bcredit:|\bpicture:", re.I)
+CREDIT_AT_END = re.compile(
+    r"(\((getty|ap|afp|reuters|epa|shutterstock|istock|alamy)[^)]*\)"
+    r"|/(getty|afp|reuters|ap|epa|shutterstock)( images)?\)?|\bvia getty images)\s*\.?$",
     re.I,
 )
 SENTENCE_END = re.compile(r"[.!?…\"”’')\]]$")
@@ -118,14 +127,35 @@ def _drop_furniture(lines: list[str]) -> tuple[list[str], str | None]:
     author = None
     kept = []
     for line in lines:
-        byline = BYLINE.match(line)
-        if byline and _words(line) <= 14 and author is None and not kept_prose(kept):
-            author = byline.group(2).split(",")[0].strip() or None
+        name = _byline_author(line) if author is None and not kept_prose(kept) else None
+        if name:
+            author = name
             continue
         if _is_furniture_line(line):
             continue
         kept.append(line)
     return kept, author
+
+
+def _byline_author(line: str) -> str | None:
+    """The author's name when the line is a byline ("By Jane Doe | Reuters"), else None."""
+    match = BYLINE.match(line)
+    if not match or _words(line) > 14 or (_words(line) > 6 and line.endswith(".")):
+        return None
+    name = BYLINE_SEPARATOR.split(match.group(2), maxsplit=1)[0].strip()
+    words = name.split()
+    if not 1 <= len(words) <= 5 or words[0].casefold() in NOT_NAMES:
+        return None
+    if not all(w[0].isupper() or w.casefold() in ("and", "de", "van", "von", "da", "del", "le") for w in words):
+        return None
+    return name
+
+
+def is_photo_credit(line: str) -> bool:
+    """A caption or credit line: a copyright sign or a trailing agency credit; for short lines also 'Photo:'."""
+    if COPYRIGHT.search(line) or CREDIT_AT_END.search(line):
+        return True
+    return not is_prose(line) and bool(CREDIT_ANYWHERE.search(line))
 
 
 def kept_prose(lines: list[str]) -> bool:
@@ -134,7 +164,11 @@ def kept_prose(lines: list[str]) -> bool:
 
 
 def _is_furniture_line(line: str) -> bool:
-    if is_prose(line) and not PHOTO_CREDIT.search(line):
+    if is_photo_credit(line):
+        return True
+    if LINK_LINE.match(line) and _words(line) <= 25:
+        return True
+    if is_prose(line):
         return False
     return bool(
         PAGINATION.match(line)
@@ -142,7 +176,6 @@ def _is_furniture_line(line: str) -> bool:
         or TIMESTAMP.match(line)
         or STANDALONE_FURNITURE.match(line)
         or (NAV_ITEM.match(line) and _words(line) <= 6)
-        or PHOTO_CREDIT.search(line)
     )
 
 

@@ -76,16 +76,20 @@ def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 2 and "rewrite_threshold" in err
 
 
-def test_extract_reads_stdin_and_writes_jsonl(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_extract_reads_stdin_and_writes_jsonl(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     html = (
         "<html><head><title>Flood closes bridge</title></head><body><article>"
-        + "<p>The river rose two metres overnight and the old bridge was closed to traffic by the city.</p>" * 4
+        + "<p>The river rose two metres overnight and the old bridge was closed to traffic by the city.</p>"
+        + "<p>Engineers will inspect the piers on Monday before deciding when buses can cross again.</p>"
+        + "<p>Residents of the lower town were told to move cars away from the quays until the water falls.</p>"
         + "</article></body></html>"
     )
     lines = [
         json.dumps({"id": "h1", "url": "https://example.org/a", "html": html}),
         "{not json",
-        json.dumps({"id": 7, "text": "Flood closes bridge\n\nFirst paragraph of a plain text story, long enough to keep."}),
+        json.dumps({"id": 7, "text": "Flood closes bridge\n\nFirst paragraph of a plain text story, long enough."}),
     ]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n").encode())))
 

@@ -176,7 +176,7 @@ def test_nothing_ingested_is_an_error(tmp_path: Path, settings: Settings) -> Non
 def test_other_parameters_are_refused(seeds_dir: Path, settings: Settings) -> None:
     ingest_paths([seeds_dir], settings)
     changed = Settings(db=settings.db, cluster=ClusterSettings(rewrite_threshold=0.5))
-    with pytest.raises(ParameterMismatchError, match="cluster.rewrite_threshold"):
+    with pytest.raises(ParameterMismatchError, match=r"cluster\.rewrite_threshold"):
         ingest_paths([seeds_dir], changed)
 
 

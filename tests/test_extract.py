@@ -1,0 +1,384 @@
+"""pipeline.extract.extract: raw documents become articles (text + metadata) or rejections with a reason."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.extract import extract, extract_many
+from pipeline.models import Article, RawDocument, Rejection
+from pipeline.settings import ExtractSettings
+
+PROJECT = Path(__file__).resolve().parents[1]
+SEEDS = PROJECT / "seeds"
+HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", PROJECT.parent / "shared")) / "data" / "html-eval"
+
+PARAGRAPHS = [
+    "Officials from the ruling parties of Japan and Taiwan held their first security dialogue on Friday, "
+    "discussing regional stability and the pressure both face from Beijing.",
+    "The virtual meeting brought together two lawmakers from each side, who spoke for more than two hours "
+    "about defence cooperation, disaster relief and maritime rescue operations.",
+    "China's foreign ministry said it firmly opposed any official exchanges with Taiwan and urged Tokyo to be "
+    "extra cautious in its words and deeds on the matter.",
+    "Analysts said the party-level format allowed both governments to avoid the diplomatic sensitivities that "
+    "would make official government talks difficult to arrange.",
+]
+HEADLINE = "Japan and Taiwan hold first security talks"
+
+
+def page(head: str = "", body: str = "", paragraphs: list[str] = PARAGRAPHS) -> str:
+    """A small but realistic news page: navigation, an article with a headline and paragraphs, a footer."""
+    article = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{head}</head><body>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li></ul></nav></header>
+<main><article><h1>{HEADLINE}</h1>{article}</article>{body}</main>
+<footer><p>Example News. All rights reserved.</p><a href="/privacy">Privacy policy</a></footer>
+</body></html>"""
+
+
+FULL_HEAD = f"""<title>{HEADLINE}</title>
+<meta name="author" content="Jane Doe">
+<meta property="article:published_time" content="2021-08-27T09:30:00+09:00">
+<meta property="og:site_name" content="Example News">
+<link rel="canonical" href="https://news.example.com/world/japan-taiwan-talks">"""
+
+
+def html_doc(content: str, **fields: object) -> RawDocument:
+    return RawDocument(source_uri="mem://page.html", kind="html", content=content, **fields)
+
+
+def text_doc(content: str, **fields: object) -> RawDocument:
+    return RawDocument(source_uri="mem://dump.txt", kind="text", content=content, **fields)
+
+
+def article(raw: RawDocument, settings: ExtractSettings | None = None) -> Article:
+    result = extract(raw, settings)
+    assert isinstance(result, Article), f"expected an article, got {result}"
+    return result
+
+
+def rejection(raw: RawDocument, settings: ExtractSettings | None = None) -> Rejection:
+    result = extract(raw, settings)
+    assert isinstance(result, Rejection), f"expected a rejection, got {result!r}"
+    assert result.source_uri == raw.source_uri
+    assert result.detail
+    return result
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- real pages with ground truth ----------------------------------------------------------------------------
+
+SAMPLE_SIZE = 24
+
+
+def eval_sample() -> list[tuple[str, dict]]:
+    """A deterministic spread over the sorted keys (the first sorted keys are all 'hard::' pages, not typical)."""
+    index = HTML_EVAL / "evaldata.json"
+    if not index.exists():
+        return []
+    data = json.loads(index.read_text(encoding="utf-8"))
+    present = [key for key in sorted(data) if (HTML_EVAL / "html" / f"{data[key]['file']}.gz").exists()]
+    step = max(1, len(present) // SAMPLE_SIZE)
+    return [(key, data[key]) for key in present[::step][:SAMPLE_SIZE]]
+
+
+SAMPLE = eval_sample()
+needs_eval_data = pytest.mark.skipif(not SAMPLE, reason=f"html-eval data not found at {HTML_EVAL}")
+
+
+@pytest.fixture(scope="module")
+def extracted() -> dict[str, Article | Rejection]:
+    results: dict[str, Article | Rejection] = {}
+    for key, truth in SAMPLE:
+        html = gzip.decompress((HTML_EVAL / "html" / f"{truth['file']}.gz").read_bytes()).decode("utf-8", "replace")
+        results[key] = extract(html_doc(html))
+    return results
+
+
+@needs_eval_data
+def test_sample_is_deterministic_and_large_enough() -> None:
+    assert len(SAMPLE) == SAMPLE_SIZE
+    assert eval_sample() == SAMPLE
+
+
+@needs_eval_data
+@pytest.mark.parametrize(("key", "truth"), SAMPLE, ids=[truth["file"] for _, truth in SAMPLE])
+def test_real_page_gives_an_article_with_its_text(
+    extracted: dict[str, Article | Rejection], key: str, truth: dict
+) -> None:
+    result = extracted[key]
+    assert isinstance(result, Article), result
+    text = norm(result.text)
+    found = [s for s in truth["with"] if norm(s) in text]
+    assert found, f"none of the expected passages of {key} were extracted"
+    assert len(result.text.split()) >= ExtractSettings().min_words
+
+
+@needs_eval_data
+def test_real_pages_aggregate_recall_and_boilerplate(extracted: dict[str, Article | Rejection]) -> None:
+    # Measured on this sample with trafilatura 2.3.1: 66/71 (93%) 'with' passages found, 8/74 (11%) 'without'
+    # passages present. Pins sit a little below that; raise them when extraction improves.
+    with_found = with_total = without_found = without_total = 0
+    for key, truth in SAMPLE:
+        result = extracted[key]
+        text = norm(result.text) if isinstance(result, Article) else ""
+        with_total += len(truth["with"])
+        with_found += sum(norm(s) in text for s in truth["with"])
+        without_total += len(truth["without"])
+        without_found += sum(norm(s) in text for s in truth["without"])
+    assert with_found / with_total >= 0.88, f"recall {with_found}/{with_total}"
+    assert without_found / without_total <= 0.15, f"boilerplate {without_found}/{without_total}"
+
+
+@needs_eval_data
+def test_real_pages_metadata(extracted: dict[str, Article | Rejection]) -> None:
+    articles = [a for a in extracted.values() if isinstance(a, Article)]
+    assert len(articles) == len(SAMPLE)
+    with_title = [a for a in articles if a.title and a.title.strip()]
+    assert len(with_title) >= 0.9 * len(articles)
+    for a in articles:
+        assert a.language is not None, a.source_uri
+        assert len(a.language) == 2 and a.language.isalpha() and a.language.islower(), a.language
+        assert a.published_at is None or a.published_at <= date.today()
+        assert a.text == a.text.strip() and "\n\n\n" not in a.text
+    # The sample is mostly German and English; both must be recognised somewhere in it.
+    assert {"de", "en"} <= {a.language for a in articles}
+
+
+# --- synthetic HTML ------------------------------------------------------------------------------------------
+
+
+def test_html_metadata() -> None:
+    a = article(html_doc(page(FULL_HEAD)))
+    assert a.title == HEADLINE
+    assert a.author == "Jane Doe"
+    assert a.published_at == date(2021, 8, 27)
+    assert a.canonical_url == "https://news.example.com/world/japan-taiwan-talks"
+    assert a.sitename == "Example News"
+    assert a.language == "en"
+    assert a.source_uri == "mem://page.html"
+
+
+def test_html_text_keeps_paragraphs_and_drops_furniture() -> None:
+    a = article(html_doc(page(FULL_HEAD)))
+    for paragraph in PARAGRAPHS:
+        assert paragraph in a.text.split("\n\n")
+    assert "All rights reserved" not in a.text
+    assert "Privacy policy" not in a.text
+    assert "Home" not in a.text.split("\n\n")
+
+
+def test_html_published_time_with_offset_keeps_the_calendar_date() -> None:
+    head = '<title>x</title><meta property="article:published_time" content="2021-08-19T11:36:00+08:00">'
+    assert article(html_doc(page(head))).published_at == date(2021, 8, 19)
+
+
+def test_html_without_metadata() -> None:
+    a = article(html_doc(page()))
+    assert a.author is None
+    assert a.canonical_url is None
+    assert a.url is None
+    assert a.published_at is None
+
+
+def test_copyright_year_is_not_a_publication_date() -> None:
+    a = article(html_doc(page(body="<p>© 2021 Example News</p>")))
+    assert a.published_at is None
+
+
+def test_jsonl_url_is_kept_and_canonical_comes_from_the_page() -> None:
+    a = article(html_doc(page(FULL_HEAD), url="https://news.example.com/x?utm_source=feed"))
+    assert a.url == "https://news.example.com/x?utm_source=feed"
+    assert a.canonical_url == "https://news.example.com/world/japan-taiwan-talks"
+
+
+def test_jsonl_fields_win_over_extracted_html_metadata() -> None:
+    raw = html_doc(
+        page(FULL_HEAD),
+        external_id="42",
+        url="https://wire.example.org/42",
+        title="Title from the feed",
+        published_at=date(2021, 8, 20),
+        source="Example Wire",
+    )
+    a = article(raw)
+    assert a.title == "Title from the feed"
+    assert a.published_at == date(2021, 8, 20)
+    assert a.source == "Example Wire"
+    assert a.sitename == "Example Wire"
+    assert a.external_id == "42"
+    assert a.url == "https://wire.example.org/42"
+    assert a.author == "Jane Doe"  # what the feed does not give still comes from the page
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "<html><head><title>Nothing here</title></head><body></body></html>",
+        "<html><body><footer><p>© Example News</p><a href='/terms'>Terms</a></footer></body></html>",
+        "<html><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav></body></html>",
+        "<html><head><script>var words = 'many words inside a script are never article text';</script></head>"
+        "<body><div id='app'></div><noscript>Enable JavaScript</noscript></body></html>",
+        "<html><body><p>Just a few words.</p></body></html>",
+    ],
+    ids=["empty", "empty-body", "footer-only", "small-nav", "script-app", "few-words"],
+)
+def test_html_without_article_text_is_rejected(content: str) -> None:
+    assert rejection(html_doc(content)).reason in {"no_content", "too_short"}
+
+
+def test_html_menu_only_page_is_rejected() -> None:
+    labels = ["Home", "World", "Sport", "Business", "Culture", "Science"]
+    links = "".join(f"<li><a href='/{label.lower()}'>{label}</a></li>" for label in labels)
+    content = (
+        "<html><head><title>Example News</title></head>"
+        f"<body><header><nav><ul>{links}</ul></nav></header></body></html>"
+    )
+    assert rejection(html_doc(content)).reason in {"no_content", "too_short"}
+
+
+def test_parser_failure_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", explode)
+    assert rejection(html_doc(page())).reason == "extract_failed"
+
+
+# --- size limits ---------------------------------------------------------------------------------------------
+
+
+def test_too_short_text() -> None:
+    raw = text_doc("one two three four")
+    assert rejection(raw, ExtractSettings(min_words=5)).reason == "too_short"
+    assert article(raw, ExtractSettings(min_words=4)).text == "one two three four"
+
+
+def test_too_short_html() -> None:
+    content = "<html><body><article><p>Only six words in this page.</p></article></body></html>"
+    assert rejection(html_doc(content), ExtractSettings(min_words_html=10)).reason == "too_short"
+    assert article(html_doc(content), ExtractSettings(min_words_html=6)).text == "Only six words in this page."
+    # Pages are held to their own, higher minimum than text records: menus and index pages are not articles.
+    assert rejection(html_doc(content), ExtractSettings(min_words=1)).reason == "too_short"
+
+
+def test_min_words_counts_article_text_not_furniture() -> None:
+    dump = "\n".join(["• Home", "• World", "• Sport", "Page 1 of 2", "Advertisement", "Short headline here now"])
+    assert rejection(text_doc(dump), ExtractSettings(min_words=5)).reason == "too_short"
+
+
+@pytest.mark.parametrize("kind", ["text", "html"])
+def test_too_large(kind: str) -> None:
+    content = page() if kind == "html" else "\n\n".join(PARAGRAPHS)
+    raw = RawDocument(source_uri="mem://big", kind=kind, content=content)
+    assert rejection(raw, ExtractSettings(max_bytes=len(content) - 1)).reason == "too_large"
+    assert isinstance(extract(raw, ExtractSettings(max_bytes=len(content))), Article)
+
+
+def test_too_large_counts_bytes_not_characters() -> None:
+    content = "\n\n".join(p.replace("a", "ä") for p in PARAGRAPHS) + " 東京" * 50
+    limit = len(content) + 10
+    assert len(content.encode("utf-8")) > limit
+    assert rejection(text_doc(content), ExtractSettings(max_bytes=limit)).reason == "too_large"
+
+
+# --- plain-text dumps ----------------------------------------------------------------------------------------
+
+
+def test_text_goes_through_the_dump_cleaner() -> None:
+    dump = "\n".join(
+        [
+            "• Home",
+            "• World",
+            HEADLINE,
+            "",
+            "By Jane Doe, Staff Writer",
+            "2021/08/27 09:30",
+            *(f"\n{p}" for p in PARAGRAPHS),
+            "",
+            "Page 1 of 2",
+            "Source link",
+        ]
+    )
+    a = article(text_doc(dump))
+    assert a.title == HEADLINE
+    assert a.author == "Jane Doe"
+    assert a.text.split("\n\n") == PARAGRAPHS
+    assert a.language == "en"
+    assert a.published_at is None
+    assert a.url is None and a.canonical_url is None
+
+
+def test_text_header_date_and_site() -> None:
+    a = article(text_doc(" date 2021-08-19 Example Wire\n" + HEADLINE + "\n\n" + "\n\n".join(PARAGRAPHS)))
+    assert (a.title, a.published_at, a.sitename) == (HEADLINE, date(2021, 8, 19), "Example Wire")
+
+
+def test_jsonl_fields_win_over_the_dump() -> None:
+    dump = " date 2021-08-19 Example Wire\n" + HEADLINE + "\n\n" + "\n\n".join(PARAGRAPHS)
+    raw = text_doc(
+        dump,
+        external_id="7",
+        url="https://feed.example.org/7",
+        title="Title from the feed",
+        published_at=date(2021, 8, 25),
+        source="Feed Source",
+    )
+    a = article(raw)
+    assert (a.title, a.published_at, a.source, a.sitename) == (
+        "Title from the feed",
+        date(2021, 8, 25),
+        "Feed Source",
+        "Feed Source",
+    )
+    assert (a.external_id, a.url, a.canonical_url) == ("7", "https://feed.example.org/7", "https://feed.example.org/7")
+
+
+def test_text_language_is_detected() -> None:
+    german = (
+        "Die Regierungsparteien Japans und Taiwans haben am Freitag zum ersten Mal über Sicherheitsfragen "
+        "gesprochen. Das Treffen fand wegen der Pandemie online statt und dauerte mehr als zwei Stunden."
+    )
+    assert article(text_doc(f"Erste Sicherheitsgespräche zwischen Japan und Taiwan\n\n{german}")).language == "de"
+
+
+def test_very_short_text_has_no_language() -> None:
+    assert article(text_doc("Tokyo talks on"), ExtractSettings(min_words=1)).language is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "title", "published", "author"),
+    [
+        ("001", "Japan and Taiwan hold talks to counter Chinese aggression", None, None),
+        (
+            "003",
+            "Japan, Taiwan ruling parties to hold 1st-ever security talks over China threat",
+            date(2021, 8, 19),
+            "Keoni Everington",
+        ),
+    ],
+)
+def test_seed_dump(prefix: str, title: str, published: date | None, author: str | None) -> None:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    a = article(text_doc(path.read_text(encoding="utf-8")))
+    assert (a.title, a.published_at, a.author, a.language) == (title, published, author, "en")
+    assert "Source link" not in a.text
+    assert "RELATED ARTICLES" not in a.text
+
+
+def test_extract_many_keeps_order() -> None:
+    raws = [text_doc("one two"), html_doc(page(FULL_HEAD)), text_doc("\n\n".join(PARAGRAPHS))]
+    results = extract_many(raws)
+    assert [type(r) for r in results] == [Rejection, Article, Article]
+    assert results[0].reason == "too_short"
