@@ -10,6 +10,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
+from pipeline.index import CandidateIndex
 from pipeline.ingest import batched, close_run, open_for_run, prepare_batch, raise_if_nothing_ingested, store_batch
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.settings import Settings
@@ -18,11 +19,13 @@ from pipeline.store import Store
 
 
 @task(name="ingest-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2)
-def ingest_batch(settings: Settings, run_id: str, batch: list[RawDocument | Rejection]) -> IngestReport:
+def ingest_batch(
+    settings: Settings, index: CandidateIndex, run_id: str, batch: list[RawDocument | Rejection]
+) -> IngestReport:
     """Extract, fingerprint, cluster and store one batch."""
     prepared = prepare_batch(batch, settings)
     with Store.open(settings.db) as store:
-        return store_batch(store, run_id, prepared, settings)
+        return store_batch(store, index, run_id, prepared, settings)
 
 
 @flow(name="storyline-ingest", log_prints=False)
@@ -39,9 +42,10 @@ def ingest_flow(
     total = count_files(paths)
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
+    index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
     try:
         for number, batch in enumerate(batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size), 1):
-            report.add(ingest_batch(settings, run_id, batch))
+            report.add(ingest_batch(settings, index, run_id, batch))
             logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)

@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("story_id", nargs="?", help="story id (default: the most recently updated story)")
     p.set_defaults(handler=cmd_show)
 
+    p = sub.add_parser("evaluate", help="score clustering against gold labels in a JSONL file")
+    p.add_argument("data", help="JSONL records with id, text or html, and a gold label field")
+    p.add_argument("--label-field", default="cluster", help="field holding the gold story label (default cluster)")
+    p.add_argument("--variant-field", default="variant", help="field holding gold near-duplicate groups, if any")
+    p.add_argument("--shuffle", type=int, action="append", metavar="SEED", help="shuffled order (repeatable)")
+    p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
+    p.set_defaults(handler=cmd_evaluate)
+
     p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.set_defaults(handler=cmd_export)
@@ -196,17 +204,27 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
+    original_id = args.story_id
     with _open_store(args) as store:
         if args.story_id is None:
             story = store.query("SELECT * FROM stories ORDER BY last_seen DESC, story_id LIMIT 1")
             if not story:
                 print("storyline: the database holds no stories yet", file=sys.stderr)
                 return 1
-            args.story_id = story[0]["story_id"]
-        story = store.query("SELECT * FROM stories WHERE story_id = ?", [args.story_id])
+            args.story_id = original_id = story[0]["story_id"]
+        resolved = store.resolve_story(args.story_id)
+        story = store.query("SELECT * FROM stories WHERE story_id = ?", [resolved])
         if not story:
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
             return 1
+        args.story_id = resolved
+        related = store.query(
+            "SELECT 'continues' AS how, related_story_id AS other, similarity FROM story_links WHERE story_id = ? "
+            "UNION ALL SELECT 'continued by', story_id, similarity FROM story_links WHERE related_story_id = ? "
+            "UNION ALL SELECT 'absorbed', merged_story_id, similarity FROM story_merges WHERE into_story_id = ? "
+            "ORDER BY 1, 2",
+            [resolved, resolved, resolved],
+        )
         variants = store.query(
             "SELECT * FROM story_variants WHERE story_id = ? ORDER BY is_canonical DESC, published_at NULLS LAST, "
             "ingested_at, article_id",
@@ -214,6 +232,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
     s = story[0]
     out = _console()
+    if resolved != original_id:
+        out.print(f"[dim]story {original_id} was merged into {resolved}[/dim]", highlight=False)
     out.print(f"[bold]{s['title'] or '(untitled)'}[/bold]", highlight=False)
     out.print(
         f"story {s['story_id']}: {s['article_count']} article(s) from {s['source_count']} source(s), "
@@ -231,6 +251,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if v["shared_terms"]:
             why += f"; shared: {', '.join(v['shared_terms'])}"
         out.print(f"  [dim]{why}[/dim]", highlight=False)
+    for r in related:
+        out.print(f"\n{r['how']} story {r['other']} (similarity {r['similarity']:.2f})", highlight=False)
     return 0
 
 
@@ -249,6 +271,33 @@ def cmd_export(args: argparse.Namespace) -> int:
             for row in rows:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
                 sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Ingest labelled data into temporary databases and print clustering scores per order."""
+    from .evaluate import evaluate_file
+
+    settings = Settings.load(args.config)
+    orders: list[int | None] = list(args.shuffle) if args.shuffle else [None]
+    results = []
+    for order in orders:
+        result = evaluate_file(args.data, args.label_field, order, args.variant_field, settings)
+        results.append(result)
+        line = (
+            f"{result.order:>12}: {result.articles} articles, {result.stories} stories "
+            f"(gold {result.gold_stories}), not ingested {result.not_ingested} | "
+            f"story B-cubed {result.story_bcubed} | story pairwise {result.story_pairwise}"
+        )
+        if result.variant_pairwise is not None:
+            line += f" | near-dup pairwise {result.variant_pairwise} | near-dup B-cubed {result.variant_bcubed}"
+        print(line, flush=True)
+    if len(results) > 1:
+        f1 = [r.story_bcubed.f1 for r in results]
+        print(
+            f"story B-cubed F1 over {len(f1)} orders: mean {sum(f1) / len(f1):.3f}, min {min(f1):.3f}, "
+            f"max {max(f1):.3f}, spread {max(f1) - min(f1):.3f}"
+        )
     return 0
 
 

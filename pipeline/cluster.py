@@ -1,19 +1,22 @@
 """Cluster: assign each new article to a story, incrementally, against everything stored.
 
-For one batch, candidates are fetched from the store with a few set-based queries (content
-hashes, LSH band keys, story term postings); the batch is then assigned article by article
-against those candidates plus what the batch itself added, so later articles of a batch see
-the earlier ones. Nothing scans the whole corpus and nothing is re-clustered.
+Candidates come from the ``CandidateIndex`` (LSH band keys and story term postings, loaded once
+and refreshed per batch), never from a scan of the stories. For one batch the candidates'
+signatures and centroids are fetched in a few set-based queries; the batch is then assigned
+article by article, so later articles of a batch see what earlier ones changed.
 
-An article relates to its story in one of three ways (tested in this order):
+An article relates to its story in one of three ways, tested in this order:
 
 * ``exact``: its normalised content hash equals a stored article's;
-* ``near_duplicate``: its MinHash estimated Jaccard with a stored article (found through LSH
-  band keys) reaches ``near_duplicate_threshold``; it joins that article's variant group;
-* ``rewrite``: its salient-term vector's cosine with a story centroid reaches
-  ``rewrite_threshold`` (another outlet's telling of the same story);
+* ``near_duplicate``: MinHash estimated Jaccard with a stored article reaches
+  ``near_duplicate_threshold`` (candidates: LSH band hits, plus the distinct variants of its
+  best candidate stories, which catches heavily edited copies that banding misses);
+* ``rewrite``: the cosine of its salient-term vector with a story centroid reaches
+  ``rewrite_threshold`` and, when both are dated, it falls within ``window_days`` of the story;
 
-otherwise it founds a new story (``new_story``).
+otherwise it founds a new story (``new_story``), linked to an older story it matches outside
+the time window. An article that bridges two stories whose centroids are close
+(``merge_threshold``) merges them.
 """
 
 from __future__ import annotations
@@ -22,83 +25,103 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from .fingerprint import band_keys, cosine, estimate_jaccard, top_shared_terms
+from .fingerprint import cosine, estimate_jaccard, top_shared_terms
+from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
-from .store import ArticleRef, NewArticle, Store, StoryState
+from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState
+
+MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
 
 
 @dataclass
 class BatchAssignment:
-    """What clustering decided for one batch: rows to insert and stories to update."""
+    """What clustering decided for one batch: rows to insert, stories to save, merges and links."""
 
     articles: list[NewArticle] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
     stories: dict[str, StoryState] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
     grown: set[str] = field(default_factory=set)
+    merges: list[StoryMerge] = field(default_factory=list)
+    links: list[StoryLink] = field(default_factory=list)
     unchanged: int = 0
 
 
-class _WorkingIndex:
-    """Candidates for one batch: prefetched stored items plus the batch's own new ones."""
+@dataclass
+class _Candidates:
+    """What one article is compared with."""
 
-    def __init__(self, settings: Settings):
+    stories: set[str]
+    band_hits: set[int]
+
+
+class _Batch:
+    """The working set of one batch: prefetched stored candidates plus what the batch adds."""
+
+    def __init__(self, settings: Settings, index: CandidateIndex):
         self.settings = settings
+        self.index = index
         self.by_hash: dict[str, ArticleRef] = {}
-        self.buckets: dict[tuple[int, int], list[str]] = defaultdict(list)
-        self.signatures: dict[str, tuple[np.ndarray, ArticleRef]] = {}
+        self.signatures: dict[int, tuple[np.ndarray, ArticleRef]] = {}
+        self.buckets: dict[int, list[int]] = defaultdict(list)
         self.stories: dict[str, StoryState] = {}
         self.postings: dict[str, set[str]] = defaultdict(set)
+        self.members: dict[str, set[int]] = defaultdict(set)
+        self.redirects: dict[str, str] = {}
 
-    def add_signature(self, ref: ArticleRef, signature: np.ndarray, keys: Sequence[int]) -> None:
-        self.signatures[ref.article_id] = (signature, ref)
-        for band, key in enumerate(keys):
-            self.buckets[(band, key)].append(ref.article_id)
+    def resolve(self, story_id: str) -> str:
+        story_id = self.index.resolve(story_id)
+        while story_id in self.redirects:
+            story_id = self.index.resolve(self.redirects[story_id])
+        return story_id
 
     def add_story(self, story: StoryState) -> None:
         self.stories[story.story_id] = story
-        self.index_terms(story, story.centroid)
+        self.post(story, story.centroid)
 
-    def index_terms(self, story: StoryState, terms: dict[str, float]) -> None:
+    def post(self, story: StoryState, terms: dict[str, float]) -> None:
         for term in terms:
             self.postings[term].add(story.story_id)
 
-    def near_duplicate(self, fp: Fingerprint) -> tuple[ArticleRef, float] | None:
-        seen: set[str] = set()
-        best: tuple[float, str] | None = None
+    def add_signature(self, seq: int, signature: np.ndarray, ref: ArticleRef, keys: Sequence[int] = ()) -> None:
+        self.signatures[seq] = (signature, ref)
+        for key in keys:
+            self.buckets[key].append(seq)
+
+    def scored_stories(self, fp: Fingerprint, prefetched: set[str]) -> list[tuple[float, StoryState]]:
+        """Candidate stories with their centroid cosine, best first."""
+        ids = {self.resolve(s) for s in prefetched}
+        for term in query_terms(fp.terms, self.settings.cluster.query_terms):
+            ids |= {self.resolve(s) for s in self.postings.get(term, ())}
+        scored = [(cosine(fp.terms, s.centroid, s.norm), s) for i in ids if (s := self.stories.get(i)) is not None]
+        return sorted(scored, key=lambda pair: (-pair[0], pair[1].story_id))
+
+    def near_duplicate(
+        self, fp: Fingerprint, band_hits: set[int], top_stories: Sequence[StoryState]
+    ) -> tuple[ArticleRef, float] | None:
+        """The closest stored or batch article by estimated Jaccard, if it reaches the threshold."""
+        seqs = set(band_hits)
+        for key in fp.band_keys:
+            seqs.update(self.buckets.get(key, ()))
+        for story in top_stories:
+            seqs |= self.members.get(story.story_id, set())
         signature = np.asarray(fp.signature, dtype=np.uint32)
-        for band, key in enumerate(fp.band_keys):
-            for article_id in self.buckets.get((band, key), ()):
-                if article_id in seen:
-                    continue
-                seen.add(article_id)
-                similarity = estimate_jaccard(signature, self.signatures[article_id][0])
-                if best is None or similarity > best[0] or (similarity == best[0] and article_id < best[1]):
-                    best = (similarity, article_id)
+        best: tuple[float, int] | None = None
+        for seq in sorted(seqs):
+            if seq not in self.signatures:
+                continue
+            similarity = estimate_jaccard(signature, self.signatures[seq][0])
+            if best is None or similarity > best[0]:
+                best = (similarity, seq)
         if best is None or best[0] < self.settings.fingerprint.near_duplicate_threshold:
             return None
-        return self.signatures[best[1]][1], best[0]
-
-    def best_story(self, terms: dict[str, float], prefetched: Sequence[str]) -> tuple[StoryState, float] | None:
-        candidates = set(prefetched)
-        for term in query_terms(terms, self.settings.cluster.query_terms):
-            candidates |= self.postings.get(term, set())
-        best: tuple[float, str] | None = None
-        for story_id in sorted(candidates):
-            story = self.stories.get(story_id)
-            if story is None:
-                continue
-            score = cosine(terms, story.centroid, story.norm)
-            if best is None or score > best[0]:
-                best = (score, story_id)
-        if best is None:
-            return None
-        return self.stories[best[1]], best[0]
+        ref = self.signatures[best[1]][1]
+        return ArticleRef(ref.article_id, self.resolve(ref.story_id), ref.variant_group), best[0]
 
 
 def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
@@ -106,8 +129,28 @@ def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
     return dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
+def in_window(story: StoryState, published: date | None, days: int) -> bool:
+    """Whether a dated article is close enough in time to a dated story to join it."""
+    if published is None or story.last_published is None:
+        return True
+    window = timedelta(days=days)
+    first = story.first_published or story.last_published
+    return first - window <= published <= story.last_published + window
+
+
+def stories_overlap(a: StoryState, b: StoryState, days: int) -> bool:
+    """Whether two stories' dated extents lie within the time window of each other (undated: yes)."""
+    if a.last_published is None or b.last_published is None:
+        return True
+    window = timedelta(days=days)
+    a_first = a.first_published or a.last_published
+    b_first = b.first_published or b.last_published
+    return a_first - window <= b.last_published and b_first - window <= a.last_published
+
+
 def assign_batch(
     store: Store,
+    index: CandidateIndex,
     items: Sequence[tuple[Article, Fingerprint]],
     settings: Settings,
     run_id: str,
@@ -125,77 +168,105 @@ def assign_batch(
             fresh.append((article, fp))
     if not fresh:
         return out
-
-    index = _prefetch(store, fresh, settings)
-    prefetched = store.story_candidates(
-        {i: query_terms(fp.terms, settings.cluster.query_terms) for i, (_, fp) in enumerate(fresh)},
-        settings.cluster.max_candidates,
-    )
-    for story in store.load_stories({s for ids in prefetched.values() for s in ids} - index.stories.keys()).values():
-        index.add_story(story)
-
-    seq = store.next_seq()
+    index.refresh(store)
+    batch, candidates = _prefetch(store, index, fresh, settings)
+    seq = store.max_seq() + 1
     now = datetime.now()
     for i, (article, fp) in enumerate(fresh):
-        assignment = _assign_one(index, article, fp, prefetched.get(i, ()), settings, out)
+        assignment = _assign_one(batch, article, fp, seq + i, candidates[i], out)
         out.assignments.append(assignment)
         out.articles.append(_row(article, fp, assignment, seq + i, run_id, now))
-    out.stories = {sid: index.stories[sid] for sid in out.created | out.grown}
+    out.stories = {sid: batch.stories[sid] for sid in sorted(out.created | out.grown) if sid in batch.stories}
+    out.created &= out.stories.keys()
+    out.grown = (out.grown & out.stories.keys()) - out.created
     return out
 
 
-def _prefetch(store: Store, fresh: Sequence[tuple[Article, Fingerprint]], settings: Settings) -> _WorkingIndex:
-    index = _WorkingIndex(settings)
-    index.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
-    keys = {(band, key) for _, fp in fresh for band, key in enumerate(fp.band_keys)}
-    stored = store.signatures(store.band_candidates(sorted(keys)))
-    for signature, ref in stored.values():
-        index.add_signature(ref, signature, band_keys(signature, settings.fingerprint))
-    story_ids = {ref.story_id for ref in index.by_hash.values()} | {ref.story_id for _, ref in stored.values()}
-    for story in store.load_stories(story_ids).values():
-        index.add_story(story)
-    return index
+def _prefetch(
+    store: Store, index: CandidateIndex, fresh: Sequence[tuple[Article, Fingerprint]], settings: Settings
+) -> tuple[_Batch, list[_Candidates]]:
+    """Fetch every stored candidate the batch needs, in a few set-based queries."""
+    batch = _Batch(settings, index)
+    batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
+    candidates = [
+        _Candidates(
+            stories=index.candidate_stories(query_terms(fp.terms, settings.cluster.query_terms)),
+            band_hits=index.near_duplicate_candidates(fp.band_keys),
+        )
+        for _, fp in fresh
+    ]
+    for seq, (signature, ref) in store.signatures({s for c in candidates for s in c.band_hits}).items():
+        batch.add_signature(seq, signature, ref)
+    story_ids = {c for cand in candidates for c in cand.stories}
+    story_ids |= {ref.story_id for ref in batch.by_hash.values()}
+    story_ids |= {ref.story_id for _, ref in batch.signatures.values()}
+    for story in store.load_stories({index.resolve(s) for s in story_ids}, settings.cluster.posting_terms).values():
+        batch.add_story(story)
+    top: set[str] = set()
+    for (_, fp), cand in zip(fresh, candidates, strict=True):
+        top |= {s.story_id for _, s in batch.scored_stories(fp, cand.stories)[: settings.cluster.member_checks]}
+    for seq, (signature, ref) in store.member_signatures(top, MEMBERS_PER_STORY).items():
+        batch.add_signature(seq, signature, ref)
+        batch.members[index.resolve(ref.story_id)].add(seq)
+    return batch, candidates
 
 
 def _assign_one(
-    index: _WorkingIndex,
+    batch: _Batch,
     article: Article,
     fp: Fingerprint,
-    prefetched: Sequence[str],
-    settings: Settings,
+    seq: int,
+    candidates: _Candidates,
     out: BatchAssignment,
 ) -> Assignment:
+    settings = batch.settings.cluster
     article_id = make_id("a", article.source_uri, fp.content_hash)
-    signature = np.asarray(fp.signature, dtype=np.uint32)
-    exact = index.by_hash.get(fp.content_hash)
-    near = None if exact else index.near_duplicate(fp)
+    scored = batch.scored_stories(fp, candidates.stories)
+    exact = batch.by_hash.get(fp.content_hash)
+    if exact:
+        exact = ArticleRef(exact.article_id, batch.resolve(exact.story_id), exact.variant_group)
+    near = (
+        None
+        if exact
+        else batch.near_duplicate(fp, candidates.band_hits, [s for _, s in scored[: settings.member_checks]])
+    )
+    jaccard: float | None = None
+    matched: str | None = None
     if exact or near:
         ref, jaccard = (exact, 1.0) if exact else near  # type: ignore[misc]
-        story = index.stories[ref.story_id]
+        story = batch.stories[ref.story_id]
         relation, matched, group = ("exact" if exact else "near_duplicate"), ref.article_id, ref.variant_group
-        story_similarity = cosine(fp.terms, story.centroid, story.norm)
+        story_similarity: float | None = cosine(fp.terms, story.centroid, story.norm)
     else:
-        found = index.best_story(fp.terms, prefetched)
-        jaccard, matched, group = None, None, "v" + article_id[1:]
-        if found and found[1] >= settings.cluster.rewrite_threshold:
-            story, story_similarity = found
+        group = "v" + article_id[1:]
+        joinable = [
+            (score, s)
+            for score, s in scored
+            if score >= settings.rewrite_threshold and in_window(s, article.published_at, settings.window_days)
+        ]
+        if joinable:
+            story_similarity, story = joinable[0]
             relation = "rewrite"
+            story = _merge_bridged(batch, story, joinable[1:], article_id, seq, out)
         else:
-            story = StoryState("s" + article_id[1:], {}, 0, None, is_new=True)
-            index.add_story(story)
+            story = StoryState("s" + article_id[1:], {}, 0, is_new=True)
+            batch.add_story(story)
             story_similarity, relation = None, "new_story"
             out.created.add(story.story_id)
+            older = [(score, s) for score, s in scored if score >= settings.rewrite_threshold]
+            if older:
+                out.links.append(StoryLink(story.story_id, older[0][1].story_id, older[0][0], article_id))
     shared = top_shared_terms(fp.terms, story.centroid) if story.centroid else ()
     if relation in ("rewrite", "new_story"):
-        _grow(index, story, fp.terms)
+        _grow(batch, story, fp.terms)
+        batch.members[story.story_id].add(seq)
     if story.story_id not in out.created:
         out.grown.add(story.story_id)
+    _extend(story, article.published_at)
     story.size += 1
-    if article.published_at and (story.last_published is None or article.published_at > story.last_published):
-        story.last_published = article.published_at
     ref = ArticleRef(article_id, story.story_id, group)
-    index.by_hash.setdefault(fp.content_hash, ref)
-    index.add_signature(ref, signature, fp.band_keys)
+    batch.by_hash.setdefault(fp.content_hash, ref)
+    batch.add_signature(seq, np.asarray(fp.signature, dtype=np.uint32), ref, fp.band_keys)
     return Assignment(
         article_id=article_id,
         story_id=story.story_id,
@@ -208,11 +279,53 @@ def _assign_one(
     )
 
 
-def _grow(index: _WorkingIndex, story: StoryState, terms: dict[str, float]) -> None:
+def _merge_bridged(
+    batch: _Batch,
+    story: StoryState,
+    others: Sequence[tuple[float, StoryState]],
+    article_id: str,
+    seq: int,
+    out: BatchAssignment,
+) -> StoryState:
+    """Merge the other stories this article also joins into one, when their centroids agree."""
+    threshold = batch.settings.cluster.merge_threshold
+    for _, other in others:
+        if other.story_id == story.story_id or other.story_id not in batch.stories:
+            continue
+        similarity = cosine(story.centroid, other.centroid) / (story.norm * other.norm)
+        if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
+            continue
+        keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
+        for term, weight in drop.centroid.items():
+            keep.centroid[term] = keep.centroid.get(term, 0.0) + weight
+        batch.post(keep, drop.centroid)
+        keep.size += drop.size
+        keep.posted |= drop.posted
+        for day in (drop.first_published, drop.last_published):
+            _extend(keep, day)
+        batch.members[keep.story_id] |= batch.members.pop(drop.story_id, set())
+        batch.redirects[drop.story_id] = keep.story_id
+        del batch.stories[drop.story_id]
+        out.merges.append(StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity))
+        out.grown.add(keep.story_id)
+        story = keep
+    return story
+
+
+def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
     """Add a distinct variant's vector to its story's centroid (copies do not re-weight a story)."""
     for term, weight in terms.items():
         story.centroid[term] = story.centroid.get(term, 0.0) + weight
-    index.index_terms(story, terms)
+    batch.post(story, terms)
+
+
+def _extend(story: StoryState, day: date | None) -> None:
+    if day is None:
+        return
+    if story.first_published is None or day < story.first_published:
+        story.first_published = day
+    if story.last_published is None or day > story.last_published:
+        story.last_published = day
 
 
 def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str, now: datetime) -> NewArticle:

@@ -52,9 +52,13 @@ def extract_many(raws: list[RawDocument], settings: ExtractSettings | None = Non
 
 def _extract_text(raw: RawDocument) -> Article:
     cleaned = clean_dump(raw.content)
+    text = cleaned.text
+    if raw.title and cleaned.title and cleaned.title != raw.title and cleaned.title not in text:
+        # The record names its own title: the line the cleaner took for a headline is article text.
+        text = f"{cleaned.title}\n\n{text}" if text else cleaned.title
     return Article(
         source_uri=raw.source_uri,
-        text=cleaned.text,
+        text=text,
         title=raw.title or cleaned.title,
         published_at=raw.published_at or cleaned.published_at,
         author=cleaned.author,

@@ -17,6 +17,7 @@ from .cluster import assign_batch
 from .errors import NothingIngestedError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_article
+from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
 from .settings import Settings
 from .sources import count_files, read_paths
@@ -61,10 +62,12 @@ def prepare_batch(
     return PreparedBatch(items, rejections)
 
 
-def store_batch(store: Store, run_id: str, prepared: PreparedBatch, settings: Settings) -> IngestReport:
+def store_batch(
+    store: Store, index: CandidateIndex, run_id: str, prepared: PreparedBatch, settings: Settings
+) -> IngestReport:
     """Cluster a prepared batch and write it, with its rejections and counts, in one transaction."""
     with store.transaction():
-        decided = assign_batch(store, prepared.items, settings, run_id)
+        decided = assign_batch(store, index, prepared.items, settings, run_id)
         report = IngestReport(
             read=prepared.read,
             new=len(decided.articles),
@@ -72,14 +75,23 @@ def store_batch(store: Store, run_id: str, prepared: PreparedBatch, settings: Se
             rejected=len(prepared.rejections),
             stories_created=len(decided.created),
             stories_grown=len(decided.grown),
+            stories_merged=len(decided.merges),
             rejections=list(prepared.rejections),
         )
         for assignment in decided.assignments:
             if assignment.relation in ("exact", "near_duplicate", "rewrite"):
                 setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
-        store.insert_articles(decided.articles, settings.fingerprint.lsh_bands)
-        store.save_story_terms(list(decided.stories.values()), settings.cluster.story_terms)
-        store.refresh_stories(sorted(decided.stories), run_id)
+        store.insert_articles(decided.articles)
+        store.insert_links(decided.links, run_id)
+        store.apply_merges(decided.merges, run_id)
+        last_seq = decided.articles[-1].row["seq"] if decided.articles else 0
+        store.save_stories(
+            list(decided.stories.values()),
+            run_id,
+            settings.cluster.story_terms,
+            settings.cluster.posting_terms,
+            last_seq,
+        )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
     return report
@@ -108,12 +120,13 @@ def ingest_paths(
     run_id = open_for_run(settings, [str(p) for p in paths])
     total = count_files(paths)
     weighter = TermWeighter(settings.cluster)
+    index = CandidateIndex()
     report = IngestReport()
     try:
         for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
             prepared = prepare_batch(batch, settings, weighter)
             with Store.open(settings.db) as store:
-                report.add(store_batch(store, run_id, prepared, settings))
+                report.add(store_batch(store, index, run_id, prepared, settings))
             if progress:
                 progress(report, total)
     finally:

@@ -86,6 +86,7 @@ class IngestReport:
     rejected: int = 0
     stories_created: int = 0
     stories_grown: int = 0
+    stories_merged: int = 0
     rejections: list[Rejection] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
@@ -109,4 +110,5 @@ COUNT_FIELDS = (
     "rejected",
     "stories_created",
     "stories_grown",
+    "stories_merged",
 )

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS runs (
     inputs VARCHAR[],
     read INTEGER DEFAULT 0, new INTEGER DEFAULT 0, unchanged INTEGER DEFAULT 0,
     exact INTEGER DEFAULT 0, near_duplicate INTEGER DEFAULT 0, rewrite INTEGER DEFAULT 0,
-    rejected INTEGER DEFAULT 0, stories_created INTEGER DEFAULT 0, stories_grown INTEGER DEFAULT 0
+    rejected INTEGER DEFAULT 0, stories_created INTEGER DEFAULT 0, stories_grown INTEGER DEFAULT 0,
+    stories_merged INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS articles (
     article_id VARCHAR PRIMARY KEY,
@@ -50,13 +51,13 @@ CREATE TABLE IF NOT EXISTS articles (
     UNIQUE (source_uri, content_hash)
 );
 CREATE TABLE IF NOT EXISTS article_signatures (
-    article_id VARCHAR PRIMARY KEY,
+    seq BIGINT PRIMARY KEY,
+    article_id VARCHAR NOT NULL,
     signature BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lsh_bands (
-    band SMALLINT NOT NULL,
     key UBIGINT NOT NULL,
-    article_id VARCHAR NOT NULL
+    seq BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS article_terms (
     article_id VARCHAR NOT NULL,
@@ -74,12 +75,32 @@ CREATE TABLE IF NOT EXISTS stories (
     article_count INTEGER NOT NULL,
     source_count INTEGER NOT NULL,
     created_run VARCHAR NOT NULL,
-    updated_run VARCHAR NOT NULL
+    updated_run VARCHAR NOT NULL,
+    centroid_terms VARCHAR[] NOT NULL,
+    centroid_weights DOUBLE[] NOT NULL
 );
-CREATE TABLE IF NOT EXISTS story_terms (
+CREATE TABLE IF NOT EXISTS story_postings (
+    term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,
-    term VARCHAR NOT NULL,
-    weight DOUBLE NOT NULL
+    seq BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_merges (
+    merged_story_id VARCHAR PRIMARY KEY,
+    into_story_id VARCHAR NOT NULL,
+    article_id VARCHAR NOT NULL,
+    similarity DOUBLE NOT NULL,
+    seq BIGINT NOT NULL,
+    run_id VARCHAR NOT NULL,
+    merged_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_links (
+    story_id VARCHAR NOT NULL,
+    related_story_id VARCHAR NOT NULL,
+    relation VARCHAR NOT NULL,
+    similarity DOUBLE NOT NULL,
+    article_id VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    PRIMARY KEY (story_id, related_story_id)
 );
 CREATE TABLE IF NOT EXISTS rejections (
     source_uri VARCHAR NOT NULL,
@@ -94,9 +115,7 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
 CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
-CREATE INDEX IF NOT EXISTS lsh_key ON lsh_bands (key);
 CREATE INDEX IF NOT EXISTS article_terms_id ON article_terms (article_id);
-CREATE INDEX IF NOT EXISTS story_terms_id ON story_terms (story_id);
 """
 
 VIEWS = """

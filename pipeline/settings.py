@@ -47,9 +47,11 @@ class FingerprintSettings:
     seed: int = 1
     """MinHash permutation seed."""
     lsh_bands: int = 32
-    """LSH bands; lsh_bands * lsh_rows must equal num_perm. 32x4 finds pairs from Jaccard ~0.3 up."""
-    near_duplicate_threshold: float = 0.5
-    """Estimated Jaccard at or above which an article is a near-duplicate of a stored one."""
+    """LSH bands; lsh_bands * lsh_rows must equal num_perm. 32 bands of 4 find pairs from Jaccard ~0.5 up
+    with near certainty; lower-Jaccard copies are found among the members of the article's candidate stories."""
+    near_duplicate_threshold: float = 0.3
+    """Estimated Jaccard (word 3-shingles) at or above which an article is a near-duplicate of a stored one.
+    Re-published copies (trimmed, copy-edited ~10%) measured 0.33+ here; different articles on one event < 0.25."""
 
     def __post_init__(self) -> None:
         _positive(self, "shingle_size", "num_perm", "lsh_bands")
@@ -67,22 +69,29 @@ class FingerprintSettings:
 class ClusterSettings:
     """Story-level (rewrite) similarity. Stored with the data."""
 
-    rewrite_threshold: float = 0.25
+    rewrite_threshold: float = 0.32
     """Cosine between an article's term vector and a story centroid at or above which it joins the story."""
+    merge_threshold: float = 0.6
+    """Centroid cosine at or above which two stories an article bridges (both >= rewrite_threshold) are merged."""
+    window_days: int = 7
+    """A dated article joins a story only within this many days of the story's dated articles;
+    a later article on the same subject starts a new story, linked to the old one."""
     name_boost: float = 2.0
     """Weight multiplier for capitalised words inside sentences (names of people, places, bodies)."""
     article_terms: int = 120
     """Terms kept per article vector."""
-    story_terms: int = 400
+    story_terms: int = 200
     """Terms kept per story centroid."""
+    posting_terms: int = 20
+    """A story's top centroid terms entered in the candidate index (term -> story postings)."""
     query_terms: int = 15
     """An article's top terms used to look up candidate stories."""
-    max_candidates: int = 25
-    """Candidate stories scored in full per article."""
+    member_checks: int = 3
+    """Candidate stories whose members are checked for near-duplicates that LSH banding can miss."""
 
     def __post_init__(self) -> None:
-        _unit_interval(self, "rewrite_threshold")
-        _positive(self, "article_terms", "story_terms", "query_terms", "max_candidates")
+        _unit_interval(self, "rewrite_threshold", "merge_threshold")
+        _positive(self, "article_terms", "story_terms", "posting_terms", "query_terms", "member_checks", "window_days")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,17 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
+
+
+def term_key(term: str) -> int:
+    """The 63-bit key a term is posted under in ``story_postings``."""
+    return xxhash.xxh64_intdigest(term.encode("utf-8")) >> 1
+
 
 LOCK_MESSAGE = "lock"
 
@@ -41,18 +47,45 @@ class ArticleRef:
 
 @dataclass
 class StoryState:
-    """A story as clustering sees it: a term centroid (sum of member vectors) and its extent."""
+    """A story as clustering sees it: a term centroid (sum of its distinct variants' vectors) and extent."""
 
     story_id: str
     centroid: dict[str, float]
     size: int
+    first_published: date | None = None
     last_published: date | None = None
     is_new: bool = False
+    posted: set[str] = field(default_factory=set)  # terms already in story_postings
 
     @property
     def norm(self) -> float:
         """Euclidean length of the centroid."""
         return float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
+
+    def top_terms(self, n: int) -> list[str]:
+        """The centroid's n heaviest terms."""
+        return [t for t, _ in sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+@dataclass(frozen=True)
+class StoryMerge:
+    """Story ``merged`` was folded into ``into`` because ``article_id`` bridged them."""
+
+    merged: str
+    into: str
+    article_id: str
+    seq: int
+    similarity: float
+
+
+@dataclass(frozen=True)
+class StoryLink:
+    """A new story that continues an older one outside its time window."""
+
+    story_id: str
+    related_story_id: str
+    similarity: float
+    article_id: str
 
 
 @dataclass(frozen=True)
@@ -198,73 +231,87 @@ class Store:
             ).fetchall()
         return {r[0]: ArticleRef(r[1], r[2], r[3]) for r in rows}
 
-    def band_candidates(self, keys: Sequence[tuple[int, int]]) -> set[str]:
-        """Stored article ids sharing any (band, key) with the query."""
-        if not keys:
-            return set()
-        with self._table("_bands", band=[k[0] for k in keys], key=[k[1] for k in keys]):
-            rows = self.con.execute(
-                "SELECT DISTINCT l.article_id FROM lsh_bands l JOIN _bands q ON l.band = q.band AND l.key = q.key"
-            ).fetchall()
-        return {r[0] for r in rows}
+    def max_seq(self) -> int:
+        """The highest article sequence number stored (0 for an empty store)."""
+        return int(self.con.execute("SELECT coalesce(max(seq), 0) FROM articles").fetchall()[0][0])
 
-    def signatures(self, article_ids: Iterable[str]) -> dict[str, tuple[np.ndarray, ArticleRef]]:
-        """MinHash signatures and placement of stored articles."""
-        ids = sorted(set(article_ids))
-        if not ids:
+    def band_rows(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """LSH band postings (key, seq) added by articles ``after < seq <= upto``."""
+        found = self.con.execute(
+            "SELECT key, seq FROM lsh_bands WHERE seq > ? AND seq <= ?", [after, upto]
+        ).fetchnumpy()
+        return found["key"].astype(np.uint64), found["seq"].astype(np.int64)
+
+    def posting_rows(self, after: int, upto: int) -> tuple[np.ndarray, list[str]]:
+        """Story term postings (term key, story id) added by articles ``after < seq <= upto``."""
+        found = self.con.execute(
+            "SELECT term_key, story_id FROM story_postings WHERE seq > ? AND seq <= ?", [after, upto]
+        ).fetchnumpy()
+        return found["term_key"].astype(np.uint64), [str(s) for s in found["story_id"]]
+
+    def merges_since(self, after: int, upto: int) -> dict[str, str]:
+        """Story merges recorded by articles ``after < seq <= upto``: merged id -> surviving id."""
+        rows = self.con.execute(
+            "SELECT merged_story_id, into_story_id FROM story_merges WHERE seq > ? AND seq <= ?", [after, upto]
+        ).fetchall()
+        return dict(rows)
+
+    def signatures(self, seqs: Iterable[int]) -> dict[int, tuple[np.ndarray, ArticleRef]]:
+        """MinHash signatures and placement of stored articles, by seq."""
+        wanted = sorted(set(seqs))
+        if not wanted:
             return {}
-        with self._table("_ids", article_id=ids):
+        with self._table("_seqs", seq=wanted):
             rows = self.con.execute(
-                "SELECT s.article_id, s.signature, a.story_id, a.variant_group FROM _ids "
-                "JOIN article_signatures s USING (article_id) JOIN articles a USING (article_id)"
+                "SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group FROM _seqs "
+                "JOIN article_signatures s USING (seq) JOIN articles a USING (article_id)"
             ).fetchall()
-        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[0], r[2], r[3])) for r in rows}
+        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
 
-    def story_candidates(self, query: dict[int, dict[str, float]], limit: int) -> dict[int, list[str]]:
-        """For each query vector, the stored stories whose centroids score highest on its terms."""
-        idx, terms, weights = [], [], []
-        for i, vector in query.items():
-            for term, weight in vector.items():
-                idx.append(i)
-                terms.append(term)
-                weights.append(weight)
-        if not idx:
-            return {}
-        with self._table("_query", i=idx, term=terms, w=weights):
-            rows = self.con.execute(
-                """
-                SELECT q.i, st.story_id FROM story_terms st JOIN _query q USING (term)
-                GROUP BY q.i, st.story_id
-                QUALIFY row_number() OVER (PARTITION BY q.i ORDER BY sum(q.w * st.weight) DESC, st.story_id) <= ?
-                """,
-                [limit],
-            ).fetchall()
-        out: dict[int, list[str]] = defaultdict(list)
-        for i, story_id in rows:
-            out[i].append(story_id)
-        return dict(out)
-
-    def load_stories(self, story_ids: Iterable[str]) -> dict[str, StoryState]:
-        """Centroids and extents of stored stories."""
+    def member_signatures(self, story_ids: Iterable[str], per_story: int) -> dict[int, tuple[np.ndarray, ArticleRef]]:
+        """Signatures of the latest ``per_story`` distinct variants of each story."""
         ids = sorted(set(story_ids))
         if not ids:
             return {}
         with self._table("_stories", story_id=ids):
-            states = {
-                r[0]: StoryState(r[0], {}, r[1], r[2])
-                for r in self.con.execute(
-                    "SELECT story_id, article_count, last_published FROM stories JOIN _stories USING (story_id)"
-                ).fetchall()
-            }
-            for story_id, term, weight in self.con.execute(
-                "SELECT story_id, term, weight FROM story_terms JOIN _stories USING (story_id)"
-            ).fetchall():
-                states[story_id].centroid[term] = weight
+            rows = self.con.execute(
+                """
+                SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group
+                FROM articles a JOIN _stories USING (story_id) JOIN article_signatures s USING (article_id)
+                WHERE a.assigned_as IN ('new_story', 'rewrite')
+                QUALIFY row_number() OVER (PARTITION BY a.story_id ORDER BY a.seq DESC) <= ?
+                """,
+                [per_story],
+            ).fetchall()
+        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
+
+    def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
+        """Centroids and extents of stored stories (ids that were merged away are skipped)."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return {}
+        with self._table("_stories", story_id=ids):
+            rows = self.con.execute(
+                "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
+                "FROM stories JOIN _stories USING (story_id)"
+            ).fetchall()
+        states = {}
+        for story_id, size, first, last, terms, weights in rows:
+            state = StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
+            state.posted = set(state.top_terms(posting_terms))
+            states[story_id] = state
         return states
 
-    def next_seq(self) -> int:
-        """The ingest sequence number the next article gets."""
-        return int(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM articles").fetchall()[0][0])
+    def resolve_story(self, story_id: str) -> str:
+        """The id a story lives on as, following recorded merges."""
+        for _ in range(1000):
+            rows = self.con.execute(
+                "SELECT into_story_id FROM story_merges WHERE merged_story_id = ?", [story_id]
+            ).fetchall()
+            if not rows:
+                break
+            story_id = rows[0][0]
+        return story_id
 
     # ---- writes --------------------------------------------------------------------------------
 
@@ -272,20 +319,22 @@ class Store:
         """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
         return _Transaction(self.con)
 
-    def insert_articles(self, articles: Sequence[NewArticle], bands: int) -> None:
+    def insert_articles(self, articles: Sequence[NewArticle]) -> None:
         """Insert new articles with their signatures, LSH band keys and term vectors."""
         if not articles:
             return
         rows = [a.row for a in articles]
         self._insert_columns("articles", {k: [r[k] for r in rows] for k in rows[0]})
         ids = [r["article_id"] for r in rows]
-        self._insert_columns("article_signatures", {"article_id": ids, "signature": [a.signature for a in articles]})
+        seqs = [r["seq"] for r in rows]
+        self._insert_columns(
+            "article_signatures", {"seq": seqs, "article_id": ids, "signature": [a.signature for a in articles]}
+        )
         self._insert_columns(
             "lsh_bands",
             {
-                "band": [b for a in articles for b in range(bands)],
                 "key": [k for a in articles for k in a.band_keys],
-                "article_id": [i for i, a in zip(ids, articles, strict=True) for _ in a.band_keys],
+                "seq": [seq for seq, a in zip(seqs, articles, strict=True) for _ in a.band_keys],
             },
         )
         self._insert_columns(
@@ -297,43 +346,72 @@ class Store:
             },
         )
 
-    def save_story_terms(self, stories: Sequence[StoryState], keep: int) -> None:
-        """Replace the stored centroids of the given stories (each truncated to its top terms)."""
-        if not stories:
-            return
-        ids = [s.story_id for s in stories]
-        with self._table("_stories", story_id=ids):
-            self.con.execute("DELETE FROM story_terms WHERE story_id IN (SELECT story_id FROM _stories)")
-        cols: dict[str, list[Any]] = {"story_id": [], "term": [], "weight": []}
-        for story in stories:
-            top = sorted(story.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]
-            story.centroid = dict(top)
-            for term, weight in top:
-                cols["story_id"].append(story.story_id)
-                cols["term"].append(term)
-                cols["weight"].append(weight)
-        self._insert_columns("story_terms", cols)
+    def apply_merges(self, merges: Sequence[StoryMerge], run_id: str) -> None:
+        """Fold merged stories into their survivors, recording each merge so old ids still resolve."""
+        for merge in merges:
+            self.con.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", [merge.into, merge.merged])
+            for column, other in (("story_id", "related_story_id"), ("related_story_id", "story_id")):
+                self.con.execute(
+                    f"""
+                    UPDATE story_links l SET {column} = $into WHERE {column} = $merged AND NOT EXISTS (
+                        SELECT 1 FROM story_links d WHERE d.{column} = $into AND d.{other} = l.{other})
+                    """,
+                    {"into": merge.into, "merged": merge.merged},
+                )
+                self.con.execute(f"DELETE FROM story_links WHERE {column} = ?", [merge.merged])
+            self.con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
+            self.con.execute("DELETE FROM stories WHERE story_id = ?", [merge.merged])
+            self.con.execute(
+                "INSERT OR REPLACE INTO story_merges VALUES (?, ?, ?, ?, ?, ?, now())",
+                [merge.merged, merge.into, merge.article_id, merge.similarity, merge.seq, run_id],
+            )
 
-    def refresh_stories(self, story_ids: Sequence[str], run_id: str) -> None:
-        """Recompute the given stories' canonical article, extent, counts and member relations.
+    def insert_links(self, links: Sequence[StoryLink], run_id: str) -> None:
+        """Record stories that continue older ones (same subject, outside the time window)."""
+        for link in links:
+            self.con.execute(
+                "INSERT OR IGNORE INTO story_links VALUES (?, ?, 'follows', ?, ?, ?)",
+                [link.story_id, link.related_story_id, link.similarity, link.article_id, run_id],
+            )
+
+    def save_stories(
+        self, stories: Sequence[StoryState], run_id: str, keep_terms: int, posting_terms: int, seq: int
+    ) -> None:
+        """Write the given stories: centroid (top terms), new postings, canonical, extent, member relations.
 
         Canonical rule: the earliest published member (undated members last), then the longest
         text, then the first ingested. Each member's relation is then derived from it:
         ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
         otherwise ``rewrite``.
         """
-        if not story_ids:
+        if not stories:
             return
-        ids = list(story_ids)
-        with self._table("_stories", story_id=ids):
-            self.con.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE _canon AS
-                SELECT story_id,
-                       arg_min(article_id, (published_at IS NULL, published_at, -word_count, seq)) AS canonical
-                FROM articles JOIN _stories USING (story_id) GROUP BY story_id
-                """
-            )
+        postings: dict[str, list[Any]] = {"term_key": [], "story_id": [], "seq": []}
+        centroids: dict[str, list[Any]] = {"story_id": [], "centroid_terms": [], "centroid_weights": []}
+        for story in stories:
+            story.centroid = dict(sorted(story.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep_terms])
+            centroids["story_id"].append(story.story_id)
+            centroids["centroid_terms"].append(list(story.centroid))
+            centroids["centroid_weights"].append(list(story.centroid.values()))
+            for term in story.top_terms(posting_terms):
+                if term not in story.posted:
+                    story.posted.add(term)
+                    postings["term_key"].append(term_key(term))
+                    postings["story_id"].append(story.story_id)
+                    postings["seq"].append(seq)
+        self._insert_columns("story_postings", postings)
+        with self._table("_centroids", **centroids):
+            self._refresh_members(run_id)
+
+    def _refresh_members(self, run_id: str) -> None:
+        self.con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _canon AS
+            SELECT story_id,
+                   arg_min(article_id, (published_at IS NULL, published_at, -word_count, seq)) AS canonical
+            FROM articles JOIN _centroids USING (story_id) GROUP BY story_id
+            """
+        )
         self.con.execute(
             """
             UPDATE articles a SET
@@ -365,8 +443,9 @@ class Store:
                    coalesce(min(s.first_seen), min(a.ingested_at)), max(a.ingested_at),
                    min(a.published_at), max(a.published_at), count(*),
                    count(DISTINCT coalesce(a.source, a.source_uri)),
-                   coalesce(min(s.created_run), ?), ?
-            FROM articles a JOIN _canon c USING (story_id)
+                   coalesce(min(s.created_run), ?), ?,
+                   any_value(k.centroid_terms), any_value(k.centroid_weights)
+            FROM articles a JOIN _canon c USING (story_id) JOIN _centroids k USING (story_id)
             LEFT JOIN stories s ON s.story_id = a.story_id
             GROUP BY a.story_id, c.canonical
             """,

@@ -40,8 +40,9 @@ def snapshot(db: str) -> dict[str, list[tuple]]:
             "SELECT story_id, canonical_article_id, title, article_count, source_count, first_published, "
             "last_published FROM stories ORDER BY story_id",
         ),
-        "story_terms": rows(db, "SELECT * FROM story_terms ORDER BY ALL"),
-        "lsh_bands": rows(db, "SELECT count(*) FROM lsh_bands"),
+        "centroids": rows(db, "SELECT story_id, centroid_terms, centroid_weights FROM stories ORDER BY ALL"),
+        "story_postings": rows(db, "SELECT * FROM story_postings ORDER BY ALL"),
+        "lsh_bands": rows(db, "SELECT * FROM lsh_bands ORDER BY ALL"),
         "rejections": rows(db, "SELECT source_uri, reason, detail FROM rejections ORDER BY ALL"),
     }
 

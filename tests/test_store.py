@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.errors import StoreBusyError, StoreError
+from pipeline.index import CandidateIndex
 from pipeline.ingest import ingest_paths, prepare_batch, store_batch
 from pipeline.settings import Settings
 from pipeline.sources import read_paths
@@ -29,10 +30,10 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
         def crash(*_args: object) -> None:
             raise RuntimeError("simulated crash after the articles were inserted")
 
-        monkeypatch.setattr(store, "refresh_stories", crash)
+        monkeypatch.setattr(store, "save_stories", crash)
         with pytest.raises(RuntimeError):
-            store_batch(store, run_id, prepared, settings)
-    for table in ("articles", "stories", "story_terms", "lsh_bands", "article_terms", "article_signatures"):
+            store_batch(store, CandidateIndex(), run_id, prepared, settings)
+    for table in ("articles", "stories", "story_postings", "lsh_bands", "article_terms", "article_signatures"):
         assert count(settings.db, table) == 0, table
 
     monkeypatch.undo()

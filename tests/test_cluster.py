@@ -1,0 +1,108 @@
+"""Story assignment rules: time windows, links, merges, explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.cli import main
+from pipeline.ingest import ingest_paths
+from pipeline.settings import ClusterSettings, Settings
+
+# Made-up words: equally rare, so cosines are simple fractions of shared words.
+A_ONLY = "zorbaxite quintelmere fravonic ulmstrade pelgarith vonquist"
+B_ONLY = "drammelith oskvarine teplimund gravosque nilferath yumbrelo"
+SHARED = "castemorie belvintrash"
+VALENCIA = [
+    "Flooding in Valencia forced evacuations on Tuesday as the Turia river burst its banks near the old town.",
+    "Evacuations continued in Valencia after the Turia burst its banks; rescuers reached flooded villages.",
+    "Five months after the Turia flooding, Valencia opened an inquiry into the evacuations and the river banks.",
+    "Aid from Madrid reached Valencia, where the Turia flooding had forced evacuations near the old town.",
+]
+
+
+def write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def rows(db: str, sql: str) -> list[tuple]:
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def story_text(words: str, filler: str) -> str:
+    return f"{words} {filler}. The {words} report continued with {filler} details."
+
+
+def test_a_much_later_article_starts_a_linked_story(tmp_path: Path, settings: Settings) -> None:
+    records = [
+        {"id": "first", "text": VALENCIA[0], "published_at": "2024-10-01"},
+        {"id": "same-week", "text": VALENCIA[1], "published_at": "2024-10-04"},
+        {"id": "months-later", "text": VALENCIA[2], "published_at": "2025-03-01"},
+        {"id": "undated", "text": VALENCIA[3]},
+    ]
+    ingest_paths([write(tmp_path / "in.jsonl", records)], settings)
+
+    story = dict(rows(settings.db, "SELECT external_id, story_id FROM articles"))
+    assert story["first"] == story["same-week"] != story["months-later"]
+    assert story["undated"] in (story["first"], story["months-later"])  # no date, no window: best match wins
+    links = rows(settings.db, "SELECT story_id, related_story_id, relation FROM story_links")
+    assert links == [(story["months-later"], story["first"], "follows")]
+
+
+def test_window_is_configurable(tmp_path: Path, db_path: str) -> None:
+    records = [
+        {"id": "first", "text": VALENCIA[0], "published_at": "2024-10-01"},
+        {"id": "later", "text": VALENCIA[2], "published_at": "2024-11-20"},
+    ]
+    settings = Settings(db=db_path, cluster=ClusterSettings(window_days=60))
+    ingest_paths([write(tmp_path / "in.jsonl", records)], settings)
+    assert rows(db_path, "SELECT count(DISTINCT story_id) FROM articles") == [(1,)]
+
+
+def test_an_article_bridging_two_stories_merges_them(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(db=db_path, cluster=ClusterSettings(merge_threshold=0.2))
+    first = [
+        {"id": "a", "text": story_text(f"{A_ONLY} {SHARED}", "alpha")},
+        {"id": "b", "text": story_text(f"{SHARED} {B_ONLY}", "bravo")},
+    ]
+    ingest_paths([write(tmp_path / "one.jsonl", first)], settings)
+    before = dict(rows(db_path, "SELECT external_id, story_id FROM articles"))
+    assert before["a"] != before["b"], "the two stories must start apart"
+
+    bridge = " ".join(A_ONLY.split()[:3] + SHARED.split() + B_ONLY.split()[:3])
+    report = ingest_paths(
+        [write(tmp_path / "two.jsonl", [{"id": "c", "text": story_text(bridge, "charlie")}])], settings
+    )
+
+    assert report.stories_merged == 1
+    after = dict(rows(db_path, "SELECT external_id, story_id FROM articles"))
+    assert after["a"] == after["b"] == after["c"]
+    ((merged, into),) = rows(db_path, "SELECT merged_story_id, into_story_id FROM story_merges")
+    assert into == after["a"] and merged in before.values() and merged != into
+    assert rows(db_path, "SELECT count(*) FROM stories") == [(1,)]
+
+    assert main(["show", merged, "--db", db_path]) == 0
+    out = capsys.readouterr().out
+    assert f"was merged into {into}" in out and f"absorbed story {merged}" in out
+
+
+def test_variants_record_why_they_were_assigned(seeds_dir: Path, settings: Settings) -> None:
+    ingest_paths([seeds_dir], settings)
+    found = rows(
+        settings.db,
+        "SELECT assigned_as, story_similarity, canonical_similarity, shared_terms, is_canonical FROM articles",
+    )
+    for assigned_as, story_similarity, canonical_similarity, shared_terms, is_canonical in found:
+        assert canonical_similarity is not None and 0 < canonical_similarity <= 1.0001
+        if assigned_as == "rewrite":
+            assert story_similarity >= settings.cluster.rewrite_threshold
+            assert {"taiwan", "sato"} & set(shared_terms)
+        if is_canonical:
+            assert canonical_similarity == pytest.approx(1.0, abs=1e-3)

@@ -1,0 +1,93 @@
+"""Quality gate: clustering scores on the dev data must not drop below the pins in quality_pins.toml."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import ECB_DEV, ROOT
+
+from pipeline.cli import main
+from pipeline.evaluate import evaluate_file
+
+PINS = tomllib.loads((Path(__file__).with_name("quality_pins.toml")).read_text())
+
+pytestmark = pytest.mark.slow
+
+
+def neardup_module():
+    spec = importlib.util.spec_from_file_location("neardup_set", ROOT / "bench" / "neardup_set.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dev_data() -> Path:
+    if not ECB_DEV.exists():
+        pytest.skip(f"dev data not found at {ECB_DEV}")
+    return ECB_DEV
+
+
+def test_story_quality_over_shuffled_orders(dev_data: Path) -> None:
+    pins = PINS["stories"]
+    f1 = [evaluate_file(dev_data, "cluster", seed).story_bcubed.f1 for seed in pins["shuffles"]]
+    summary = f"F1 per order {[round(x, 3) for x in f1]}"
+    assert sum(f1) / len(f1) >= pins["bcubed_f1_mean"], summary
+    assert min(f1) >= pins["bcubed_f1_min"], summary
+    assert max(f1) - min(f1) <= pins["bcubed_f1_spread_max"], summary
+
+
+def test_near_duplicate_groups(dev_data: Path, tmp_path: Path) -> None:
+    pins = PINS["near_duplicates"]
+    records = neardup_module().build(dev_data, originals=pins["originals"])
+    data = tmp_path / "neardup.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    result = evaluate_file(data, "cluster", variant_field="variant")
+
+    assert result.not_ingested == 0
+    assert result.variant_pairwise is not None
+    assert result.variant_pairwise.precision >= pins["pairwise_precision"], result.variant_pairwise
+    assert result.variant_pairwise.recall >= pins["pairwise_recall"], result.variant_pairwise
+
+
+def test_one_site_template_never_groups_different_articles(dev_data: Path, tmp_path: Path) -> None:
+    """Pages sharing menus, footer and related links but not their story are not near-duplicates."""
+    module = neardup_module()
+    rows = [json.loads(line) for line in dev_data.open(encoding="utf-8")]
+    articles = [r for r in rows if len(r["text"].split()) >= 60][::25][:20]
+    records = [
+        {
+            "id": r["id"],
+            "cluster": r["cluster"],
+            "variant": r["id"],
+            "html": module.page_html("dailywire", r["title"], r["text"].split("\n")),
+        }
+        for r in articles
+    ]
+    data = tmp_path / "template.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = evaluate_file(data, "cluster", variant_field="variant")
+    assert result.variant_pairwise is not None and result.variant_pairwise.precision == 1.0
+
+
+def test_evaluate_command_prints_scores(dev_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [json.loads(line) for line in dev_data.open(encoding="utf-8") if json.loads(line)["topic"] == 3]
+    data = tmp_path / "topic3.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["evaluate", str(data), "--label-field", "cluster", "--shuffle", "1", "--shuffle", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("story B-cubed P=") == 2 and "shuffle 2" in out
+    assert "story B-cubed F1 over 2 orders: mean" in out
+
+
+def test_evaluate_rejects_unlabelled_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "nolabels.jsonl"
+    data.write_text(json.dumps({"id": "1", "text": "words " * 10}) + "\n")
+    assert main(["evaluate", str(data), "--label-field", "cluster"]) == 2
+    assert "need 'id' and 'cluster'" in capsys.readouterr().err
