@@ -81,8 +81,9 @@ class _Batch:
         return story_id
 
     def add_story(self, story: StoryState) -> None:
+        # Stored stories are found through the index; the batch's own postings only need what the
+        # batch adds (``_grow``), which keeps the candidates per article bounded.
         self.stories[story.story_id] = story
-        self.post(story, story.centroid)
 
     def post(self, story: StoryState, terms: dict[str, float]) -> None:
         for term in terms:
@@ -190,7 +191,9 @@ def _prefetch(
     batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
     candidates = [
         _Candidates(
-            stories=index.candidate_stories(query_terms(fp.terms, settings.cluster.query_terms)),
+            stories=index.candidate_stories(
+                query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
+            ),
             band_hits=index.near_duplicate_candidates(fp.band_keys),
         )
         for _, fp in fresh
@@ -296,8 +299,7 @@ def _merge_bridged(
         if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
             continue
         keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
-        for term, weight in drop.centroid.items():
-            keep.centroid[term] = keep.centroid.get(term, 0.0) + weight
+        keep.add(drop.centroid)
         batch.post(keep, drop.centroid)
         keep.size += drop.size
         keep.posted |= drop.posted
@@ -314,8 +316,7 @@ def _merge_bridged(
 
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
     """Add a distinct variant's vector to its story's centroid (copies do not re-weight a story)."""
-    for term, weight in terms.items():
-        story.centroid[term] = story.centroid.get(term, 0.0) + weight
+    story.add(terms)
     batch.post(story, terms)
 
 

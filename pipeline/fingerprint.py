@@ -104,7 +104,8 @@ class TermWeighter:
 
     def _weight(self, term: str, lang: str) -> float:
         if term[0].isdigit():
-            return NUMBER_WEIGHT
+            # "2" is in every other article; "95", "1923", "52-3" or "6.1" pin an event down.
+            return NUMBER_WEIGHT if len(term) >= 2 else NUMBER_WEIGHT / 3
         if len(term) < 2:
             return 0.0
         key = (term, lang)

@@ -23,6 +23,7 @@ import numpy as np
 from .store import Store, term_key
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
+MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
 
 
 class _Postings:
@@ -48,16 +49,21 @@ class _Postings:
             self._compact()
 
     def lookup(self, keys: Iterable[int]) -> set[int]:
+        """Every value posted under any of the keys."""
+        return {v for values in self.lookup_each(keys) for v in values}
+
+    def lookup_each(self, keys: Iterable[int]) -> list[list[int]]:
+        """The values posted under each key, in the keys' order."""
         query = np.fromiter(keys, dtype=np.uint64)
-        found: set[int] = set()
+        found: list[list[int]] = [[] for _ in range(len(query))]
         if len(self.keys) and len(query):
             left = np.searchsorted(self.keys, query, side="left")
             right = np.searchsorted(self.keys, query, side="right")
-            for lo, hi in zip(left.tolist(), right.tolist(), strict=True):
+            for i, (lo, hi) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
                 if hi > lo:
-                    found.update(self.values[lo:hi].tolist())
-        for key in query.tolist():
-            found.update(self.recent.get(key, ()))
+                    found[i] = self.values[lo:hi].tolist()
+        for i, key in enumerate(query.tolist()):
+            found[i] += self.recent.get(key, [])
         return found
 
     def _compact(self) -> None:
@@ -106,10 +112,16 @@ class CandidateIndex:
         """Seqs of stored articles sharing at least one LSH band key."""
         return self.bands.lookup(band_keys)
 
-    def candidate_stories(self, terms: Iterable[str]) -> set[str]:
-        """Ids of live stories posted under any of the terms."""
-        numbers = self.postings.lookup(term_key(t) for t in terms)
-        return {self.resolve(self.story_names[n]) for n in numbers}
+    def candidate_stories(self, terms: dict[str, float], limit: int) -> set[str]:
+        """Ids of the ``limit`` live stories whose postings best match the weighted query terms."""
+        scores: dict[int, float] = defaultdict(float)
+        for weight, numbers in zip(terms.values(), self.postings.lookup_each(term_key(t) for t in terms), strict=True):
+            if len(numbers) > MAX_POSTINGS_PER_TERM:
+                continue  # a term in that many stories' top terms cannot tell them apart
+            for number in numbers:
+                scores[number] += weight
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return {self.resolve(self.story_names[n]) for n, _ in best}
 
     def resolve(self, story_id: str) -> str:
         """Follow merges to the story an id lives on as."""

@@ -20,8 +20,11 @@ CREATE TABLE IF NOT EXISTS runs (
     rejected INTEGER DEFAULT 0, stories_created INTEGER DEFAULT 0, stories_grown INTEGER DEFAULT 0,
     stories_merged INTEGER DEFAULT 0
 );
+-- No PRIMARY KEY / UNIQUE on the big tables: DuckDB rewrites a whole ART index at each checkpoint,
+-- which made every batch's commit cost grow with the corpus. Uniqueness of (source_uri, content_hash)
+-- and of ids is kept by the single writer (the file lock) checking before it inserts.
 CREATE TABLE IF NOT EXISTS articles (
-    article_id VARCHAR PRIMARY KEY,
+    article_id VARCHAR NOT NULL,
     seq BIGINT NOT NULL,
     source_uri VARCHAR NOT NULL,
     external_id VARCHAR,
@@ -47,11 +50,10 @@ CREATE TABLE IF NOT EXISTS articles (
     matched_article_id VARCHAR,
     shared_terms VARCHAR[],
     run_id VARCHAR NOT NULL,
-    ingested_at TIMESTAMP NOT NULL,
-    UNIQUE (source_uri, content_hash)
+    ingested_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS article_signatures (
-    seq BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
     article_id VARCHAR NOT NULL,
     signature BLOB NOT NULL
 );
@@ -59,13 +61,13 @@ CREATE TABLE IF NOT EXISTS lsh_bands (
     key UBIGINT NOT NULL,
     seq BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS article_terms (
+CREATE TABLE IF NOT EXISTS article_vectors (
     article_id VARCHAR NOT NULL,
-    term VARCHAR NOT NULL,
-    weight FLOAT NOT NULL
+    terms VARCHAR[] NOT NULL,
+    weights FLOAT[] NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stories (
-    story_id VARCHAR PRIMARY KEY,
+    story_id VARCHAR NOT NULL,
     canonical_article_id VARCHAR NOT NULL,
     title VARCHAR,
     first_seen TIMESTAMP NOT NULL,
@@ -113,9 +115,6 @@ CREATE TABLE IF NOT EXISTS rejections (
     times_seen INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (source_uri, reason)
 );
-CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
-CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
-CREATE INDEX IF NOT EXISTS article_terms_id ON article_terms (article_id);
 """
 
 VIEWS = """

@@ -86,12 +86,23 @@ class ClusterSettings:
     """A story's top centroid terms entered in the candidate index (term -> story postings)."""
     query_terms: int = 15
     """An article's top terms used to look up candidate stories."""
+    max_candidates: int = 30
+    """Stored candidate stories (best posting matches) scored in full per article: bounds the cost per article."""
     member_checks: int = 3
     """Candidate stories whose members are checked for near-duplicates that LSH banding can miss."""
 
     def __post_init__(self) -> None:
         _unit_interval(self, "rewrite_threshold", "merge_threshold")
-        _positive(self, "article_terms", "story_terms", "posting_terms", "query_terms", "member_checks", "window_days")
+        _positive(
+            self,
+            "article_terms",
+            "story_terms",
+            "posting_terms",
+            "query_terms",
+            "max_candidates",
+            "member_checks",
+            "window_days",
+        )
 
 
 @dataclass(frozen=True)

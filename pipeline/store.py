@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,11 +57,26 @@ class StoryState:
     last_published: date | None = None
     is_new: bool = False
     posted: set[str] = field(default_factory=set)  # terms already in story_postings
+    _norm: float | None = field(default=None, repr=False, compare=False)
 
     @property
     def norm(self) -> float:
-        """Euclidean length of the centroid."""
-        return float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
+        """Euclidean length of the centroid (cached; ``add`` and ``truncate`` keep it current)."""
+        if self._norm is None:
+            self._norm = float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
+        return self._norm
+
+    def add(self, vector: dict[str, float]) -> None:
+        """Add a term vector to the centroid."""
+        for term, weight in vector.items():
+            self.centroid[term] = self.centroid.get(term, 0.0) + weight
+        self._norm = None
+
+    def truncate(self, keep: int) -> None:
+        """Keep only the centroid's ``keep`` heaviest terms."""
+        if len(self.centroid) > keep:
+            self.centroid = dict(sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+            self._norm = None
 
     def top_terms(self, n: int) -> list[str]:
         """The centroid's n heaviest terms."""
@@ -338,11 +354,11 @@ class Store:
             },
         )
         self._insert_columns(
-            "article_terms",
+            "article_vectors",
             {
-                "article_id": [i for i, a in zip(ids, articles, strict=True) for _ in a.terms],
-                "term": [t for a in articles for t in a.terms],
-                "weight": [w for a in articles for w in a.terms.values()],
+                "article_id": ids,
+                "terms": [list(a.terms) for a in articles],
+                "weights": [list(a.terms.values()) for a in articles],
             },
         )
 
@@ -382,17 +398,14 @@ class Store:
         Canonical rule: the earliest published member (undated members last), then the longest
         text, then the first ingested. Each member's relation is then derived from it:
         ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
-        otherwise ``rewrite``.
+        otherwise ``rewrite``. Only member rows whose values change are updated: rewriting old
+        rows is what would make a write cost grow with the corpus.
         """
         if not stories:
             return
         postings: dict[str, list[Any]] = {"term_key": [], "story_id": [], "seq": []}
-        centroids: dict[str, list[Any]] = {"story_id": [], "centroid_terms": [], "centroid_weights": []}
         for story in stories:
-            story.centroid = dict(sorted(story.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep_terms])
-            centroids["story_id"].append(story.story_id)
-            centroids["centroid_terms"].append(list(story.centroid))
-            centroids["centroid_weights"].append(list(story.centroid.values()))
+            story.truncate(keep_terms)
             for term in story.top_terms(posting_terms):
                 if term not in story.posted:
                     story.posted.add(term)
@@ -400,58 +413,114 @@ class Store:
                     postings["story_id"].append(story.story_id)
                     postings["seq"].append(seq)
         self._insert_columns("story_postings", postings)
-        with self._table("_centroids", **centroids):
-            self._refresh_members(run_id)
+        members = self._members([s.story_id for s in stories])
+        updates, rows = self._member_updates(members)
+        if updates["article_id"]:
+            with self._table("_updates", **updates):
+                self.con.execute(
+                    "UPDATE articles a SET is_canonical = u.is_canonical, relation = u.relation, "
+                    "canonical_similarity = u.canonical_similarity FROM _updates u WHERE a.article_id = u.article_id"
+                )
+        by_id = {s.story_id: s for s in stories}
+        with self._table("_stories", story_id=list(by_id)):
+            previous = {
+                r[0]: (r[1], r[2])
+                for r in self.con.execute(
+                    "SELECT story_id, first_seen, created_run FROM stories JOIN _stories USING (story_id)"
+                ).fetchall()
+            }
+            self.con.execute("DELETE FROM stories WHERE story_id IN (SELECT story_id FROM _stories)")
+        for row in rows:
+            story = by_id[row["story_id"]]
+            first_seen, created_run = previous.get(story.story_id, (row["first_seen"], run_id))
+            row.update(
+                first_seen=min(first_seen, row["first_seen"]),
+                created_run=created_run,
+                updated_run=run_id,
+                centroid_terms=list(story.centroid),
+                centroid_weights=list(story.centroid.values()),
+            )
+        self._insert_columns("stories", {k: [r[k] for r in rows] for k in rows[0]})
 
-    def _refresh_members(self, run_id: str) -> None:
-        self.con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _canon AS
-            SELECT story_id,
-                   arg_min(article_id, (published_at IS NULL, published_at, -word_count, seq)) AS canonical
-            FROM articles JOIN _centroids USING (story_id) GROUP BY story_id
-            """
-        )
-        self.con.execute(
-            """
-            UPDATE articles a SET
-                is_canonical = (a.article_id = c.canonical),
-                relation = CASE WHEN a.article_id = c.canonical THEN 'canonical'
-                                WHEN a.content_hash = ca.content_hash THEN 'exact'
-                                WHEN a.variant_group = ca.variant_group THEN 'near_duplicate'
-                                ELSE 'rewrite' END
-            FROM _canon c JOIN articles ca ON ca.article_id = c.canonical
-            WHERE a.story_id = c.story_id
-            """
-        )
-        self.con.execute(
-            """
-            UPDATE articles a SET canonical_similarity = s.sim FROM (
-                SELECT m.article_id, sum(m.weight * k.weight) AS sim
-                FROM _canon c
-                JOIN articles mem ON mem.story_id = c.story_id
-                JOIN article_terms m ON m.article_id = mem.article_id
-                JOIN article_terms k ON k.article_id = c.canonical AND k.term = m.term
-                GROUP BY m.article_id
-            ) s WHERE a.article_id = s.article_id
-            """
-        )
-        self.con.execute(
-            """
-            INSERT OR REPLACE INTO stories
-            SELECT a.story_id, c.canonical, max(CASE WHEN a.article_id = c.canonical THEN a.title END),
-                   coalesce(min(s.first_seen), min(a.ingested_at)), max(a.ingested_at),
-                   min(a.published_at), max(a.published_at), count(*),
-                   count(DISTINCT coalesce(a.source, a.source_uri)),
-                   coalesce(min(s.created_run), ?), ?,
-                   any_value(k.centroid_terms), any_value(k.centroid_weights)
-            FROM articles a JOIN _canon c USING (story_id) JOIN _centroids k USING (story_id)
-            LEFT JOIN stories s ON s.story_id = a.story_id
-            GROUP BY a.story_id, c.canonical
-            """,
-            [run_id, run_id],
-        )
-        self.con.execute("DROP TABLE _canon")
+    def _members(self, story_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        with self._table("_stories", story_id=story_ids):
+            found = self.query(
+                "SELECT article_id, story_id, seq, published_at, word_count, content_hash, variant_group, title, "
+                "is_canonical, relation, canonical_similarity, coalesce(source, source_uri) AS outlet, ingested_at "
+                "FROM articles JOIN _stories USING (story_id)"
+            )
+        members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in found:
+            members[row["story_id"]].append(row)
+        return members
+
+    def _member_updates(self, members: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[Any]], list[dict]]:
+        """Per story: its canonical, each member's relation and similarity to it, and the story row."""
+        canonicals = {
+            sid: min(rows, key=lambda r: (r["published_at"] is None, r["published_at"] or date.min,
+                                          -r["word_count"], r["seq"]))
+            for sid, rows in members.items()
+        }  # fmt: skip
+        # Members need (re)computing when new, or when their story's canonical changed (or merged in).
+        changed = {
+            sid for sid, rows in members.items()
+            if not canonicals[sid]["is_canonical"] or sum(bool(r["is_canonical"]) for r in rows) != 1
+        }  # fmt: skip
+        stale = [
+            r for sid, rows in members.items() for r in rows if sid in changed or r["canonical_similarity"] is None
+        ]
+        vectors = self._vectors({r["article_id"] for r in stale} | {c["article_id"] for c in canonicals.values()})
+        updates: dict[str, list[Any]] = {
+            "article_id": [],
+            "is_canonical": [],
+            "relation": [],
+            "canonical_similarity": [],
+        }
+        for row in stale:
+            canon = canonicals[row["story_id"]]
+            if row is canon:
+                relation = "canonical"
+            elif row["content_hash"] == canon["content_hash"]:
+                relation = "exact"
+            elif row["variant_group"] == canon["variant_group"]:
+                relation = "near_duplicate"
+            else:
+                relation = "rewrite"
+            mine, theirs = vectors.get(row["article_id"], {}), vectors.get(canon["article_id"], {})
+            similarity = sum(w * theirs.get(t, 0.0) for t, w in mine.items())
+            new = (row is canon, relation, round(similarity, 6))
+            old = (row["is_canonical"], row["relation"], row["canonical_similarity"])
+            if new != old:
+                for key, value in zip(("article_id", "is_canonical", "relation", "canonical_similarity"),
+                                      (row["article_id"], *new), strict=True):  # fmt: skip
+                    updates[key].append(value)
+        rows = []
+        for sid, story_members in members.items():
+            dates = [r["published_at"] for r in story_members if r["published_at"] is not None]
+            canon = canonicals[sid]
+            rows.append(
+                {
+                    "story_id": sid,
+                    "canonical_article_id": canon["article_id"],
+                    "title": canon["title"],
+                    "first_seen": min(r["ingested_at"] for r in story_members),
+                    "last_seen": max(r["ingested_at"] for r in story_members),
+                    "first_published": min(dates) if dates else None,
+                    "last_published": max(dates) if dates else None,
+                    "article_count": len(story_members),
+                    "source_count": len({r["outlet"] for r in story_members}),
+                }
+            )
+        return updates, rows
+
+    def _vectors(self, article_ids: set[str]) -> dict[str, dict[str, float]]:
+        if not article_ids:
+            return {}
+        with self._table("_ids", article_id=sorted(article_ids)):
+            found = self.con.execute(
+                "SELECT article_id, terms, weights FROM article_vectors JOIN _ids USING (article_id)"
+            ).fetchall()
+        return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in found}
 
     def record_rejections(self, run_id: str, rejections: Sequence[Rejection]) -> None:
         """Upsert rejections: one row per (source_uri, reason), counting how often it was seen."""

@@ -33,7 +33,7 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
         monkeypatch.setattr(store, "save_stories", crash)
         with pytest.raises(RuntimeError):
             store_batch(store, CandidateIndex(), run_id, prepared, settings)
-    for table in ("articles", "stories", "story_postings", "lsh_bands", "article_terms", "article_signatures"):
+    for table in ("articles", "stories", "story_postings", "lsh_bands", "article_vectors", "article_signatures"):
         assert count(settings.db, table) == 0, table
 
     monkeypatch.undo()
