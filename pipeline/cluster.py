@@ -132,21 +132,20 @@ def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
 
 def in_window(story: StoryState, published: date | None, days: int) -> bool:
     """Whether a dated article is close enough in time to a dated story to join it."""
-    if published is None or story.last_published is None:
-        return True
-    window = timedelta(days=days)
-    first = story.first_published or story.last_published
-    return first - window <= published <= story.last_published + window
+    return _extents_meet((story.first_published, story.last_published), (published, published), days)
 
 
 def stories_overlap(a: StoryState, b: StoryState, days: int) -> bool:
     """Whether two stories' dated extents lie within the time window of each other (undated: yes)."""
-    if a.last_published is None or b.last_published is None:
+    return _extents_meet((a.first_published, a.last_published), (b.first_published, b.last_published), days)
+
+
+def _extents_meet(a: tuple[date | None, date | None], b: tuple[date | None, date | None], days: int) -> bool:
+    """Whether two (first, last) date extents come within ``days`` of each other; undated ones always do."""
+    if a[1] is None or b[1] is None:
         return True
     window = timedelta(days=days)
-    a_first = a.first_published or a.last_published
-    b_first = b.first_published or b.last_published
-    return a_first - window <= b.last_published and b_first - window <= a.last_published
+    return (a[0] or a[1]) - window <= b[1] and (b[0] or b[1]) - window <= a[1]
 
 
 def assign_batch(
@@ -224,10 +223,11 @@ def _assign_one(
 ) -> Assignment:
     settings = batch.settings.cluster
     article_id = make_id("a", article.source_uri, fp.content_hash)
-    scored = batch.scored_stories(fp, candidates.stories)
     exact = batch.by_hash.get(fp.content_hash)
     if exact:
         exact = ArticleRef(exact.article_id, batch.resolve(exact.story_id), exact.variant_group)
+    # An exact copy needs no story scoring: it follows its original.
+    scored = [] if exact else batch.scored_stories(fp, candidates.stories)
     near = (
         None
         if exact

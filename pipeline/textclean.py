@@ -126,14 +126,16 @@ def _drop_furniture(lines: list[str]) -> tuple[list[str], str | None]:
     """Drop single furniture lines (nav items, counters, timestamps, credits); keep the byline's author."""
     author = None
     kept = []
+    body_started = False
     for line in lines:
-        name = _byline_author(line) if author is None and not kept_prose(kept) else None
+        name = _byline_author(line) if author is None and not body_started else None
         if name:
             author = name
             continue
         if _is_furniture_line(line):
             continue
         kept.append(line)
+        body_started = body_started or is_prose(line)
     return kept, author
 
 
@@ -156,11 +158,6 @@ def is_photo_credit(line: str) -> bool:
     if COPYRIGHT.search(line) or CREDIT_AT_END.search(line):
         return True
     return not is_prose(line) and bool(CREDIT_ANYWHERE.search(line))
-
-
-def kept_prose(lines: list[str]) -> bool:
-    """True once the article body has started."""
-    return any(is_prose(line) for line in lines)
 
 
 def _is_furniture_line(line: str) -> bool:
