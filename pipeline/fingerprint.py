@@ -1,8 +1,8 @@
 """Fingerprint: what clustering compares. Three levels, one per relation.
 
 * ``content_hash``: hash of the normalised text; equal hashes are exact copies.
-* MinHash signature over word shingles (datasketch), with LSH band keys for candidate lookup;
-  estimated Jaccard finds syndicated near-duplicates.
+* MinHash signature over word shingles (``sketch.ShingleMinHash``: vectorised, datasketch-compatible
+  signatures), with LSH band keys for candidate lookup; estimated Jaccard finds syndicated near-duplicates.
 * A weighted term vector: salient words and names, weighted by how rare they are in the language
   (wordfreq's corpus frequencies act as a fixed, corpus-independent IDF, so the weight of a word
   does not drift with what happens to be stored). Stories are compared on these vectors.
@@ -14,14 +14,16 @@ import hashlib
 import math
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import regex
 import xxhash
-from datasketch import MinHash
+from datasketch import LeanMinHash
 
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
+from .sketch import ShingleMinHash
 
 # Words, and numbers kept whole with their separators ("52-3", "9:30", "6.1"): scores, ages,
 # tolls and dates tell look-alike events apart better than any word.
@@ -42,7 +44,11 @@ def normalise(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Hash of the normalised text: two articles with equal hashes are exact copies."""
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
+    return _hash_normalised(normalise(text))
+
+
+def _hash_normalised(normalised: str) -> str:
+    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def shingles(text: str, size: int) -> list[bytes]:
@@ -53,11 +59,19 @@ def shingles(text: str, size: int) -> list[bytes]:
     return list({" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
 
 
-def minhash(text: str, settings: FingerprintSettings) -> MinHash:
-    """datasketch MinHash of the text's shingles (xxh32 hashing, seeded permutations)."""
-    mh = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=xxhash.xxh32_intdigest)
-    mh.update_batch(shingles(text, settings.shingle_size))
-    return mh
+def sketcher(settings: FingerprintSettings) -> ShingleMinHash:
+    """The MinHash sketch these settings describe (cheap to build: permutations are memoised)."""
+    return ShingleMinHash(settings.num_perm, settings.seed, settings.shingle_size)
+
+
+def signatures(texts: Sequence[str], settings: FingerprintSettings) -> np.ndarray:
+    """MinHash signatures (uint32, one row per text) of the texts' word shingles."""
+    return sketcher(settings).signatures([normalise(text).encode("utf-8").split() for text in texts])
+
+
+def minhash(text: str, settings: FingerprintSettings) -> LeanMinHash:
+    """The text's signature as a datasketch ``LeanMinHash`` (for ``jaccard``, ``MinHashLSH`` ...)."""
+    return LeanMinHash(seed=settings.seed, hashvalues=signatures([text], settings)[0])
 
 
 def band_keys(signature: np.ndarray, settings: FingerprintSettings) -> tuple[int, ...]:
@@ -121,14 +135,24 @@ class TermWeighter:
 
 def fingerprint_article(article: Article, weighter: TermWeighter, settings: FingerprintSettings) -> Fingerprint:
     """All three fingerprints of one article."""
-    mh = minhash(article.text, settings)
-    signature = mh.hashvalues.astype(np.uint32)
-    return Fingerprint(
-        content_hash=content_hash(article.text),
-        signature=tuple(int(v) for v in signature),
-        band_keys=band_keys(signature, settings),
-        terms=weighter.vector(article.title, article.text, article.language),
-    )
+    return fingerprint_articles([article], weighter, settings)[0]
+
+
+def fingerprint_articles(
+    articles: Sequence[Article], weighter: TermWeighter, settings: FingerprintSettings
+) -> list[Fingerprint]:
+    """All three fingerprints of each article, signatures computed for the whole batch at once."""
+    normalised = [normalise(article.text) for article in articles]
+    sigs = sketcher(settings).signatures([text.encode("utf-8").split() for text in normalised])
+    return [
+        Fingerprint(
+            content_hash=_hash_normalised(text),
+            signature=tuple(sig.tolist()),
+            band_keys=band_keys(sig, settings),
+            terms=weighter.vector(article.title, article.text, article.language),
+        )
+        for article, text, sig in zip(articles, normalised, sigs, strict=True)
+    ]
 
 
 def cosine(a: dict[str, float], b: dict[str, float], b_norm: float | None = None) -> float:

@@ -17,6 +17,10 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_DB = "storyline.duckdb"
+SIGNATURE_SCHEME = "xxh64-words/fmix64-shingles/datasketch-perm/v2"
+"""How ``sketch.ShingleMinHash`` turns text into signatures; stored as ``fingerprint.scheme`` so a database
+built by another scheme (v1: datasketch ``update_batch`` with xxh32 over shingle strings) is refused.
+Change it whenever the signature of a given text changes."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,11 @@ class ExtractSettings:
     """HTML pages with fewer words of extracted text are rejected as too_short (menus, index pages)."""
     fast_html: bool = False
     """trafilatura fast mode (skips the fallback extractors): ~1.7x faster, slightly less recall."""
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Processes extracting and fingerprinting in parallel during ingest (1 = in the ingesting process)."""
 
     def __post_init__(self) -> None:
-        _positive(self, "max_bytes", "min_words", "min_words_html")
+        _positive(self, "max_bytes", "min_words", "min_words_html", "workers")
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class Settings:
         for section in ("fingerprint", "cluster"):
             for key, value in asdict(getattr(self, section)).items():
                 out[f"{section}.{key}"] = value
+        out["fingerprint.scheme"] = SIGNATURE_SCHEME
         return out
 
     @classmethod

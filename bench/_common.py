@@ -1,0 +1,62 @@
+"""Shared helpers of the bench scripts: the repository on sys.path, real data, timing of repeats."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# `python bench/x.py` puts bench/ first on sys.path; import this checkout's pipeline, not an installed one.
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+ECB_DEV = DATA / "ecbplus-dev.jsonl"
+HTML_EVAL = DATA / "html-eval"
+
+
+def ecb_texts(path: Path = ECB_DEV) -> list[str]:
+    """The article texts of the ECB+ dev set (real English news)."""
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
+def articles_of(words: int, count: int, texts: list[str]) -> list[str]:
+    """``count`` articles of exactly ``words`` words, real texts concatenated in order (cycling)."""
+    out: list[str] = []
+    pending: list[str] = []
+    for text in _cycle(texts):
+        pending.extend(text.split())
+        while len(pending) >= words:
+            out.append(" ".join(pending[:words]))
+            pending = pending[words:]
+            if len(out) == count:
+                return out
+    raise AssertionError("unreachable")
+
+
+def _cycle(items: list[str]) -> Iterator[str]:
+    while True:
+        yield from items
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock and this process's CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def median(values: list[float]) -> float:
+    """Median (robust to the odd slow repeat on a shared machine)."""
+    return statistics.median(values)
+
+
+def machine() -> str:
+    """Cores and load average, printed with every figure (ratios measured under load are noisy)."""
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{os.cpu_count()} cores ({usable} usable), load average {load}, Python {sys.version.split()[0]}"
