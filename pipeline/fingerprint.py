@@ -179,9 +179,11 @@ def _term(token: str) -> str:
     return term.strip("'’")
 
 
+# wordfreq's languages, less zh, ja and ko: looking words up in those needs optional tokenizers
+# (jieba, MeCab) that are not installed, and a missing module must not end a run on a Chinese page.
 _WORDFREQ_LANGS = frozenset(
     (
-        "ar bn bs bg ca zh hr cs da nl en fi fr de el he hi hu is id it ja ko lv lt mk ms nb fa pl pt ro ru "
+        "ar bn bs bg ca hr cs da nl en fi fr de el he hi hu is id it lv lt mk ms nb fa pl pt ro ru "
         "sl sk sr es sv fil ta tr uk ur vi"
     ).split()
 )

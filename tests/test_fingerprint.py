@@ -62,3 +62,9 @@ def test_terms_favour_rare_words_and_names() -> None:
 
 def test_normalise_folds_unicode_forms() -> None:
     assert normalise("Ｆｕｌｌ‐width “quotes”") == normalise("full width quotes")
+
+
+def test_term_vectors_of_chinese_and_japanese_pages_need_no_optional_tokenizers() -> None:
+    weighter = TermWeighter(ClusterSettings())
+    assert weighter.vector(None, "歌手蔡健雅今天在台北举行演唱会。", "zh")
+    assert weighter.vector(None, "東京で大きな地震がありました。", "ja")
