@@ -134,8 +134,8 @@ def _print_summary(report: IngestReport, db: str) -> None:
     )
     for rejection in report.rejections[:20]:
         print(f"  rejected {rejection}")
-    if len(report.rejections) > 20:
-        print(f"  ... and {len(report.rejections) - 20} more (see the rejections table)")
+    if report.rejected > 20:
+        print(f"  ... and {report.rejected - 20} more (see the rejections table)")
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ Every error the library raises on purpose derives from ``StorylineError``::
     ├── ParameterMismatchError   the database was built with other fingerprint/cluster parameters (terminal)
     ├── StoreError               the DuckDB record of truth cannot be used
     │   └── StoreBusyError       another process holds the write lock (transient: retry later)
-    └── NothingIngestedError     a run read input but could store none of it (terminal for that input)
+    ├── NothingIngestedError     a run read input but could store none of it (terminal for that input)
+    └── WorkerCrashedError       an extraction worker process died mid-batch (transient: rerun)
 
 Bad *input* is never an exception that escapes a run: it becomes a ``Rejection`` with a reason.
 """
@@ -49,3 +50,9 @@ class StoreBusyError(StoreError):
 
 class NothingIngestedError(StorylineError):
     """A run could not ingest a single article from its input."""
+
+
+class WorkerCrashedError(StorylineError):
+    """A preparation worker process died (killed, out of memory); the batch in flight was not stored."""
+
+    transient = True

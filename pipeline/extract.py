@@ -73,35 +73,44 @@ def _extract_text(raw: RawDocument) -> Article:
 
 def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Rejection:
     import trafilatura  # deferred: importing it costs ~0.5 s and text-only runs never need it
+    from trafilatura.utils import load_html
+
+    from .htmlmeta import page_metadata
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        doc = trafilatura.bare_extraction(
-            raw.content,
-            url=raw.url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=False,
-            fast=settings.fast_html,
-            # The wide date search reads copyright footers ("© 2021") as 1 January publication dates.
-            date_extraction_params={"extensive_search": False, "original_date": True},
-        )
-    if doc is None or not (doc.text or "").strip():
-        return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
+        tree = load_html(raw.content)  # parsed once: trafilatura extracts from a copy, metadata reads this
+        doc = None
+        if tree is not None:
+            doc = trafilatura.bare_extraction(
+                tree,
+                url=raw.url,
+                with_metadata=False,  # page_metadata below: only the fields Storyline stores
+                include_comments=False,
+                include_tables=False,
+                fast=settings.fast_html,
+            )
+        if doc is None or not (doc.text or "").strip():
+            return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
+        meta = page_metadata(tree, raw.url, _DATE_PARAMS, search_author=not settings.fast_html)
     text = "\n\n".join(p.strip() for p in doc.text.split("\n") if p.strip())
     return Article(
         source_uri=raw.source_uri,
         text=text,
-        title=raw.title or _clean(doc.title),
-        published_at=raw.published_at or _to_date(doc.date),
-        author=_clean(doc.author),
-        sitename=raw.source or _clean(doc.sitename) or _clean(doc.hostname),
+        title=raw.title or meta.title,
+        published_at=raw.published_at or _to_date(meta.date),
+        author=meta.author,
+        sitename=raw.source or meta.sitename or meta.hostname,
         language=detect_language(text),
-        url=raw.url or _clean(doc.url),
-        canonical_url=_clean(doc.url) or raw.url,
+        url=raw.url or meta.url,
+        canonical_url=meta.url or raw.url,
         external_id=raw.external_id,
         source=raw.source,
     )
+
+
+# The wide date search reads copyright footers ("© 2021") as 1 January publication dates.
+_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 
 
 def detect_language(text: str) -> str | None:
@@ -116,7 +125,3 @@ def detect_language(text: str) -> str | None:
 
 def _to_date(value: object) -> date | None:
     return parse_date(value) if isinstance(value, str) else None
-
-
-def _clean(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None

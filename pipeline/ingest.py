@@ -16,7 +16,7 @@ from pathlib import Path
 from .cluster import assign_batch
 from .errors import NothingIngestedError
 from .extract import extract
-from .fingerprint import TermWeighter, fingerprint_article
+from .fingerprint import TermWeighter, fingerprint_articles
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
 from .settings import Settings
@@ -51,15 +51,16 @@ def prepare_batch(
 ) -> PreparedBatch:
     """Extract and fingerprint a batch (no database needed)."""
     weighter = weighter or TermWeighter(settings.cluster)
-    items: list[tuple[Article, Fingerprint]] = []
+    articles: list[Article] = []
     rejections: list[Rejection] = []
     for raw in batch:
         result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
         if isinstance(result, Rejection):
             rejections.append(result)
         else:
-            items.append((result, fingerprint_article(result, weighter, settings.fingerprint)))
-    return PreparedBatch(items, rejections)
+            articles.append(result)
+    fingerprints = fingerprint_articles(articles, weighter, settings.fingerprint)  # one sketch pass per batch
+    return PreparedBatch(list(zip(articles, fingerprints, strict=True)), rejections)
 
 
 def store_batch(
@@ -119,16 +120,18 @@ def ingest_paths(
     """Ingest files and folders into the store, batch by batch, without Prefect."""
     run_id = open_for_run(settings, [str(p) for p in paths])
     total = count_files(paths)
-    weighter = TermWeighter(settings.cluster)
+    from .parallel import PreparePool  # deferred: parallel builds on this module
+
     index = CandidateIndex()
     report = IngestReport()
     try:
-        for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
-            prepared = prepare_batch(batch, settings, weighter)
-            with Store.open(settings.db) as store:
-                report.add(store_batch(store, index, run_id, prepared, settings))
-            if progress:
-                progress(report, total)
+        with PreparePool(settings) as pool:
+            batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
+            for prepared in pool.prepare_all(batches):  # workers extract the next batch while this one is stored
+                with Store.open(settings.db) as store:
+                    report.add(store_batch(store, index, run_id, prepared, settings))
+                if progress:
+                    progress(report, total)
     finally:
         close_run(settings, run_id, report)
     raise_if_nothing_ingested(report)

@@ -87,18 +87,23 @@ class IngestReport:
     stories_created: int = 0
     stories_grown: int = 0
     stories_merged: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)  # the first KEPT_REJECTIONS, as examples
 
     def add(self, other: IngestReport) -> None:
-        """Fold another report's counts into this one."""
+        """Fold another report's counts into this one (keeping at most KEPT_REJECTIONS examples)."""
         for name in COUNT_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.rejections.extend(other.rejections)
+        # A long stream must not grow in memory with its bad records: all are counted in `rejected`
+        # and stored in the rejections table; the report keeps a few for messages.
+        self.rejections.extend(other.rejections[: max(0, KEPT_REJECTIONS - len(self.rejections))])
 
     def counts(self) -> dict[str, int]:
         """The counters as a plain dict (for logs, artifacts and JSON)."""
         return {name: getattr(self, name) for name in COUNT_FIELDS}
 
+
+KEPT_REJECTIONS = 100
+"""Rejections an ``IngestReport`` keeps as examples; the rest are only counted (and stored)."""
 
 COUNT_FIELDS = (
     "read",

@@ -1,0 +1,115 @@
+"""End-to-end ingest throughput vs extraction alone, on real web pages.
+
+    python bench/ingest_throughput.py [--pages 2000] [--workers 2] [--repeats 2] [--keep FILE]
+
+Builds a JSONL of ``--pages`` real HTML pages (the 990 pages of ../shared/data/html-eval, repeated
+with new ids when more are asked for), then times, alternately and ``--repeats`` times each after a
+warm-up on a few pages:
+
+* baseline: single-process ``trafilatura.extract(html, fast=True)`` over every page, read from the
+  same JSONL (so both sides pay for reading and JSON decoding);
+* storyline: the whole library ingest (``ingest_paths``, the path of ``storyline ingest --no-prefect``)
+  into a fresh DuckDB file: read, extract (trafilatura fast mode, metadata, language) and fingerprint
+  on ``--workers`` processes, then cluster and write each batch in one transaction.
+
+Prints pages/s of both (median of the repeats) and their ratio. The pipeline's share of the machine
+matters here, so the cores and load average are printed too: a ratio measured while other work
+runs on the machine is provisional.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+from _common import HTML_EVAL, children_cpu, machine, median, timed
+
+from pipeline.ingest import ingest_paths
+from pipeline.settings import ExtractSettings, Settings
+from pipeline.sources import decode
+
+
+def build_pages(path: Path, pages: int) -> int:
+    """Write ``pages`` JSONL records of real HTML (cycling through html-eval); returns the bytes written."""
+    sources = sorted((HTML_EVAL / "html").glob("*.html.gz"))
+    if not sources:
+        raise SystemExit(f"no pages found under {HTML_EVAL / 'html'} (see ../shared/data/README)")
+    htmls = []
+    for source in sources:
+        text = decode(gzip.decompress(source.read_bytes()), html=True)
+        if isinstance(text, str):
+            htmls.append((source.name.split(".")[0], text))
+    with path.open("w", encoding="utf-8") as fh:
+        for number in range(pages):
+            name, html = htmls[number % len(htmls)]
+            fh.write(json.dumps({"id": f"{name}-{number}", "html": html}) + "\n")
+    return path.stat().st_size
+
+
+def extract_only(path: Path) -> int:
+    """The baseline: trafilatura.extract(fast=True) on every page of the file, in this process."""
+    import trafilatura
+
+    done = 0
+    with path.open("rb") as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for line in fh:
+            trafilatura.extract(json.loads(line)["html"], fast=True)
+            done += 1
+    return done
+
+
+def ingest(path: Path, workers: int, folder: Path, run: int) -> None:
+    """The library ingest of the file into a fresh database."""
+    db = folder / f"run{run}.duckdb"
+    settings = Settings(db=str(db), extract=ExtractSettings(fast_html=True, workers=workers))
+    ingest_paths([path], settings)
+
+
+def main() -> None:
+    """Print both throughputs and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="also keep the generated JSONL here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="storyline-bench-") as tmp:
+        folder = Path(tmp)
+        data = args.keep or folder / "pages.jsonl"
+        size = build_pages(data, args.pages)
+        warm = folder / "warm.jsonl"
+        build_pages(warm, 40)
+        extract_only(warm)  # warm-up: imports, trafilatura's lazy setup, DuckDB extension load
+        ingest(warm, args.workers, folder, 0)
+
+        base: list[tuple[float, float]] = []
+        ours: list[tuple[float, float]] = []
+        for run in range(1, args.repeats + 1):
+            base.append(timed(lambda: extract_only(data)))
+            before = children_cpu()
+            wall, cpu = timed(lambda run=run: ingest(data, args.workers, folder, run))
+            ours.append((wall, cpu + children_cpu() - before))  # the writer's CPU plus its workers'
+
+    print(f"machine: {machine()}")
+    print(f"{args.pages} pages, {size / 1e6:.0f} MB of JSONL, {args.repeats} repeat(s), medians of wall time")
+    base_rate, our_rate = args.pages / median([w for w, _ in base]), args.pages / median([w for w, _ in ours])
+    base_cpu, our_cpu = (1000 * median([c for _, c in runs]) / args.pages for runs in (base, ours))
+    print(f"trafilatura.extract(fast=True), 1 process   {base_rate:7.1f} pages/s   {base_cpu:5.1f} CPU ms/page")
+    print(
+        f"storyline ingest, {args.workers} worker process(es)    {our_rate:7.1f} pages/s   {our_cpu:5.1f} CPU ms/page"
+    )
+    print(f"ratio (storyline / extraction alone): {our_rate / base_rate:.2f}x")
+    print(
+        f"CPU cost per page, all processes: {our_cpu / base_cpu:.2f}x the baseline's, so {args.workers} fully "
+        f"used cores would give {args.workers * base_cpu / our_cpu:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Parallel preparation: extract and fingerprint batches on worker processes, results in input order.
+
+Extraction (trafilatura) bounds the pipeline and holds the GIL, so it needs processes, not threads.
+``PreparePool`` starts ``ExtractSettings.workers`` spawned processes once per run (spawn is safe with
+threads, DuckDB and Prefect in the parent) and splits each batch into chunks for them. Results come back
+in input order, so a run stores the same articles in the same order whatever the number of workers.
+``prepare_all`` keeps the next batch in flight while the caller stores the current one: the workers
+extract while the single writer clusters and writes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+
+from .errors import WorkerCrashedError
+from .fingerprint import TermWeighter
+from .ingest import PreparedBatch, prepare_batch
+from .models import RawDocument, Rejection
+from .settings import Settings
+
+MIN_PARALLEL_DOCUMENTS = 32
+"""Batches smaller than this are prepared in-process: starting workers (~1 s) would cost more than it saves."""
+CHUNKS_PER_WORKER = 4
+"""Chunks a batch is cut into per worker, so a slow page does not leave the other workers idle."""
+
+Chunk = Sequence[RawDocument | Rejection]
+
+
+class PreparePool:
+    """Extracts and fingerprints batches, on worker processes when ``settings.extract.workers`` > 1."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.workers = settings.extract.workers
+        self._weighter = TermWeighter(settings.cluster)  # in-process path: one zipf cache per run
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> PreparePool:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def prepare(self, batch: Chunk) -> PreparedBatch:
+        """Extract and fingerprint one batch."""
+        return _merge(self._submit(batch))
+
+    def prepare_all(self, batches: Iterable[Chunk]) -> Iterator[PreparedBatch]:
+        """Prepare batches in order, keeping the next one in flight while the caller handles this one."""
+        pending: deque[list[Future[PreparedBatch]] | PreparedBatch] = deque()
+        for batch in batches:
+            pending.append(self._submit(batch))
+            if len(pending) > 1:
+                yield _merge(pending.popleft())
+        while pending:
+            yield _merge(pending.popleft())
+
+    def _submit(self, batch: Chunk) -> list[Future[PreparedBatch]] | PreparedBatch:
+        if self.workers <= 1 or len(batch) < MIN_PARALLEL_DOCUMENTS:
+            return prepare_batch(batch, self.settings, self._weighter)
+        executor = self._start()
+        size = -(-len(batch) // (self.workers * CHUNKS_PER_WORKER))
+        return [executor.submit(_prepare_chunk, batch[i : i + size]) for i in range(0, len(batch), size)]
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.settings,),
+            )
+        return self._executor
+
+
+def _merge(parts: list[Future[PreparedBatch]] | PreparedBatch) -> PreparedBatch:
+    if isinstance(parts, PreparedBatch):
+        return parts
+    try:
+        results = [part.result() for part in parts]
+    except BrokenProcessPool as exc:
+        raise WorkerCrashedError(f"a preparation worker process died: {exc}") from exc
+    return PreparedBatch(
+        items=[item for result in results for item in result.items],
+        rejections=[rejection for result in results for rejection in result.rejections],
+    )
+
+
+# Per worker process: its settings and term weighter, set once by the pool's initializer. This is the
+# standard way to give ProcessPoolExecutor workers per-process state; the parent never touches it.
+_worker_state: tuple[Settings, TermWeighter] | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_state
+    _worker_state = (settings, TermWeighter(settings.cluster))
+
+
+def _prepare_chunk(chunk: Chunk) -> PreparedBatch:
+    assert _worker_state is not None, "worker used without its initializer"
+    settings, weighter = _worker_state
+    return prepare_batch(chunk, settings, weighter)
+
+
+__all__ = ["PreparePool"]

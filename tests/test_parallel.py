@@ -1,0 +1,86 @@
+"""Parallel preparation: worker processes give exactly what the in-process path gives, in order."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import SHARED, ecb_records, write_jsonl
+
+from pipeline.ingest import batched, ingest_paths, prepare_batch
+from pipeline.models import KEPT_REJECTIONS, IngestReport, Rejection
+from pipeline.parallel import MIN_PARALLEL_DOCUMENTS, PreparePool
+from pipeline.settings import ExtractSettings, Settings
+from pipeline.sources import read_paths
+
+HTML_PAGES = SHARED / "data" / "html-eval" / "html"
+
+
+def _mixed_jsonl(path: Path) -> Path:
+    """Real HTML pages, real news texts and bad lines, interleaved."""
+    pages = sorted(HTML_PAGES.glob("*.html.gz"))[:30]
+    if not pages:
+        pytest.skip(f"html-eval pages not found under {HTML_PAGES}")
+    texts = ecb_records({1, 2})[:40]
+    lines = []
+    for number, page in enumerate(pages):
+        html = gzip.decompress(page.read_bytes()).decode("utf-8", "replace")
+        lines.append(json.dumps({"id": f"page{number}", "html": html}))
+        lines.append(json.dumps({"id": texts[number]["id"], "text": texts[number]["text"]}))
+        if number % 10 == 0:
+            lines.append("{not json")
+    lines += [json.dumps({"id": r["id"], "text": r["text"]}) for r in texts[30:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_worker_processes_prepare_exactly_what_one_process_does(tmp_path: Path) -> None:
+    data = _mixed_jsonl(tmp_path / "mixed.jsonl")
+    settings = Settings(extract=ExtractSettings(workers=2))
+    batches = list(batched(read_paths([data]), 50))
+    assert len(batches[0]) >= MIN_PARALLEL_DOCUMENTS
+    with PreparePool(settings) as pool:
+        parallel = list(pool.prepare_all(batches))
+    local = [prepare_batch(batch, replace(settings, extract=ExtractSettings(workers=1))) for batch in batches]
+    assert parallel == local
+    assert any(p.rejections for p in parallel) and sum(len(p.items) for p in parallel) > 50
+
+
+def test_ingest_stores_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "ecb.jsonl", [{"id": r["id"], "text": r["text"]} for r in ecb_records({3, 4})])
+    query = "SELECT article_id, external_id, story_id, variant_group, relation FROM articles ORDER BY seq"
+    stored = []
+    for workers in (1, 2):
+        db = str(tmp_path / f"w{workers}.duckdb")
+        ingest_paths([data], Settings(db=db, batch_size=64, extract=ExtractSettings(workers=workers)))
+        with duckdb.connect(db, read_only=True) as con:
+            stored.append(con.execute(query).fetchall())
+    assert stored[0] == stored[1] and len(stored[0]) > 40
+
+
+def test_small_batches_stay_in_process(tmp_path: Path) -> None:
+    settings = Settings(extract=ExtractSettings(workers=2))
+    batch = list(read_paths([write_jsonl(tmp_path / "few.jsonl", [{"id": "1", "text": "short text " * 20}])]))
+    with PreparePool(settings) as pool:
+        assert len(pool.prepare(batch).items) == 1
+        assert pool._executor is None  # no worker was started for one document
+
+
+def test_a_report_keeps_a_bounded_number_of_rejection_examples() -> None:
+    total = IngestReport()
+    for number in range(30):
+        rejections = [Rejection(f"line{number}-{i}", "malformed_jsonl", "bad") for i in range(10)]
+        total.add(IngestReport(read=10, rejected=10, rejections=rejections))
+    assert total.rejected == 300 and len(total.rejections) == KEPT_REJECTIONS
+    assert total.rejections[0].source_uri == "line0-0"  # the first ones are kept, in order
+
+
+def test_workers_setting_must_be_positive() -> None:
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="workers"):
+        ExtractSettings(workers=0)
