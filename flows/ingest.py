@@ -1,29 +1,57 @@
-"""The Prefect ingest flow: settings in, one task per batch, a summary out.
+"""The Prefect ingest flow: settings in, batches prepared in parallel, one store task per batch, a summary out.
 
-All the work is in ``pipeline``; this file only orchestrates it. Each batch task extracts and
-fingerprints without the database, then opens the store for one short transaction, so retries
-are safe (a re-run batch adds nothing it already added) and readers get the lock between batches.
+All the work is in ``pipeline``; this file only orchestrates it. Preparing a batch (extract +
+fingerprint) needs no database and runs in parallel: on the local process pool (``PreparePool``)
+with the default task runner, or as ``prepare-batch`` tasks on Dask when the flow runs with a
+``DaskTaskRunner`` (``run_ingest(..., dask=...)``). Storing stays in the flow process, one
+``store-batch`` task per batch in input order: DuckDB takes one writer process, and the candidate
+index lives with that writer. Each store task is one short transaction, so retries are safe (a re-run
+batch adds nothing it already added) and readers get the lock between batches.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.index import CandidateIndex
-from pipeline.ingest import batched, close_run, open_for_run, prepare_batch, raise_if_nothing_ingested, store_batch
+from pipeline.ingest import (
+    PreparedBatch,
+    batched,
+    close_run,
+    open_for_run,
+    prepare_batch,
+    raise_if_nothing_ingested,
+    store_batch,
+)
 from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.parallel import PreparePool
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
 from pipeline.store import Store
 
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
 
-@task(name="ingest-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2)
-def ingest_batch(
-    settings: Settings, index: CandidateIndex, run_id: str, batch: list[RawDocument | Rejection]
-) -> IngestReport:
-    """Extract, fingerprint, cluster and store one batch."""
-    prepared = prepare_batch(batch, settings)
+Batch = list[RawDocument | Rejection]
+
+
+@task(name="prepare-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2, persist_result=False)
+def prepare_task(settings: Settings, batch: Batch) -> PreparedBatch:
+    """Extract and fingerprint one batch (no database: runs on any Dask worker)."""
+    return prepare_batch(batch, settings)
+
+
+@task(name="store-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2, persist_result=False)
+def store_task(settings: Settings, index: CandidateIndex, run_id: str, prepared: PreparedBatch) -> IngestReport:
+    """Cluster and write one prepared batch in one transaction (the single writer)."""
     with Store.open(settings.db) as store:
         return store_batch(store, index, run_id, prepared, settings)
 
@@ -43,16 +71,59 @@ def ingest_flow(
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
     index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
+    batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
     try:
-        for number, batch in enumerate(batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size), 1):
-            report.add(ingest_batch(settings, index, run_id, batch))
-            logger.info("batch %d: %s", number, _progress(report))
+        with PreparePool(settings) as pool:
+            on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
+            prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
+            for number, prepared in enumerate(prepared_batches, 1):
+                report.add(store_task(settings, index, run_id, prepared))
+                logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)
     for rejection in report.rejections:
         logger.warning("rejected %s", rejection)
     raise_if_nothing_ingested(report)
     return report
+
+
+def _prepare_on_runner(batches: Iterable[Batch], settings: Settings) -> Iterator[PreparedBatch]:
+    """Prepare batches as tasks on the flow's task runner (Dask), in order, a bounded number in flight."""
+    in_flight: deque[PrefectFuture[PreparedBatch]] = deque()
+    limit = max(2, 2 * settings.extract.workers)  # keeps every worker busy; memory stays bounded
+    for batch in batches:
+        in_flight.append(prepare_task.submit(settings, batch))
+        if len(in_flight) >= limit:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+def dask_task_runner(address: str | None = None, workers: int = 2) -> DaskTaskRunner:
+    """A DaskTaskRunner: on the scheduler at ``address``, or on a LocalCluster of ``workers`` processes."""
+    from prefect_dask import DaskTaskRunner  # deferred: dask takes ~1 s to import; local runs never need it
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+    )
+
+
+def run_ingest(
+    paths: list[str],
+    db: str | None = None,
+    config: str | None = None,
+    batch_size: int | None = None,
+    dask: str | None = None,
+) -> IngestReport:
+    """Run the ingest flow; ``dask`` = a scheduler address, or "local" for a LocalCluster, prepares on Dask."""
+    runnable = ingest_flow
+    if dask:
+        workers = Settings.load(config).extract.workers
+        runnable = ingest_flow.with_options(task_runner=dask_task_runner(None if dask == "local" else dask, workers))
+    return runnable(paths=paths, db=db, config=config, batch_size=batch_size)
 
 
 def _progress(report: IngestReport) -> str:

@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
     p.add_argument("--batch-size", type=int, help="documents per batch and transaction (default 200)")
     p.add_argument("--no-prefect", action="store_true", help="run the library directly, without a Prefect flow")
+    p.add_argument(
+        "--dask",
+        default=os.environ.get("STORYLINE_DASK_ADDRESS") or None,
+        help="prepare batches on Dask: a scheduler address (tcp://host:8786) or 'local' for a LocalCluster "
+        "(default $STORYLINE_DASK_ADDRESS; storing stays in this process)",
+    )
     p.set_defaults(handler=cmd_ingest)
 
     p = with_db(sub.add_parser("extract", help="extract clean text and metadata: JSONL in, JSONL out"))
@@ -113,10 +119,14 @@ def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
     # A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from flows.ingest import ingest_flow
+    from flows.ingest import run_ingest
 
-    return ingest_flow(
-        paths=[str(p) for p in args.paths], db=settings.db, config=args.config, batch_size=settings.batch_size
+    return run_ingest(
+        paths=[str(p) for p in args.paths],
+        db=settings.db,
+        config=args.config,
+        batch_size=settings.batch_size,
+        dask=args.dask,
     )
 
 
