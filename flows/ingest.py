@@ -11,6 +11,7 @@ batch adds nothing it already added) and readers get the lock between batches.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -124,6 +125,19 @@ def run_ingest(
         workers = Settings.load(config).extract.workers
         runnable = ingest_flow.with_options(task_runner=dask_task_runner(None if dask == "local" else dask, workers))
     return runnable(paths=paths, db=db, config=config, batch_size=batch_size)
+
+
+@flow(name="storyline-ingest-dask", log_prints=False)
+def ingest_on_dask_flow(
+    paths: list[str],
+    db: str | None = None,
+    config: str | None = None,
+    batch_size: int | None = None,
+    dask_address: str | None = None,
+) -> IngestReport:
+    """The ingest flow with batches prepared on Dask: ``dask_address``, else $STORYLINE_DASK_ADDRESS, else local."""
+    address = dask_address or os.environ.get("STORYLINE_DASK_ADDRESS") or "local"
+    return run_ingest(paths, db=db, config=config, batch_size=batch_size, dask=address)
 
 
 def _progress(report: IngestReport) -> str:
