@@ -90,11 +90,13 @@ def main() -> None:
 
         base: list[tuple[float, float]] = []
         ours: list[tuple[float, float]] = []
+        writer_cpu: list[float] = []
         for run in range(1, args.repeats + 1):
             base.append(timed(lambda: extract_only(data)))
             before = children_cpu()
             wall, cpu = timed(lambda run=run: ingest(data, args.workers, folder, run))
             ours.append((wall, cpu + children_cpu() - before))  # the writer's CPU plus its workers'
+            writer_cpu.append(cpu)
 
     print(f"machine: {machine()}")
     print(f"{args.pages} pages, {size / 1e6:.0f} MB of JSONL, {args.repeats} repeat(s), medians of wall time")
@@ -105,6 +107,10 @@ def main() -> None:
         f"storyline ingest, {args.workers} worker process(es)    {our_rate:7.1f} pages/s   {our_cpu:5.1f} CPU ms/page"
     )
     print(f"ratio (storyline / extraction alone): {our_rate / base_rate:.2f}x")
+    writer = 1000 * median(writer_cpu) / args.pages
+    print(
+        f"of storyline's CPU per page: {writer:.1f} ms in the writer process, {our_cpu - writer:.1f} ms in the workers"
+    )
     print(
         f"CPU cost per page, all processes: {our_cpu / base_cpu:.2f}x the baseline's, so {args.workers} fully "
         f"used cores would give {args.workers * base_cpu / our_cpu:.2f}x"

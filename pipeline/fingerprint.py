@@ -67,7 +67,14 @@ def sketcher(settings: FingerprintSettings) -> ShingleMinHash:
 
 def signatures(texts: Sequence[str], settings: FingerprintSettings) -> np.ndarray:
     """MinHash signatures (uint32, one row per text) of the texts' word shingles."""
-    return sketcher(settings).signatures([normalise(text).encode("utf-8").split() for text in texts])
+    return sketcher(settings).signatures([normalised_words(text) for text in texts])
+
+
+def normalised_words(text: str) -> list[bytes]:
+    """The words of ``normalise(text)``, UTF-8 encoded (without building the joined string)."""
+    # Every character the substitution keeps is a letter or number, never whitespace, so splitting the
+    # encoded bytes on ASCII whitespace gives exactly normalise(text).split().
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).encode("utf-8").split()
 
 
 def minhash(text: str, settings: FingerprintSettings) -> LeanMinHash:

@@ -118,3 +118,18 @@ def test_permutation_is_exact_at_the_modular_reduction_edges() -> None:
     for hashes in ([h], [h, 99, 2**32 - 1], [rng.randrange(2**32) for _ in range(1500)]):
         expected = [min(_datasketch_formula(int(x), int(y), v) for v in hashes) for x, y in pairs]
         assert sketch.signature_of_hashes(np.array(hashes, np.uint64)).tolist() == expected
+
+
+def test_normalised_words_are_the_words_of_the_normalised_text() -> None:
+    from pipeline.fingerprint import normalised_words
+
+    for text in [
+        "Ｆｕｌｌ‐width “quotes”\u2003and\u00a0spaces",
+        "Ünïcödé — ﬁne\tTABS\n\nlines",
+        "",
+        "  ",
+        "e\u0301t\u00e9",
+    ]:
+        assert normalised_words(text) == normalise(text).encode("utf-8").split()
+    for record in ecb_records({9})[:20]:
+        assert normalised_words(record["text"]) == normalise(record["text"]).encode("utf-8").split()
