@@ -56,7 +56,8 @@ TRANSIENT_REASONS = frozenset({"timeout", "network_error", "http_429", "http_5xx
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Always refused unless a network is named in allow_networks: the cloud metadata service lives here.
 _PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128")
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128")
 )
 
 

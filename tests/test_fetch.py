@@ -166,7 +166,7 @@ def test_backoff_is_exponential_with_full_jitter_and_a_cap() -> None:
         assert fetcher._backoff(0, retry_after=3.0) >= 3.0  # a server's Retry-After is honoured
         assert fetcher._backoff(0, retry_after=100.0) <= 5.0  # but capped
     for attempt, values in enumerate(samples):
-        assert 0 <= min(values) and max(values) <= min(5.0, 2**attempt)
+        assert min(values) >= 0 and max(values) <= min(5.0, 2**attempt)
     assert max(samples[0]) < 1.0 < max(samples[2])  # grows with the attempt
 
 
