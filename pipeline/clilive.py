@@ -40,12 +40,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"sources file not found: {args.sources} (see deploy/sources.toml)")
     specs = load_sources(args.sources)  # fail here, with a clear message, rather than in every run
     prefect_offline()
-    from flows.sources import serve_sources
+    from flows.localserver import prefect_api
 
-    for spec in specs:
-        print(f"serving {spec.kind} {spec.name} every {spec.interval} s", file=sys.stderr)
     config = str(Path(args.config).resolve()) if args.config else None
-    serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
+    with prefect_api() as api:
+        from flows.sources import serve_sources  # imports Prefect: only once the API address is set
+
+        for spec in specs:
+            print(f"serving {spec.kind} {spec.name} every {spec.interval} s (Prefect API {api})", file=sys.stderr)
+        serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
     return 0
 
 

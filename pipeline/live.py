@@ -13,10 +13,11 @@ One run of a source:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -31,6 +32,8 @@ from .sourceconfig import SourceSpec
 from .sources import decode
 from .store import Store
 from .urls import canonical_url
+
+T = TypeVar("T")
 
 __all__ = ["Listing", "SourceReport", "ingest_source", "ingest_sources", "list_source"]
 
@@ -131,17 +134,16 @@ def list_source(
     spec: SourceSpec, fetcher: Fetcher, settings: Settings, validators: dict[str, Validators] | None = None
 ) -> Listing:
     """The article URLs a source names now (conditional GETs with the given validators)."""
-    listing = Listing()
-    validators = validators or {}
+    lister = _Lister(fetcher, settings, validators or {})
     if spec.kind == "urls":
-        _list_urls(spec, listing)
+        _list_urls(spec, lister.listing)
     elif spec.kind == "feed":
         assert spec.url is not None  # SourceSpec checks it
-        _list_feed(canonical_url(spec.url), fetcher, settings, validators, listing)
+        lister.feed(canonical_url(spec.url))
     else:
         assert spec.url is not None
-        _list_sitemaps(canonical_url(spec.url), fetcher, settings, validators, listing)
-    return listing
+        lister.sitemaps(canonical_url(spec.url))
+    return lister.listing
 
 
 def fetch_documents(
@@ -188,65 +190,63 @@ def _list_urls(spec: SourceSpec, listing: Listing) -> None:
             listing.rejections.append(Rejection(where, "bad_url", str(exc)))
 
 
-def _list_feed(
-    url: str, fetcher: Fetcher, settings: Settings, validators: dict[str, Validators], listing: Listing
-) -> None:
-    fetched = _fetch_listing(url, fetcher, settings, validators, listing)
-    if fetched is None:
-        return
-    parsed = parse_feed(fetched.body, url, settings.fetch.max_feed_bytes)
-    if isinstance(parsed, Rejection):
-        listing.rejections.append(parsed)
-        return
-    _add_entries(parsed, listing)
-    listing.states.append(ListingState(url, "feed", fetched.status, fetched.validators))
+class _Lister:
+    """Reads one source's listings into a ``Listing``."""
 
+    def __init__(self, fetcher: Fetcher, settings: Settings, validators: dict[str, Validators]):
+        self.fetcher = fetcher
+        self.limits = settings.fetch
+        self.validators = validators
+        self.listing = Listing()
 
-def _list_sitemaps(
-    root: str, fetcher: Fetcher, settings: Settings, validators: dict[str, Validators], listing: Listing
-) -> None:
-    """Breadth-first through sitemap indexes, within the depth and count caps."""
-    queue, seen = [(root, 1)], {root}
-    while queue:
-        url, depth = queue.pop(0)
-        fetched = _fetch_listing(url, fetcher, settings, validators, listing)
-        if fetched is None:
-            continue
-        parsed = parse_sitemap(fetched.body, url, settings.fetch.max_feed_bytes)
+    def feed(self, url: str) -> None:
+        """Read one RSS or Atom feed."""
+        if read := self._read(url, parse_feed):
+            fetched, entries = read
+            _add_entries(entries, self.listing)
+            self.listing.states.append(ListingState(url, "feed", fetched.status, fetched.validators))
+
+    def sitemaps(self, root: str) -> None:
+        """Breadth-first through sitemap indexes, within the depth and count caps."""
+        queue, seen = [(root, 1)], {root}
+        while queue:
+            url, depth = queue.pop(0)
+            read = self._read(url, parse_sitemap)
+            if not read:
+                continue
+            fetched, parsed = read
+            _add_entries(parsed.entries, self.listing)
+            kind = "sitemapindex" if parsed.children else "urlset"
+            self.listing.states.append(ListingState(url, kind, fetched.status, fetched.validators))
+            for child in parsed.children:
+                try:
+                    child = canonical_url(child)
+                except ValueError as exc:
+                    self.listing.rejections.append(Rejection(url, "bad_url", f"child sitemap: {exc}"))
+                    continue
+                if child in seen:
+                    continue
+                if depth >= self.limits.sitemap_depth or len(seen) >= self.limits.max_sitemaps:
+                    cap = f"depth {self.limits.sitemap_depth}, {self.limits.max_sitemaps} sitemaps"
+                    self.listing.rejections.append(Rejection(child, "sitemap_limit", f"not read: over the cap ({cap})"))
+                    continue
+                seen.add(child)
+                queue.append((child, depth + 1))
+
+    def _read(self, url: str, parse: Callable[[bytes, str, int], T | Rejection]) -> tuple[Fetched, T] | None:
+        """A listing's new version, parsed; None when it failed (recorded) or is unchanged (304)."""
+        fetched = self.fetcher.fetch(url, FEED_TYPES, self.validators.get(url), self.limits.max_feed_bytes)
+        if isinstance(fetched, Rejection):
+            self.listing.rejections.append(fetched)
+            return None
+        if fetched.not_modified:
+            self.listing.unchanged += 1
+            return None
+        parsed = parse(fetched.body, url, self.limits.max_feed_bytes)
         if isinstance(parsed, Rejection):
-            listing.rejections.append(parsed)
-            continue
-        _add_entries(parsed.entries, listing)
-        kind = "sitemapindex" if parsed.children else "urlset"
-        listing.states.append(ListingState(url, kind, fetched.status, fetched.validators))
-        for child in parsed.children:
-            try:
-                child = canonical_url(child)
-            except ValueError as exc:
-                listing.rejections.append(Rejection(url, "bad_url", f"child sitemap: {exc}"))
-                continue
-            if child in seen:
-                continue
-            if depth >= settings.fetch.sitemap_depth or len(seen) >= settings.fetch.max_sitemaps:
-                cap = f"depth {settings.fetch.sitemap_depth}, {settings.fetch.max_sitemaps} sitemaps"
-                listing.rejections.append(Rejection(child, "sitemap_limit", f"not read: over the cap ({cap})"))
-                continue
-            seen.add(child)
-            queue.append((child, depth + 1))
-
-
-def _fetch_listing(
-    url: str, fetcher: Fetcher, settings: Settings, validators: dict[str, Validators], listing: Listing
-) -> Fetched | None:
-    """A listing's new version; None when it failed (recorded) or is unchanged since the last run."""
-    fetched = fetcher.fetch(url, FEED_TYPES, validators.get(url), settings.fetch.max_feed_bytes)
-    if isinstance(fetched, Rejection):
-        listing.rejections.append(fetched)
-        return None
-    if fetched.not_modified:
-        listing.unchanged += 1
-        return None
-    return fetched
+            self.listing.rejections.append(parsed)
+            return None
+        return fetched, parsed
 
 
 def _add_entries(items: Sequence[Entry | Rejection], listing: Listing) -> None:
