@@ -253,13 +253,17 @@ class Fetcher:
         self, url: str, accept: frozenset[str], validators: Validators | None, max_bytes: int, check_robots: bool
     ) -> Fetched | _Failure:
         """One attempt: follow redirects by hand, re-checking every hop."""
-        deadline = time.monotonic() + self.settings.total_timeout
+        deadline: float | None = None  # starts with the first request: robots.txt time does not count
         chain = [url]
         current = url
-        for _hop in range(self.settings.max_redirects + 1):
-            pinned = self._check_target(current, check_robots)
+        for hop in range(self.settings.max_redirects + 1):
+            try:
+                pinned = self._check_target(current, check_robots)
+            except (ValueError, httpx.InvalidURL) as exc:  # a Location header can hold anything
+                return _Failure("bad_redirect" if hop else "bad_url", f"cannot fetch {current[:200]!r}: {exc}")
             if isinstance(pinned, _Failure):
                 return pinned
+            deadline = deadline or time.monotonic() + self.settings.total_timeout
             result = self._get(current, pinned, url, accept, validators, max_bytes, deadline)
             if not isinstance(result, str):
                 return result
@@ -306,6 +310,8 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             return _Failure("timeout", f"{type(exc).__name__} after the configured timeout while fetching {url}")
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if "location header" in str(exc).lower():  # httpx checks a redirect's target as it reads it
+                return _Failure("bad_redirect", f"{url} redirects to an invalid URL: {exc}")
             return _Failure("network_error", f"{type(exc).__name__}: {exc}")
         except httpx.DecodingError as exc:
             return _Failure("bad_encoding", f"the response body could not be decoded: {exc}")

@@ -81,6 +81,6 @@ def fast_fetch():
     from pipeline.settings import FetchSettings
 
     return FetchSettings(
-        connect_timeout=1.0, read_timeout=0.3, total_timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05,
+        connect_timeout=1.0, read_timeout=0.5, total_timeout=1.0, retries=2, backoff=0.01, backoff_max=0.05,
         max_bytes=200_000, per_host_rate=1000.0, per_host_concurrency=4, workers=4,
     )  # fmt: skip

@@ -195,6 +195,7 @@ def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
         "/fail/metadata": lambda h: h._redirect("http://169.254.169.254/latest/meta-data/"),
         "/fail/scheme": lambda h: h._redirect("file:///etc/passwd"),
         "/fail/pdf": lambda h: h._send(200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
+        "/fail/bad-location": lambda h: h._redirect("http://[::1/broken"),
         "/fail/moved": lambda h: h._redirect("/news/story-2.html", 301),
     }
     return Handler

@@ -133,3 +133,18 @@ def test_canonical_url_is_idempotent(path: str, params: list[tuple[str, str]]) -
     once = canonical_url(url)
     assert canonical_url(once) == once and is_web_url(once)
     assert "utm_" not in once and "fbclid" not in once
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=400).map(lambda t: f"<rss><channel><item>{t}</item></channel></rss>".encode()),
+        st.text(max_size=400).map(lambda t: f"<urlset><url><loc>{t}</loc></url></urlset>".encode()),
+    )
+)
+def test_listing_parsers_never_raise(body: bytes) -> None:
+    """Whatever a server sends, parsing ends in entries or a rejection."""
+    feed = parse_feed(body, f"{BASE}/feed", LIMIT)
+    sitemap = parse_sitemap(body, f"{BASE}/sitemap", LIMIT)
+    assert isinstance(feed, Rejection | tuple)
+    assert isinstance(sitemap, Rejection) or all(isinstance(e, Entry | Rejection) for e in sitemap.entries)

@@ -26,6 +26,7 @@ FAILURES = [
     ("redirect to a private address (10.0.0.1)", "/fail/private", "private_address", 1),
     ("redirect to the metadata service (169.254.169.254)", "/fail/metadata", "private_address", 1),
     ("redirect to a file: URL", "/fail/scheme", "scheme", 1),
+    ("redirect to a malformed URL", "/fail/bad-location", "bad_redirect", 1),
     ("non-HTML content type (application/pdf)", "/fail/pdf", "content_type", 1),
     ("robots.txt disallows the page", "/private/secret.html", "robots", 0),
 ]
@@ -36,7 +37,7 @@ def test_failure_becomes_a_rejection(live_site, fast_fetch, case, path, reason, 
     with Fetcher(fast_fetch, LOOPBACK_ONLY) as fetcher:
         result = fetcher.fetch(live_site.url(path))
     assert isinstance(result, Rejection), case
-    assert (result.reason, result.source_uri) == (reason, live_site.url(path))
+    assert (result.reason, result.source_uri) == (reason, live_site.url(path)), result.detail
     assert result.detail
     assert live_site.counts()[path] == requests
 
