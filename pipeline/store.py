@@ -355,11 +355,13 @@ class Store:
                     WHERE story_id IN (SELECT story_id FROM _c)
                 ), norms AS (
                     SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
-                ), terms AS (
-                    SELECT story_id, unnest(centroid_terms) AS term, unnest(centroid_weights) AS cw FROM st
+                ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
+                    SELECT * FROM (
+                        SELECT story_id, unnest(centroid_terms) AS term, unnest(centroid_weights) AS cw FROM st
+                    ) WHERE term IN (SELECT term FROM _q)
                 ), dots AS (
                     SELECT c.i, c.story_id, sum(q.w * t.cw) AS dot
-                    FROM _c c JOIN terms t USING (story_id) JOIN _q q ON q.i = c.i AND q.term = t.term
+                    FROM terms t JOIN _c c USING (story_id) JOIN _q q ON q.i = c.i AND q.term = t.term
                     GROUP BY c.i, c.story_id
                 )
                 SELECT c.i, c.story_id,
