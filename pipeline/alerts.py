@@ -122,7 +122,14 @@ def _watchlist(rule: AlertRule, articles: Sequence[_NewArticle], titles: dict[st
         for term in matched_terms(f"{article.title}\n{article.text}", patterns):
             first_match.setdefault((article.story_id, term), article)
     return [
-        _alert(rule, story_id, f'mentions "{term}"', titles, a.article_id, f"in article {a.article_id}: {a.title}")
+        _alert(
+            rule,
+            story_id,
+            f'mentions "{" ".join(term.split())}"',
+            titles,
+            a.article_id,
+            f"in {a.article_id}: {a.title}",
+        )
         for (story_id, term), a in first_match.items()
     ]
 

@@ -8,12 +8,27 @@ then folds file-keyed rows under the input path (file or folder) they were read 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .cluster import BatchAssignment
 from .models import Article, Fingerprint, IngestReport, Rejection
+from .store import Store
 
-__all__ = ["by_input", "source_key", "split_by_source"]
+__all__ = ["StoryEvent", "by_input", "report_rows", "source_key", "split_by_source", "story_events"]
+
+
+@dataclass(frozen=True)
+class StoryEvent:
+    """A story a run created or grew, as announced to the orchestrator (``storyline.story.created|grown``)."""
+
+    action: str  # created | grown
+    story_id: str
+    title: str | None
+    article_count: int
+    source_count: int
+    sources: tuple[str, ...]  # the run's sources that contributed to it
 
 
 def source_key(source: str | None, source_uri: str) -> str:
@@ -68,6 +83,66 @@ def by_input(by_source: Mapping[str, IngestReport], inputs: Sequence[str]) -> di
         folded = out[name]
         folded.stories_created, folded.stories_grown = len(folded.created_story_ids), len(folded.grown_story_ids)
     return out
+
+
+def report_rows(reports: Mapping[str, IngestReport]) -> list[dict[str, Any]]:
+    """The run report as table rows: one per source, then a total (the run-report artifact)."""
+    total = IngestReport()
+    rows = []
+    for name, part in sorted(reports.items()):
+        total.add(part)
+        rows.append(_row(name, part))
+    total.stories_created, total.stories_grown = len(total.created_story_ids), len(total.grown_story_ids)
+    return [*rows, _row("total", total)]
+
+
+def _row(name: str, r: IngestReport) -> dict[str, Any]:
+    return {
+        "source": name,
+        "fetched": r.read,
+        "new": r.new,
+        "unchanged": r.unchanged,
+        "duplicates": r.exact + r.near_duplicate,
+        "rewrites": r.rewrite,
+        "rejected": r.rejected,
+        "stories created": r.stories_created,
+        "stories grown": r.stories_grown,
+    }
+
+
+def story_events(store: Store, reports: Mapping[str, IngestReport]) -> list[StoryEvent]:
+    """One event per story the run created or grew, with its current size and the sources that touched it."""
+    created: dict[str, set[str]] = {}
+    grown: dict[str, set[str]] = {}
+    for name, part in reports.items():
+        for story_id in part.created_story_ids:
+            created.setdefault(story_id, set()).add(name)
+        for story_id in part.grown_story_ids:
+            grown.setdefault(story_id, set()).add(name)
+    for story_id in created:  # founded by one source, joined by another in the same run: still "created"
+        created[story_id] |= grown.pop(story_id, set())
+    wanted = {**{s: ("created", n) for s, n in created.items()}, **{s: ("grown", n) for s, n in grown.items()}}
+    if not wanted:
+        return []
+    resolved = {s: store.resolve_story(s) for s in wanted}
+    with store._table("_stories", story_id=sorted(set(resolved.values()))):
+        found = {
+            r["story_id"]: r
+            for r in store.query(
+                "SELECT story_id, title, article_count, source_count FROM stories JOIN _stories USING (story_id)"
+            )
+        }
+    events = []
+    for story_id, (action, names) in sorted(wanted.items()):
+        row = found.get(resolved[story_id])
+        if row is None:  # merged away and gone: the surviving story gets its own event
+            continue
+        events.append(
+            StoryEvent(
+                action, row["story_id"], row["title"], row["article_count"], row["source_count"], tuple(sorted(names))
+            )
+        )
+    return list({(e.action, e.story_id): e for e in events}.values())
 
 
 def _uri(path: str) -> str:
