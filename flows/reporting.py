@@ -1,9 +1,9 @@
 """Run reporting for Prefect: a run-report table artifact and one event per created or grown story.
 
 Reusable by any flow that ingests: pass a mapping of source name -> ``IngestReport`` (per source
-counts and the story ids it created/grew). Automations can react to the events, e.g. a trigger on
-``storyline.story.created`` or on ``storyline.story.grown`` with ``payload.source_count >= 3``
-(see docs/alerts.md). Everything computed here comes from ``pipeline.runreport``.
+counts and the story ids it created/grew). Prefect automations can react to the events (an event
+trigger expecting ``storyline.story.created`` or ``storyline.story.grown``; see docs/alerts.md).
+Thresholds belong to Storyline's own alert rules. Everything computed here comes from ``pipeline.runreport``.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def evaluate_batch(store: Store, rules: Sequence[AlertRule], first_seq: int, las
         elif rule.kind == "watched_story":
             alerts += _watched(store, rule, articles, titles)
         else:
-            alerts += _spreading(store, rule, sorted({a.story_id for a in articles}), titles)
+            stories = sorted({a.story_id for a in articles})
+            alerts += _spreading(store, rule, stories, titles, (first_seq, last_seq))
     return _not_fired_before(store, alerts)
 
 
@@ -154,16 +155,30 @@ def _watched(store: Store, rule: AlertRule, articles: Sequence[_NewArticle], tit
     ]
 
 
-def _spreading(store: Store, rule: AlertRule, story_ids: list[str], titles: dict[str, str]) -> list[Alert]:
-    """Stories with >= min_sources distinct outlets in some window of within_hours ending at one of its articles."""
+def _spreading(
+    store: Store, rule: AlertRule, story_ids: list[str], titles: dict[str, str], seqs: tuple[int, int]
+) -> list[Alert]:
+    """Stories with >= min_sources distinct outlets in some window of within_hours ending at one of its articles.
+
+    Only windows that hold one of the batch's articles can have changed, so anchors start at the
+    batch's earliest article time per story; stories already alerted by this rule are not recounted.
+    """
+    condition = f"sources>={rule.min_sources} within {rule.within_hours}h"
+    story_ids = _not_alerted(store, rule.name, condition, story_ids)
+    if not story_ids:
+        return []
     with store._table("_touched", story_id=story_ids):
         rows = store.query(
             f"""
             WITH a AS (
-                SELECT story_id, coalesce(CAST(published_at AS TIMESTAMP), ingested_at) AS t, {OUTLET_SQL} AS outlet
+                SELECT story_id, seq, coalesce(CAST(published_at AS TIMESTAMP), ingested_at) AS t,
+                       {OUTLET_SQL} AS outlet
                 FROM articles JOIN _touched USING (story_id)
-            ), anchors AS (SELECT DISTINCT story_id, t FROM a),
-            windows AS (
+            ), anchors AS (
+                SELECT DISTINCT a.story_id, a.t FROM a
+                JOIN (SELECT story_id, min(t) AS since FROM a WHERE seq BETWEEN ? AND ? GROUP BY story_id) b
+                    ON a.story_id = b.story_id AND a.t >= b.since
+            ), windows AS (
                 SELECT e.story_id, count(DISTINCT o.outlet) AS n, list(DISTINCT o.outlet) AS outlets
                 FROM anchors e JOIN a o ON o.story_id = e.story_id
                     AND o.t BETWEEN e.t - to_hours(CAST(? AS BIGINT)) AND e.t
@@ -172,13 +187,24 @@ def _spreading(store: Store, rule: AlertRule, story_ids: list[str], titles: dict
             SELECT story_id, max(n) AS n, arg_max(outlets, n) AS outlets FROM windows
             GROUP BY story_id HAVING max(n) >= ? ORDER BY story_id
             """,
-            [rule.within_hours, rule.min_sources],
+            [*seqs, rule.within_hours, rule.min_sources],
         )
-    condition = f"sources>={rule.min_sources} within {rule.within_hours}h"
     return [
         _alert(rule, r["story_id"], condition, titles, None, f"{r['n']} sources: {', '.join(sorted(r['outlets']))}")
         for r in rows
     ]
+
+
+def _not_alerted(store: Store, rule: str, condition: str, story_ids: list[str]) -> list[str]:
+    """The stories that have no alert yet for this rule and condition."""
+    fired = _recorded(store, [make_id("al", rule, s, condition) for s in story_ids])
+    return [s for s in story_ids if make_id("al", rule, s, condition) not in fired]
+
+
+def _recorded(store: Store, alert_ids: Iterable[str]) -> set[str]:
+    """Which of these alert ids are already in the alerts table."""
+    with store._table("_ids", alert_id=sorted(set(alert_ids))):
+        return {r["alert_id"] for r in store.query("SELECT alert_id FROM alerts JOIN _ids USING (alert_id)")}
 
 
 def _alert(
@@ -196,8 +222,7 @@ def _not_fired_before(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
         return []
     aliases = _merged_into(store, {a.story_id for a in unique})
     keys = {make_id("al", a.rule, alias, a.condition): a.alert_id for a in unique for alias in aliases[a.story_id]}
-    with store._table("_ids", alert_id=list(keys)):
-        fired = {keys[r["alert_id"]] for r in store.query("SELECT alert_id FROM alerts JOIN _ids USING (alert_id)")}
+    fired = {keys[k] for k in _recorded(store, keys)}
     return [a for a in unique if a.alert_id not in fired]
 
 
@@ -238,8 +263,7 @@ def record_alerts(store: Store, alerts: Sequence[Alert], run_id: str) -> list[Al
     """Insert alerts as ``pending`` (inside the caller's transaction); already-known ids are skipped."""
     if not alerts:
         return []
-    with store._table("_ids", alert_id=[a.alert_id for a in alerts]):
-        known = {r["alert_id"] for r in store.query("SELECT alert_id FROM alerts JOIN _ids USING (alert_id)")}
+    known = _recorded(store, (a.alert_id for a in alerts))
     new = [a for a in alerts if a.alert_id not in known]
     for a in new:
         store.con.execute(

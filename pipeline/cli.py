@@ -146,6 +146,9 @@ def _print_summary(report: IngestReport, db: str) -> None:
         f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
         f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
     )
+    if report.alerts_fired or report.alerts_delivered or report.alerts_failed:
+        print(f"Alerts: {report.alerts_fired} fired, {report.alerts_delivered} delivered, "
+              f"{report.alerts_failed} failed (see `storyline alerts`)")  # fmt: skip
     for rejection in report.rejections[:20]:
         print(f"  rejected {rejection}")
     if len(report.rejections) > 20:

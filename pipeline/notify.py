@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import DeliveryError
+from .errors import ConfigError, DeliveryError
 from .settings import AlertSettings
 from .store import Store
 
@@ -51,7 +51,7 @@ class AppriseNotifier:
         for url in urls:
             app = apprise.Apprise()
             if not app.add(url):
-                raise DeliveryError(f"apprise does not understand the notify URL scheme of {url.split('://')[0]}://")
+                raise ConfigError(f"alerts.notify: apprise does not understand the URL {url.split('://')[0]}://...")
             self._targets[target_key(url)] = app
 
     def targets(self) -> list[str]:

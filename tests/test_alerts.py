@@ -263,3 +263,32 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_unknown_notify_scheme_is_a_config_error(tmp_path: Path) -> None:
+    settings = config(tmp_path, ["nosuchservice://somewhere/hook"], SPREAD_RULE)
+    paths = [article(tmp_path, s, seed, s, "2021-08-19") for s, seed in (("A", 0), ("B", 2), ("C", 4))]
+    with pytest.raises(ConfigError, match="nosuchservice"):
+        ingest_paths(paths, settings)
+    assert alert_rows(settings)[0][3:5] == ("pending", 0)  # the batch committed; the alert waits for a fixed URL
+
+
+def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Path) -> None:
+    """After story `old` is merged into `story`, the alert `old` already had is not sent again for `story`."""
+    from pipeline.alerts import Alert, record_alerts
+    from pipeline.store import Store
+
+    settings = config(tmp_path, [], SPREAD_RULE)
+    ingest_paths([article(tmp_path, "a", 0, "A", "2021-08-19"), article(tmp_path, "b", 2, "B", "2021-08-19")], settings)
+    [story] = story_ids(settings)
+    condition = "sources>=3 within 48h"
+    with Store.open(settings.db) as store, store.transaction():
+        store.con.execute("INSERT INTO story_merges VALUES ('sold', ?, 'a-x', 0.9, 1, 'run-x', now())", [story])
+        record_alerts(store, [Alert("spreading-3", "spreading", "sold", condition, "t", "m")], "run-x")
+    assert ingest_paths([article(tmp_path, "c", 4, "C", "2021-08-19")], settings).alerts_fired == 0
+
+    (tmp_path / "fresh").mkdir()
+    other = config(tmp_path / "fresh", [], SPREAD_RULE)
+    for name, seed in (("a", 0), ("b", 2), ("c", 4)):  # the same input without the merge record does fire
+        ingest_paths([article(tmp_path, name, seed, name.upper(), "2021-08-19")], other)
+    assert [r[2] for r in alert_rows(other)] == [condition]
