@@ -167,7 +167,7 @@ def _spreading(
     story_ids = _not_alerted(store, rule.name, condition, story_ids)
     if not story_ids:
         return []
-    with store._table("_touched", story_id=story_ids):
+    with store.with_rows("_touched", story_id=story_ids):
         rows = store.query(
             f"""
             WITH a AS (
@@ -203,7 +203,7 @@ def _not_alerted(store: Store, rule: str, condition: str, story_ids: list[str]) 
 
 def _recorded(store: Store, alert_ids: Iterable[str]) -> set[str]:
     """Which of these alert ids are already in the alerts table."""
-    with store._table("_ids", alert_id=sorted(set(alert_ids))):
+    with store.with_rows("_ids", alert_id=sorted(set(alert_ids))):
         return {r["alert_id"] for r in store.query("SELECT alert_id FROM alerts JOIN _ids USING (alert_id)")}
 
 
@@ -229,7 +229,7 @@ def _not_fired_before(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
 def _merged_into(store: Store, story_ids: Iterable[str]) -> dict[str, set[str]]:
     """Each story id with every story id that was (transitively) merged into it."""
     ids = sorted(set(story_ids))
-    with store._table("_roots", story_id=ids):
+    with store.with_rows("_roots", story_id=ids):
         rows = store.query(
             """
             WITH RECURSIVE anc(root, story_id) AS (
@@ -254,7 +254,7 @@ def _batch_articles(store: Store, first_seq: int, last_seq: int) -> list[_NewArt
 
 
 def _story_titles(store: Store, story_ids: set[str]) -> dict[str, str]:
-    with store._table("_stories", story_id=sorted(story_ids)):
+    with store.with_rows("_stories", story_id=sorted(story_ids)):
         rows = store.query("SELECT story_id, title FROM stories JOIN _stories USING (story_id)")
     return {r["story_id"]: r["title"] for r in rows}
 

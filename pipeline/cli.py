@@ -304,7 +304,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         done = deliver_alerts(settings.db, settings.alerts)
         print(f"delivered {done.delivered}, failed {done.failed}, abandoned {done.abandoned}", file=sys.stderr)
     with Store.open(settings.db, read_only=True) as store:
-        rows = list_alerts(store, args.status, args.limit) if store._has_table("alerts") else []
+        rows = list_alerts(store, args.status, args.limit) if store.has_table("alerts") else []
     table = Table(title=f"{len(rows)} alert(s) (newest first)")
     for name in ("time", "rule", "story", "condition", "status", "attempts", "last error"):
         table.add_column(name, overflow="fold")

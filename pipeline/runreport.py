@@ -125,7 +125,7 @@ def story_events(store: Store, reports: Mapping[str, IngestReport]) -> list[Stor
     if not wanted:
         return []
     resolved = {s: store.resolve_story(s) for s in wanted}
-    with store._table("_stories", story_id=sorted(set(resolved.values()))):
+    with store.with_rows("_stories", story_id=sorted(set(resolved.values()))):
         found = {
             r["story_id"]: r
             for r in store.query(
