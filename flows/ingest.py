@@ -19,6 +19,7 @@ from pipeline.ingest import (
     open_for_run,
     prepare_batch,
     raise_if_nothing_ingested,
+    save_index,
     store_batch,
 )
 from pipeline.models import IngestReport, RawDocument, Rejection
@@ -52,13 +53,15 @@ def ingest_flow(
     total = count_files(paths)
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
-    index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
+    # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
+    index = CandidateIndex.for_database(settings.db)
     try:
         for number, batch in enumerate(batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size), 1):
             report.add(ingest_batch(settings, index, run_id, batch))
             logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
     deliver_run_alerts(settings, report)
     published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
     logger.info(
