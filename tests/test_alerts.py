@@ -225,8 +225,10 @@ def test_delivery_with_an_in_memory_notifier_records_partial_progress(tmp_path: 
 
 def test_cli_lists_alerts_by_status(tmp_path: Path, receiver: WebhookReceiver) -> None:
     settings = config(tmp_path, [receiver.url()], SPREAD_RULE)
-    paths = [article(tmp_path, s, seed, s, "2021-08-19") for s, seed in (("A", 0), ("B", 2), ("C", 4))]
-    ingest_paths(paths, settings)
+    paths = [str(article(tmp_path, s, seed, s, "2021-08-19")) for s, seed in (("A", 0), ("B", 2), ("C", 4))]
+    ingested = run_cli("ingest", "--no-prefect", "--config", str(tmp_path / "storyline.toml"), *paths)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "Alerts: 1 fired, 1 delivered, 0 failed" in ingested.stdout and len(receiver.received) == 1
     listed = run_cli("alerts", "--db", settings.db)
     assert listed.returncode == 0, listed.stderr
     assert "spreading-3" in listed.stdout and "delivered" in listed.stdout and "sources>=3" in listed.stdout
