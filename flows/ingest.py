@@ -10,10 +10,12 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
+from flows.reporting import publish_run_report
 from pipeline.index import CandidateIndex
 from pipeline.ingest import (
     batched,
     close_run,
+    deliver_run_alerts,
     open_for_run,
     prepare_batch,
     raise_if_nothing_ingested,
@@ -21,6 +23,7 @@ from pipeline.ingest import (
     store_batch,
 )
 from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.runreport import by_input
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
 from pipeline.store import Store
@@ -59,6 +62,15 @@ def ingest_flow(
     finally:
         close_run(settings, run_id, report)
     save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
+    logger.info(
+        "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",
+        report.alerts_fired,
+        report.alerts_delivered,
+        report.alerts_failed,
+        len(published.events),
+    )
     for rejection in report.rejections:
         logger.warning("rejected %s", rejection)
     raise_if_nothing_ingested(report)

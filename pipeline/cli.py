@@ -5,6 +5,8 @@
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
     storyline export --format jsonl one line per article
+    storyline alerts                fired alerts and their delivery status
+    storyline watch STORY_ID        flag a story for watched_story alert rules
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
 """
@@ -85,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.set_defaults(handler=cmd_export)
+
+    p = with_db(sub.add_parser("alerts", help="list fired alerts and their delivery status"))
+    p.add_argument("--status", choices=["pending", "delivered", "failed", "abandoned"], help="only this status")
+    p.add_argument("--limit", type=int, default=50, help="how many alerts (default 50)")
+    p.add_argument("--retry", action="store_true", help="deliver pending and failed alerts now, then list")
+    p.set_defaults(handler=cmd_alerts)
+
+    p = with_db(sub.add_parser("watch", help="flag a story for watched_story alert rules"))
+    p.add_argument("story_id", help="story id (a merged id follows its story)")
+    p.add_argument("--note", help="why it is watched")
+    p.add_argument("--remove", action="store_true", help="stop watching the story")
+    p.set_defaults(handler=cmd_watch)
     return parser
 
 
@@ -132,6 +146,9 @@ def _print_summary(report: IngestReport, db: str) -> None:
         f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
         f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
     )
+    if report.alerts_fired or report.alerts_delivered or report.alerts_failed:
+        print(f"Alerts: {report.alerts_fired} fired, {report.alerts_delivered} delivered, "
+              f"{report.alerts_failed} failed (see `storyline alerts`)")  # fmt: skip
     for rejection in report.rejections[:20]:
         print(f"  rejected {rejection}")
     if len(report.rejections) > 20:
@@ -271,6 +288,49 @@ def cmd_export(args: argparse.Namespace) -> int:
             for row in rows:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
                 sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Print alerts as a table, newest first (after delivering due ones with --retry)."""
+    from rich.table import Table
+
+    from .alerts import list_alerts
+    from .notify import deliver_alerts
+    from .store import Store
+
+    settings = _settings(args)
+    if args.retry:
+        done = deliver_alerts(settings.db, settings.alerts)
+        print(f"delivered {done.delivered}, failed {done.failed}, abandoned {done.abandoned}", file=sys.stderr)
+    with Store.open(settings.db, read_only=True) as store:
+        rows = list_alerts(store, args.status, args.limit) if store.has_table("alerts") else []
+    table = Table(title=f"{len(rows)} alert(s) (newest first)")
+    for name in ("time", "rule", "story", "condition", "status", "attempts", "last error"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["rule"], r["story_id"], r["condition"], r["status"],
+            str(r["attempts"]), r["last_error"] or "",
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Flag (or unflag) a story for watched_story rules."""
+    from .alerts import unwatch_story, watch_story
+    from .store import Store
+
+    with Store.open(_settings(args).db) as store:
+        if args.remove:
+            found = unwatch_story(store, args.story_id)
+            print(f"no longer watching {args.story_id}" if found else f"{args.story_id} was not watched")
+            return 0
+        if not store.query("SELECT 1 FROM stories WHERE story_id = ?", [store.resolve_story(args.story_id)]):
+            print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
+            return 1
+        print(f"watching story {watch_story(store, args.story_id, args.note)}")
     return 0
 
 

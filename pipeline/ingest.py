@@ -9,16 +9,19 @@ both over files and folders; the Prefect flow calls the same two functions.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from .alerts import fire_alerts
 from .cluster import assign_batch
 from .errors import NothingIngestedError, StoreBusyError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_article
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .notify import deliver_alerts
+from .runreport import split_by_source
 from .settings import Settings
 from .sources import count_files, read_paths
 from .store import Store
@@ -32,6 +35,8 @@ class PreparedBatch:
 
     items: list[tuple[Article, Fingerprint]]
     rejections: list[Rejection]
+    rejected_sources: list[str | None] = field(default_factory=list)
+    """The ``source`` of each rejected document, when it was known (for per-source reports)."""
 
     @property
     def read(self) -> int:
@@ -53,13 +58,15 @@ def prepare_batch(
     weighter = weighter or TermWeighter(settings.cluster)
     items: list[tuple[Article, Fingerprint]] = []
     rejections: list[Rejection] = []
+    rejected_sources: list[str | None] = []
     for raw in batch:
         result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
         if isinstance(result, Rejection):
             rejections.append(result)
+            rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
         else:
             items.append((result, fingerprint_article(result, weighter, settings.fingerprint)))
-    return PreparedBatch(items, rejections)
+    return PreparedBatch(items, rejections, rejected_sources)
 
 
 def store_batch(
@@ -77,6 +84,14 @@ def store_batch(
             stories_grown=len(decided.grown),
             stories_merged=len(decided.merges),
             rejections=list(prepared.rejections),
+            created_story_ids=sorted(decided.created),
+            grown_story_ids=sorted(decided.grown),
+            by_source=split_by_source(
+                prepared.items,
+                prepared.rejections,
+                prepared.rejected_sources or [None] * len(prepared.rejections),
+                decided,
+            ),
         )
         for assignment in decided.assignments:
             if assignment.relation in ("exact", "near_duplicate", "rewrite"):
@@ -94,6 +109,8 @@ def store_batch(
         )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
+        # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
+        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row["seq"] for a in decided.articles], run_id))
     return report
 
 
@@ -144,8 +161,16 @@ def ingest_paths(
     finally:
         close_run(settings, run_id, report)
     save_index(settings, index)
+    deliver_run_alerts(settings, report)
     raise_if_nothing_ingested(report)
     return report
+
+
+def deliver_run_alerts(settings: Settings, report: IngestReport) -> None:
+    """Send pending and previously failed alerts (after the run's batches committed) and count the outcome."""
+    delivery = deliver_alerts(settings.db, settings.alerts)
+    report.alerts_delivered += delivery.delivered
+    report.alerts_failed += delivery.failed + delivery.abandoned
 
 
 def raise_if_nothing_ingested(report: IngestReport) -> None:

@@ -115,6 +115,31 @@ CREATE TABLE IF NOT EXISTS rejections (
     times_seen INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (source_uri, reason)
 );
+-- Alerts fire once per (rule, story_id, condition): the key makes re-running input fire nothing new.
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    rule VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    story_id VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL,
+    article_id VARCHAR,
+    title VARCHAR,
+    message VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_to VARCHAR[] NOT NULL DEFAULT [],
+    last_error VARCHAR,
+    last_attempt_at TIMESTAMP,
+    delivered_at TIMESTAMP,
+    UNIQUE (rule, story_id, condition)
+);
+CREATE TABLE IF NOT EXISTS watched_stories (
+    story_id VARCHAR PRIMARY KEY,
+    note VARCHAR,
+    watched_at TIMESTAMP NOT NULL
+);
 """
 
 VIEWS = """

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -595,6 +595,14 @@ class Store:
             return
         with self._table("_rows", **columns):
             self.con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
+
+    def with_rows(self, name: str, **columns: list[Any]) -> AbstractContextManager[None]:
+        """Expose Python columns to SQL as table ``name`` inside a ``with`` block (for other stages' queries)."""
+        return self._table(name, **columns)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has this table (an old file opened read-only may lack newer tables)."""
+        return self._has_table(name)
 
     @contextmanager
     def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:
