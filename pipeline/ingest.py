@@ -19,6 +19,7 @@ from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_article
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .search import refresh_search_index
 from .settings import Settings
 from .sources import count_files, read_paths
 from .store import Store
@@ -109,6 +110,8 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
+        if report.new:  # the full-text index is a snapshot: rebuild it once per run that added articles
+            refresh_search_index(store)
 
 
 def ingest_paths(
