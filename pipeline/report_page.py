@@ -22,6 +22,8 @@ RELATION_LABELS = {
     "rewrite": "rewrite",
 }
 MAX_TIMELINE_ROWS = 40
+SVG_WIDTH = 1000  # viewBox units; the SVG scales to the card's width
+PLOT_LEFT = 230  # room for outlet names
 PASSAGE_WORDS = 6  # shortest run of words, in order, that counts as a shared passage (a quote, a lead)
 
 CSS = """
@@ -47,7 +49,7 @@ h2 { font-size:13px; text-transform:uppercase; letter-spacing:.1em; color:var(--
 .card { background:var(--card); border:1px solid var(--line); border-radius:12px; padding:18px 22px;
         box-shadow:0 1px 3px rgba(15,23,42,.06); margin-bottom:16px; }
 .card .head { display:flex; flex-wrap:wrap; align-items:baseline; gap:10px; }
-.badge { color:#fff; border-radius:6px; padding:1px 8px; font-size:12px; font-weight:600; }
+.badge { white-space:nowrap; color:#fff; border-radius:6px; padding:1px 8px; font-size:12px; font-weight:600; }
 .outlet { font-weight:600; }
 .date { color:var(--muted); font-size:13.5px; }
 .card h3 { margin:6px 0 8px; font:600 18px/1.35 Georgia,"Times New Roman",serif; }
@@ -144,58 +146,68 @@ def _span(first: date | None, last: date | None) -> str:
 
 def _timeline_svg(members: list[Variant]) -> str:
     """Outlets as rows, publication dates along x, one dot per article; undated articles in their own lane."""
-    outlets: list[str] = []
-    for v in members:
-        if v.outlet not in outlets:
-            outlets.append(v.outlet)
+    outlets = list(dict.fromkeys(v.outlet for v in members))
     shown = outlets[:MAX_TIMELINE_ROWS]
-    left, right, top, row = 230, 1000, 34, 26
-    undated = any(v.published_at is None for v in members)
-    plot_right = right - (110 if undated else 20)
-    dates = [v.published_at for v in members if v.published_at is not None]
-    first, last = (min(dates), max(dates)) if dates else (None, None)
-    if first is not None and last is not None and first == last:
-        first, last = first - timedelta(days=1), last + timedelta(days=1)
+    top, row = 34, 26
     height = top + row * len(shown) + 10
-    parts = [f'<svg class="timeline" viewBox="0 0 {right} {height}" role="img" aria-label="timeline">']
-
-    def x_of(day: date | None) -> float:
-        if day is None:
-            return right - 55
-        assert first is not None and last is not None
-        return left + 20 + (plot_right - left - 40) * (day - first).days / max((last - first).days, 1)
-
-    if first is not None and last is not None:
-        span = max((last - first).days, 1)
-        step = max(1, -(-span // 7))
-        day = first
-        while day <= last:
-            x = x_of(day)
-            parts.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 6}" stroke="#e4e7eb"/>')
-            parts.append(f'<text x="{x:.1f}" y="{top - 14}" text-anchor="middle">{day:%d %b %Y}</text>')
-            day += timedelta(days=step)
-    if undated:
+    xs, ticks, lane = _x_positions(members)
+    parts = [f'<svg class="timeline" viewBox="0 0 {SVG_WIDTH} {height}" role="img" aria-label="timeline">']
+    for x, label, anchor in ticks:
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 6}" stroke="#e4e7eb"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top - 14}" text-anchor="{anchor}">{escape(label)}</text>')
+    if lane is not None:
         parts.append(
-            f'<line x1="{plot_right + 10}" y1="{top - 8}" x2="{plot_right + 10}" y2="{height - 6}" '
+            f'<line x1="{lane - 45}" y1="{top - 8}" x2="{lane - 45}" y2="{height - 6}" '
             'stroke="#cbd2d9" stroke-dasharray="4 4"/>'
-            f'<text x="{right - 55}" y="{top - 14}" text-anchor="middle">undated</text>'
+            f'<text x="{lane}" y="{top - 14}" text-anchor="middle">undated</text>'
         )
     for number, outlet in enumerate(shown):
         y = top + row * number + row / 2
         if number % 2 == 0:
-            parts.append(f'<rect x="0" y="{y - row / 2:.1f}" width="{right}" height="{row}" fill="#f8fafc"/>')
+            parts.append(f'<rect x="0" y="{y - row / 2:.1f}" width="{SVG_WIDTH}" height="{row}" fill="#f8fafc"/>')
         parts.append(f'<text class="label" x="8" y="{y + 4:.1f}">{escape(_clip(outlet, 32))}</text>')
         for v in (m for m in members if m.outlet == outlet):
             colour = RELATION_COLOURS.get(v.relation, "#52606d")
             tip = f"{v.outlet} · {RELATION_LABELS.get(v.relation, v.relation)} · {v.published_at or 'undated'}"
             parts.append(
-                f'<circle cx="{x_of(v.published_at):.1f}" cy="{y:.1f}" r="{8 if v.is_canonical else 6.5}" '
+                f'<circle cx="{xs[v.article_id]:.1f}" cy="{y:.1f}" r="{8 if v.is_canonical else 6.5}" '
                 f'fill="{colour}" stroke="#fff" stroke-width="2"><title>{escape(tip)}</title></circle>'
             )
     parts.append("</svg>")
     if len(outlets) > len(shown):
         parts.append(f'<div class="why">… and {len(outlets) - len(shown)} more outlets (see the table below)</div>')
     return "".join(parts)
+
+
+def _x_positions(members: list[Variant]) -> tuple[dict[str, float], list[tuple[float, str, str]], float | None]:
+    """Each article's x, the axis ticks, and the x of the undated lane (None when every article is dated).
+
+    With publication dates, x is the date and undated articles sit in a lane at the right. With none
+    at all, x is the order of arrival: a lane of identical "undated" dots would say nothing.
+    """
+    left, right = PLOT_LEFT + 20, SVG_WIDTH - 20
+    dates = [v.published_at for v in members if v.published_at is not None]
+    if not dates:
+        step = (right - left) / max(len(members) - 1, 1)
+        xs = {v.article_id: left + step * n for n, v in enumerate(members)}
+        ends = [(left, "first to arrive", "start"), (right, "last to arrive", "end")]
+        return xs, ends if len(members) > 1 else [], None
+    lane = None if len(dates) == len(members) else SVG_WIDTH - 55.0
+    if lane is not None:
+        right = SVG_WIDTH - 130
+    first, last = min(dates), max(dates)
+    if first == last:
+        first, last = first - timedelta(days=1), last + timedelta(days=1)
+    span = (last - first).days
+
+    def x_of(day: date) -> float:
+        return left + (right - left) * (day - first).days / span
+
+    xs = {v.article_id: x_of(v.published_at) if v.published_at else lane or 0.0 for v in members}
+    step = max(1, -(-span // 7))
+    days = [first + timedelta(days=d) for d in range(0, span + 1, step)]
+    ticks = [(x_of(day), f"{day:%d %b %Y}", "middle") for day in days]
+    return xs, ticks, lane
 
 
 def _legend() -> str:
