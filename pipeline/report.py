@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 DIFF_RATIO = 0.5  # word-sequence similarity from which a diff is more telling than highlighted terms
+LONG_TEXTS = 25_000_000  # product of word counts above which difflib may skip common words
 CONTEXT_WORDS = 12  # unchanged words kept around each change in a diff; longer runs are folded
 TOKEN = re.compile(r"\n\s*\n|\S+")
 PUNCTUATION = "()[]{}\"'“”‘’.,;:!?*«»—–-"
@@ -187,7 +188,9 @@ def compare_texts(canonical: str, variant: str, relation: str, shared_terms: tup
     old, new = tokens(canonical), tokens(variant)
     if old == new:
         return Comparison("identical", _plain(new), 1.0)
-    matcher = SequenceMatcher(None, old, new, autojunk=False)
+    # Without autojunk, frequent words ("the") still anchor matches, which keeps diffs readable; its cost
+    # grows with the product of the lengths, so very long texts fall back to difflib's heuristic.
+    matcher = SequenceMatcher(None, old, new, autojunk=len(old) * len(new) > LONG_TEXTS)
     ratio = matcher.ratio()
     if relation in ("exact", "near_duplicate") or ratio >= DIFF_RATIO:
         return _diff(matcher, old, new, ratio)
