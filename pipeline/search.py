@@ -164,12 +164,16 @@ def refresh_search_index(store: Store) -> IndexState | None:
     reports the problem itself).
     """
     try:
-        state = index_state(store)
-        if state is not None and state.covers(corpus_state(store)):
-            return state
-        return build_search_index(store)
+        return _rebuild_if_stale(store)
     except SearchError:
         return None
+
+
+def _rebuild_if_stale(store: Store) -> IndexState:
+    state = index_state(store)
+    if state is not None and state.covers(corpus_state(store)):
+        return state
+    return build_search_index(store)
 
 
 def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:
@@ -180,7 +184,7 @@ def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:
         return None
     try:
         with Store.open(db, wait_seconds=wait_seconds) as store:
-            build_search_index(store)
+            _rebuild_if_stale(store)  # checks again: another process may have rebuilt it meanwhile
         return None
     except StoreBusyError:
         if state is None:
