@@ -11,7 +11,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
 from pipeline.index import CandidateIndex
-from pipeline.ingest import batched, close_run, open_for_run, prepare_batch, raise_if_nothing_ingested, store_batch
+from pipeline.ingest import (
+    batched,
+    close_run,
+    open_for_run,
+    prepare_batch,
+    raise_if_nothing_ingested,
+    save_index,
+    store_batch,
+)
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
@@ -42,13 +50,15 @@ def ingest_flow(
     total = count_files(paths)
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
-    index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
+    # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
+    index = CandidateIndex.for_database(settings.db)
     try:
         for number, batch in enumerate(batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size), 1):
             report.add(ingest_batch(settings, index, run_id, batch))
             logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
     for rejection in report.rejections:
         logger.warning("rejected %s", rejection)
     raise_if_nothing_ingested(report)

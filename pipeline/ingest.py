@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from .cluster import assign_batch
-from .errors import NothingIngestedError
+from .errors import NothingIngestedError, StoreBusyError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_article
 from .index import CandidateIndex
@@ -114,6 +114,18 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
             refresh_search_index(store)
 
 
+def save_index(settings: Settings, index: CandidateIndex) -> bool:
+    """Refresh the index snapshot beside the database when enough is new; skipped if the store is busy.
+
+    The snapshot only saves start-up time, so a busy store (another writer) is no reason to wait.
+    """
+    try:
+        with Store.open(settings.db, read_only=True, wait_seconds=2.0) as store:
+            return index.save(store)
+    except StoreBusyError:
+        return False
+
+
 def ingest_paths(
     paths: Sequence[str | Path],
     settings: Settings,
@@ -123,7 +135,7 @@ def ingest_paths(
     run_id = open_for_run(settings, [str(p) for p in paths])
     total = count_files(paths)
     weighter = TermWeighter(settings.cluster)
-    index = CandidateIndex()
+    index = CandidateIndex.for_database(settings.db)
     report = IngestReport()
     try:
         for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
@@ -134,6 +146,7 @@ def ingest_paths(
                 progress(report, total)
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
     raise_if_nothing_ingested(report)
     return report
 
