@@ -62,6 +62,7 @@ def export_tables(store: Store, directory: str | Path, fmt: str) -> ExportReport
             "format": fmt,
             "exported_at": datetime.now().isoformat(timespec="seconds"),
             "database": str(Path(store.path).absolute()),
+            "database_id": store.database_id(),
             "schema_version": SCHEMA_VERSION,
             "tables": {name: {"file": f"{name}.{fmt}", "rows": n} for name, n in rows.items()},
         }
