@@ -110,7 +110,7 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
-        if report.new:  # the full-text index is a snapshot: rebuild it once per run that added articles
+        if report.new:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
 
 

@@ -2,10 +2,11 @@
 
 DuckDB's full-text index (the ``fts`` extension, loaded offline from the pinned
 ``duckdb-extension-fts`` package) is a static snapshot: ``PRAGMA create_fts_index`` does not follow
-later inserts. So the index is rebuilt whole at the end of every run that stored articles, and the
-article count and highest ``seq`` it covers are recorded in ``meta``; a search compares them with the
-store, rebuilds a stale index when it can take the write lock, and otherwise searches the stale one
-and says so. Articles are ranked by BM25 over title and text; a story by its best article.
+later inserts. So each run that stored articles appends them to the index at its end (the same
+scores as a rebuild, at the run's cost), the article count and highest ``seq`` it covers are recorded
+in ``meta``, and a search compares them with the store, brings a stale index up to date when it can
+take the write lock, and otherwise searches the stale one and says so. Articles are ranked by BM25
+over title and text; a story by its best article.
 
 User text (query, filters) only ever reaches SQL as bound parameters.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "IndexState",
     "Snippet",
     "StoryHit",
+    "append_to_search_index",
     "build_search_index",
     "ensure_search_index",
     "index_state",
@@ -151,14 +153,18 @@ def build_search_index(store: Store) -> IndexState:
             "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', "
             "stemmer = 'porter', stopwords = 'english', overwrite = 1)"
         )
-        built = IndexState(state.articles, state.max_seq, datetime.now().isoformat(timespec="seconds"))
-        record = {"articles": built.articles, "max_seq": built.max_seq, "built_at": built.built_at}
-        store.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [META_KEY, json.dumps(record)])
+        return _record_state(store, state)
+
+
+def _record_state(store: Store, state: IndexState) -> IndexState:
+    built = IndexState(state.articles, state.max_seq, datetime.now().isoformat(timespec="seconds"))
+    record = {"articles": built.articles, "max_seq": built.max_seq, "built_at": built.built_at}
+    store.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [META_KEY, json.dumps(record)])
     return built
 
 
 def refresh_search_index(store: Store) -> IndexState | None:
-    """Rebuild the index if it does not cover every stored article; None when search is unavailable.
+    """Bring the index up to date (append or rebuild); None when search is unavailable.
 
     Called at the end of an ingest run: a missing fts extension must not fail the run (search then
     reports the problem itself).
@@ -170,10 +176,75 @@ def refresh_search_index(store: Store) -> IndexState | None:
 
 
 def _rebuild_if_stale(store: Store) -> IndexState:
-    state = index_state(store)
-    if state is not None and state.covers(corpus_state(store)):
+    """Bring the index up to date: nothing to do, append the newest articles, or rebuild it whole."""
+    state, now = index_state(store), corpus_state(store)
+    if state is not None and state.covers(now):
         return state
-    return build_search_index(store)
+    if state is not None and state.articles + _count_after(store, state.max_seq) == now.articles:
+        return append_to_search_index(store, state)
+    return build_search_index(store)  # no index yet, or rows went away: appending cannot fix that
+
+
+def _count_after(store: Store, seq: int) -> int:
+    return int(store.con.execute("SELECT count(*) FROM articles WHERE seq > ?", [seq]).fetchall()[0][0])
+
+
+def append_to_search_index(store: Store, state: IndexState) -> IndexState:
+    """Index the articles stored after ``state.max_seq`` into the existing index, in one transaction.
+
+    The tables are the ones ``create_fts_index`` builds (pinned fts 1.5.5): documents, one row per
+    term occurrence, a term dictionary with document frequencies, and collection statistics.
+    ``match_bm25`` reads frequencies and statistics at query time, so appending rows and updating
+    those counts gives the very scores a full rebuild would (tests/test_search.py checks this),
+    at a cost that follows the run's size instead of the store's.
+    """
+    load_fts(store.con)
+    fts = FTS_SCHEMA
+    with store.transaction():
+        now = corpus_state(store)
+        store.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _fts_new_docs AS
+            SELECT (SELECT coalesce(max(docid), -1) FROM {fts}.docs) + row_number() OVER (ORDER BY seq) AS docid,
+                   article_id AS name, title, text
+            FROM articles WHERE seq > ?
+            """,
+            [state.max_seq],
+        )
+        # Tokenised exactly as the build does: the index's own tokenize macro, stopwords, then the stemmer.
+        store.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _fts_new_terms AS
+            WITH tokenized AS (
+                SELECT docid, (SELECT fieldid FROM {fts}.fields WHERE field = 'title') AS fieldid,
+                       unnest({fts}.tokenize(title)) AS w FROM _fts_new_docs
+                UNION ALL
+                SELECT docid, (SELECT fieldid FROM {fts}.fields WHERE field = 'text'),
+                       unnest({fts}.tokenize(text)) FROM _fts_new_docs
+            )
+            SELECT stem(w, 'porter') AS term, docid, fieldid FROM tokenized
+            WHERE w IS NOT NULL AND w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)
+            """
+        )
+        for statement in (
+            f"""INSERT INTO {fts}.docs (docid, name, len)
+                SELECT d.docid, d.name, coalesce(l.len, 0) FROM _fts_new_docs d
+                LEFT JOIN (SELECT docid, count(*) AS len FROM _fts_new_terms GROUP BY docid) l ON l.docid = d.docid""",
+            f"""INSERT INTO {fts}.dict (termid, term, df)
+                SELECT (SELECT coalesce(max(termid), -1) FROM {fts}.dict) + row_number() OVER (ORDER BY term), term, 0
+                FROM (SELECT DISTINCT term FROM _fts_new_terms WHERE term NOT IN (SELECT term FROM {fts}.dict))""",
+            f"""INSERT INTO {fts}.terms (docid, fieldid, termid)
+                SELECT n.docid, n.fieldid, d.termid FROM _fts_new_terms n JOIN {fts}.dict d ON d.term = n.term""",
+            f"""UPDATE {fts}.dict SET df = {fts}.dict.df + f.n
+                FROM (SELECT term, count(DISTINCT docid) AS n FROM _fts_new_terms GROUP BY term) f
+                WHERE {fts}.dict.term = f.term""",
+            f"""UPDATE {fts}.stats SET num_docs = (SELECT count(*) FROM {fts}.docs),
+                avgdl = (SELECT sum(len) / count(len) FROM {fts}.docs)""",
+            "DROP TABLE _fts_new_docs",
+            "DROP TABLE _fts_new_terms",
+        ):
+            store.con.execute(statement)
+        return _record_state(store, now)
 
 
 def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:

@@ -16,7 +16,17 @@ from pipeline.cli import main
 from pipeline.errors import SearchError
 from pipeline.index import CandidateIndex
 from pipeline.ingest import ingest_paths, open_for_run, prepare_batch, store_batch
-from pipeline.search import corpus_state, ensure_search_index, index_state, make_snippet, search_stories
+from pipeline.search import (
+    FTS_SCHEMA,
+    append_to_search_index,
+    build_search_index,
+    corpus_state,
+    ensure_search_index,
+    index_state,
+    load_fts,
+    make_snippet,
+    search_stories,
+)
 from pipeline.settings import Settings
 from pipeline.sources import read_paths
 from pipeline.store import Store
@@ -183,6 +193,34 @@ def test_missing_fts_extension_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert "no fts extension" in done.stderr and "duckdb-extension-fts" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _all_scores(store: Store, queries: list[str]) -> dict[tuple[str, str], float]:
+    load_fts(store.con)
+    scores = {}
+    for query in queries:
+        rows = store.con.execute(
+            f"SELECT article_id, {FTS_SCHEMA}.match_bm25(article_id, ?) AS s FROM articles WHERE s IS NOT NULL",
+            [query],
+        ).fetchall()
+        scores.update({(query, article_id): score for article_id, score in rows})
+    return scores
+
+
+def test_appending_to_the_index_scores_exactly_like_a_rebuild(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "append.duckdb"))
+    ingest_paths([SEEDS], settings)
+    _ingest_without_closing([write_jsonl(tmp_path / "t1.jsonl", ecb_records({1}))], settings)
+    queries = ["Tara Reid rehab", "Lohan Betty Ford", "Japan Taiwan security talks", "party", "the"]
+    with Store.open(settings.db) as store:
+        before = index_state(store)
+        appended = append_to_search_index(store, before)
+        assert appended.covers(corpus_state(store)) and appended.articles == 5 + len(ecb_records({1}))
+        incremental = _all_scores(store, queries)
+        build_search_index(store)
+        rebuilt = _all_scores(store, queries)
+    assert incremental.keys() == rebuilt.keys() and len(rebuilt) > 40
+    assert all(abs(incremental[k] - rebuilt[k]) < 1e-9 for k in rebuilt)
 
 
 def test_snippet_picks_the_densest_passage_and_marks_matches() -> None:
