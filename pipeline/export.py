@@ -33,6 +33,7 @@ EXPORT_TABLES: dict[str, str] = {
     "story_links": "SELECT * FROM story_links ORDER BY story_id, related_story_id",
     "story_merges": "SELECT * FROM story_merges ORDER BY seq",
     "source_activity": "SELECT * FROM source_activity ORDER BY articles DESC, source",
+    "input_activity": "SELECT * FROM input_activity ORDER BY input",
     "rejections": "SELECT * FROM rejections ORDER BY last_seen, source_uri, reason",
     "runs": "SELECT * FROM runs ORDER BY started_at, run_id",
 }
