@@ -22,6 +22,7 @@ from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
 from .notify import deliver_alerts
 from .runreport import split_by_source
+from .search import refresh_search_index
 from .settings import Settings
 from .sources import count_files, read_paths
 from .store import Store
@@ -126,6 +127,8 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
+        if report.new:  # the full-text index is a snapshot: add this run's articles to it
+            refresh_search_index(store)
 
 
 def save_index(settings: Settings, index: CandidateIndex) -> bool:
