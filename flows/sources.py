@@ -15,10 +15,12 @@ from prefect import flow, get_run_logger, serve, task
 from prefect.cache_policies import NONE
 from prefect.deployments.runner import RunnerDeployment
 
+from flows.reporting import publish_run_report
 from pipeline.errors import StorylineError
 from pipeline.index import CandidateIndex
-from pipeline.ingest import close_run, open_for_run
+from pipeline.ingest import close_run, deliver_run_alerts, open_for_run, save_index
 from pipeline.live import SourceReport, ingest_source, total_report
+from pipeline.models import IngestReport
 from pipeline.settings import Settings
 from pipeline.sourceconfig import SourceSpec, command_line_sources, load_sources, select_sources
 
@@ -50,7 +52,7 @@ def sources_flow(
     specs = select_sources(specs, only, kinds)
     run_id = open_for_run(settings, [spec.label for spec in specs])
     logger.info("run %s: %d source(s) into %s", run_id, len(specs), settings.db)
-    index = CandidateIndex()
+    index = CandidateIndex.for_database(settings.db)
     reports: list[SourceReport] = []
     failed: list[str] = []
     try:
@@ -65,6 +67,17 @@ def sources_flow(
                 failed.append(spec.name)
     finally:
         close_run(settings, run_id, total_report(reports))
+    save_index(settings, index)
+    delivered = IngestReport()
+    deliver_run_alerts(settings, delivered)
+    published = publish_run_report({r.source: r.ingest for r in reports}, settings.db, run_id)
+    logger.info(
+        "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",
+        sum(r.ingest.alerts_fired for r in reports),
+        delivered.alerts_delivered,
+        delivered.alerts_failed,
+        len(published.events),
+    )
     for report in reports:
         for rejection in report.ingest.rejections:
             logger.warning("rejected %s", rejection)

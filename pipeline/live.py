@@ -25,7 +25,7 @@ from .feeds import Entry, parse_feed, parse_sitemap
 from .fetch import FEED_TYPES, TRANSIENT_REASONS, AddressPolicy, Fetched, Fetcher, Validators
 from .fetchstate import ListingState, known_urls, load_validators, save_validators
 from .index import CandidateIndex
-from .ingest import Progress, close_run, open_for_run, run_batches
+from .ingest import Progress, close_run, deliver_run_alerts, open_for_run, run_batches, save_index
 from .models import IngestReport, RawDocument, Rejection
 from .settings import Settings
 from .sourceconfig import SourceSpec
@@ -81,13 +81,15 @@ def ingest_sources(
 ) -> list[SourceReport]:
     """Run every source once, in one recorded run, without Prefect."""
     run_id = open_for_run(settings, [spec.label for spec in specs])
-    index = CandidateIndex()
+    index = CandidateIndex.for_database(settings.db)
     reports: list[SourceReport] = []
     try:
         for spec in specs:
             reports.append(ingest_source(spec, settings, run_id, index, progress, transport))
     finally:
         close_run(settings, run_id, total_report(reports))
+    save_index(settings, index)
+    deliver_run_alerts(settings, IngestReport())  # delivery counts are the run's, not a source's
     return reports
 
 

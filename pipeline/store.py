@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -171,6 +171,8 @@ class Store:
         self.con.execute(TABLES)
         self.con.execute(VIEWS)
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        # Names this database (copies keep it), so caches built from it can tell it from another.
+        self.con.execute("INSERT OR IGNORE INTO meta VALUES ('database_id', ?)", [uuid.uuid4().hex])
         self.con.execute("COMMIT")
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
@@ -190,6 +192,10 @@ class Store:
         """The parameters this database was built with (None for a new database)."""
         stored = self._meta("parameters")
         return None if stored is None else json.loads(stored)
+
+    def database_id(self) -> str | None:
+        """A random id given to this database when it was created."""
+        return self._meta("database_id")
 
     def _meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
@@ -250,6 +256,11 @@ class Store:
     def max_seq(self) -> int:
         """The highest article sequence number stored (0 for an empty store)."""
         return int(self.con.execute("SELECT coalesce(max(seq), 0) FROM articles").fetchall()[0][0])
+
+    def article_at(self, seq: int) -> str | None:
+        """The id of the article stored with sequence number ``seq``, if any."""
+        rows = self.con.execute("SELECT article_id FROM articles WHERE seq = ?", [seq]).fetchall()
+        return rows[0][0] if rows else None
 
     def band_rows(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
         """LSH band postings (key, seq) added by articles ``after < seq <= upto``."""
@@ -317,6 +328,48 @@ class Store:
             state.posted = set(state.top_terms(posting_terms))
             states[story_id] = state
         return states
+
+    def story_scores(
+        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], float]:
+        """Cosine of query vector ``i`` with the centroid of stored story ``s``, for each (i, s) pair.
+
+        Computed in DuckDB from the stored centroids, so a batch's candidate stories are scored
+        without loading their centroids into Python; stories merged away are skipped.
+        """
+        pairs = sorted(set(pairs))
+        if not pairs:
+            return {}
+        wanted = {i for i, _ in pairs}
+        q = {"i": [], "term": [], "w": []}
+        for i in sorted(wanted):
+            for term, weight in queries[i].items():
+                q["i"].append(i)
+                q["term"].append(term)
+                q["w"].append(weight)
+        with self._table("_q", **q), self._table("_c", i=[p[0] for p in pairs], story_id=[p[1] for p in pairs]):
+            rows = self.con.execute(
+                """
+                WITH st AS (
+                    SELECT story_id, centroid_terms, centroid_weights FROM stories
+                    WHERE story_id IN (SELECT story_id FROM _c)
+                ), norms AS (
+                    SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
+                ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
+                    SELECT * FROM (
+                        SELECT story_id, unnest(centroid_terms) AS term, unnest(centroid_weights) AS cw FROM st
+                    ) WHERE term IN (SELECT term FROM _q)
+                ), dots AS (
+                    SELECT c.i, c.story_id, sum(q.w * t.cw) AS dot
+                    FROM terms t JOIN _c c USING (story_id) JOIN _q q ON q.i = c.i AND q.term = t.term
+                    GROUP BY c.i, c.story_id
+                )
+                SELECT c.i, c.story_id,
+                       coalesce(d.dot, 0) / CASE WHEN coalesce(n.norm, 0) > 0 THEN n.norm ELSE 1 END
+                FROM _c c JOIN norms n USING (story_id) LEFT JOIN dots d USING (i, story_id)
+                """
+            ).fetchall()
+        return {(r[0], r[1]): float(r[2]) for r in rows}
 
     def resolve_story(self, story_id: str) -> str:
         """The id a story lives on as, following recorded merges."""
@@ -542,6 +595,14 @@ class Store:
             return
         with self._table("_rows", **columns):
             self.con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
+
+    def with_rows(self, name: str, **columns: list[Any]) -> AbstractContextManager[None]:
+        """Expose Python columns to SQL as table ``name`` inside a ``with`` block (for other stages' queries)."""
+        return self._table(name, **columns)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has this table (an old file opened read-only may lack newer tables)."""
+        return self._has_table(name)
 
     @contextmanager
     def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:
