@@ -99,6 +99,7 @@ class _QuietServer(ThreadingHTTPServer):
 def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16  # headers and body in one write: no Nagle / delayed-ACK stall per response
 
         def log_message(self, *args: object) -> None:  # keep test output quiet
             pass
@@ -184,6 +185,7 @@ def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
     FAILURES = {
         "/fail/404": lambda h: h._send(404, b"gone", "text/plain"),
         "/fail/500": lambda h: h._send(500, b"boom", "text/plain"),
+        "/fail/429": lambda h: h._send(429, b"slow down", "text/plain", {"Retry-After": "0"}),
         "/fail/flaky": Handler.flaky,
         "/fail/timeout": Handler.stall,
         "/fail/slow": Handler.trickle,

@@ -17,6 +17,7 @@ LOOPBACK_ONLY = AddressPolicy(allow_networks=["127.0.0.1/32"])  # the test site,
 FAILURES = [
     ("404 not found", "/fail/404", "http_404", 1),
     ("500 server error, retried then rejected", "/fail/500", "http_5xx", 3),
+    ("429 too many requests, retried then rejected", "/fail/429", "http_429", 3),
     ("read timeout, retried then rejected", "/fail/timeout", "timeout", 3),
     ("slow trickling body, retried then rejected", "/fail/slow", "timeout", 3),
     ("oversized body, stopped while streaming", "/fail/big", "too_large", 1),

@@ -139,6 +139,21 @@ def test_transient_failures_are_retried_next_run_until_given_up(live_site, fast_
     assert live_site.counts()["/fail/404"] == 1  # final at once
 
 
+def test_urls_over_the_cap_wait_for_the_next_run(live_site, fast_fetch, db_path) -> None:
+    from dataclasses import replace
+
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, max_urls=2))
+    (first,) = ingest_sources(sources(live_site, "world"), settings)
+    assert (first.fetched, first.deferred, first.ingest.new) == (2, 1, 2)
+    (second,) = ingest_sources(sources(live_site, "world"), settings)
+    assert (second.listings_unchanged, second.fetched, second.ingest.new) == (0, 1, 1)  # no 304: not all settled
+    (third,) = ingest_sources(sources(live_site, "world"), settings)
+    assert third.listings_unchanged == 1
+    assert sorted(p for p in live_site.paths() if p.startswith("/news/")) == [
+        f"/news/story-{n}.html" for n in (1, 2, 3)
+    ]
+
+
 def test_url_list_source(live_site, fast_fetch, db_path, tmp_path) -> None:
     listing = tmp_path / "urls.txt"
     listing.write_text(
