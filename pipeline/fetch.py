@@ -235,11 +235,18 @@ class Fetcher:
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="storyline-fetch") as pool:
             pending: deque[Future[Fetched | Rejection]] = deque()
             for url in urls:
-                pending.append(pool.submit(self.fetch, url, accept))
+                pending.append(pool.submit(self._fetch_or_reject, url, accept))
                 if len(pending) >= window:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+
+    def _fetch_or_reject(self, url: str, accept: frozenset[str]) -> Fetched | Rejection:
+        """``fetch``, with any unforeseen error recorded against the URL instead of ending the whole run."""
+        try:
+            return self.fetch(url, accept)
+        except Exception as exc:  # one odd page must not cost a source's other pages
+            return Rejection(url, "fetch_error", f"unexpected {type(exc).__name__} while fetching: {exc}")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, backoff * 2**attempt], capped; a server's Retry-After is honoured."""

@@ -231,6 +231,8 @@ class FetchSettings:
                 raise ConfigError(f"FetchSettings.{name} must be a positive number, got {value!r}")
         if not isinstance(self.backoff, int | float) or self.backoff < 0:
             raise ConfigError(f"FetchSettings.backoff must be a non-negative number, got {self.backoff!r}")
+        if not isinstance(self.user_agent, str) or not self.user_agent.strip():
+            raise ConfigError("FetchSettings.user_agent must be a non-empty string")
 
 
 @dataclass(frozen=True)

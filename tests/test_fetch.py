@@ -173,10 +173,23 @@ def test_backoff_is_exponential_with_full_jitter_and_a_cap() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("retries", -1), ("connect_timeout", 0), ("max_bytes", 0), ("per_host_rate", -1.0)]
+    ("field", "value"),
+    [("retries", -1), ("connect_timeout", 0), ("max_bytes", 0), ("per_host_rate", -1.0), ("user_agent", " ")],
 )
 def test_bad_fetch_settings_are_refused(field: str, value: object) -> None:
     from pipeline.errors import ConfigError
 
     with pytest.raises(ConfigError, match=field):
         FetchSettings(**{field: value})
+
+
+def test_an_unforeseen_error_costs_one_url_not_the_batch(fast_fetch) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        if host == "odd.test":
+            raise RuntimeError("resolver bug")
+        return ["93.184.216.34"]
+
+    with Fetcher(fast_fetch, resolver=resolver) as fetcher:
+        (result,) = fetcher.fetch_many(["http://odd.test/a"])
+    assert (result.reason, result.source_uri) == ("fetch_error", "http://odd.test/a")
+    assert "RuntimeError" in result.detail
