@@ -227,6 +227,21 @@ def _stories(store, vocab, rng, story_words, story_of, first_seq, story_day, day
                 store.con.unregister("_generated")
 
 
+def prepare_store(template: Path, snapshot: Path) -> None:
+    """Bring the generated store to the state earlier runs leave behind: schema, search index, index snapshot."""
+    from pipeline.search import index_state, refresh_search_index
+
+    with Store.open(template) as store:  # a writer open creates indexes and names an older database
+        if index_state(store) is None:
+            started = time.perf_counter()
+            refresh_search_index(store)
+            print(f"  first build of the full-text index: {time.perf_counter() - started:.0f} s", flush=True)
+        if not (snapshot / "CURRENT").exists():
+            started = time.perf_counter()
+            CandidateIndex.for_database(template).save(store, force=True)
+            print(f"  first build of the candidate index snapshot: {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def write_probe(path: Path, count: int = 1000, seed: int = 3) -> None:
     """Real articles: the ECB+ dev texts, then trimmed and datelined copies of them up to ``count``."""
     records = [json.loads(line) for line in ECB_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -309,11 +324,7 @@ def main() -> None:
             os.replace(str(template) + ".part", template)
             print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
         snapshot = snapshot_path(template)
-        if not (snapshot / "CURRENT").exists():
-            started = time.perf_counter()
-            with Store.open(template) as store:  # a writer open also names an older database
-                CandidateIndex.for_database(template).save(store, force=True)
-            print(f"  first build of the index snapshot: {time.perf_counter() - started:.1f} s", flush=True)
+        prepare_store(template, snapshot)
         snapshot_bytes = sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
         big = work / "big.duckdb"
         shutil.copyfile(template, big)

@@ -81,6 +81,9 @@ CREATE TABLE IF NOT EXISTS stories (
     centroid_terms VARCHAR[] NOT NULL,
     centroid_weights DOUBLE[] NOT NULL
 );
+-- Candidate stories are read by id a few hundred at a time; without an index every such read
+-- scans all stories' centroid lists. (An ART index is rewritten at checkpoints, so only here.)
+CREATE INDEX IF NOT EXISTS stories_story_id ON stories (story_id);
 CREATE TABLE IF NOT EXISTS story_postings (
     term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,

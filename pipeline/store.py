@@ -29,6 +29,11 @@ from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
 
 
+def _placeholders(values: Sequence[Any]) -> str:
+    """``?, ?, ...`` for an IN list: constant IN lists on an indexed column become index scans."""
+    return ", ".join("?" * len(values))
+
+
 def term_key(term: str) -> int:
     """The 63-bit key a term is posted under in ``story_postings``."""
     return xxhash.xxh64_intdigest(term.encode("utf-8")) >> 1
@@ -146,6 +151,8 @@ class Store:
                 delay = min(delay * 2, 1.0)
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open {path}: {exc}") from exc
+        # Use the stories index for IN lists of up to a whole batch's candidates (default: 2,048 rows).
+        con.execute("SET index_scan_max_count = 100000")
         store = cls(con, path, read_only)
         if not read_only:
             store._ensure_schema()
@@ -300,28 +307,29 @@ class Store:
         ids = sorted(set(story_ids))
         if not ids:
             return {}
+        # Find the members on the narrow columns first: joining the signature blobs by story would
+        # scan every stored signature.
         with self._table("_stories", story_id=ids):
-            rows = self.con.execute(
+            members = self.con.execute(
                 """
-                SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group
-                FROM articles a JOIN _stories USING (story_id) JOIN article_signatures s USING (article_id)
-                WHERE a.assigned_as IN ('new_story', 'rewrite')
-                QUALIFY row_number() OVER (PARTITION BY a.story_id ORDER BY a.seq DESC) <= ?
+                SELECT seq FROM articles JOIN _stories USING (story_id)
+                WHERE assigned_as IN ('new_story', 'rewrite')
+                QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
                 """,
                 [per_story],
             ).fetchall()
-        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
+        return self.signatures(r[0] for r in members)
 
     def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
         """Centroids and extents of stored stories (ids that were merged away are skipped)."""
         ids = sorted(set(story_ids))
         if not ids:
             return {}
-        with self._table("_stories", story_id=ids):
-            rows = self.con.execute(
-                "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-                "FROM stories JOIN _stories USING (story_id)"
-            ).fetchall()
+        rows = self.con.execute(
+            "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
+            f"FROM stories WHERE story_id IN ({_placeholders(ids)})",
+            ids,
+        ).fetchall()
         states = {}
         for story_id, size, first, last, terms, weights in rows:
             state = StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
@@ -347,12 +355,13 @@ class Store:
                 q["i"].append(i)
                 q["term"].append(term)
                 q["w"].append(weight)
+        story_ids = sorted({s for _, s in pairs})
         with self._table("_q", **q), self._table("_c", i=[p[0] for p in pairs], story_id=[p[1] for p in pairs]):
             rows = self.con.execute(
-                """
+                f"""
                 WITH st AS (
                     SELECT story_id, centroid_terms, centroid_weights FROM stories
-                    WHERE story_id IN (SELECT story_id FROM _c)
+                    WHERE story_id IN ({_placeholders(story_ids)})
                 ), norms AS (
                     SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
                 ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
@@ -367,7 +376,8 @@ class Store:
                 SELECT c.i, c.story_id,
                        coalesce(d.dot, 0) / CASE WHEN coalesce(n.norm, 0) > 0 THEN n.norm ELSE 1 END
                 FROM _c c JOIN norms n USING (story_id) LEFT JOIN dots d USING (i, story_id)
-                """
+                """,
+                story_ids,
             ).fetchall()
         return {(r[0], r[1]): float(r[2]) for r in rows}
 
@@ -475,14 +485,14 @@ class Store:
                     "canonical_similarity = u.canonical_similarity FROM _updates u WHERE a.article_id = u.article_id"
                 )
         by_id = {s.story_id: s for s in stories}
-        with self._table("_stories", story_id=list(by_id)):
-            previous = {
-                r[0]: (r[1], r[2])
-                for r in self.con.execute(
-                    "SELECT story_id, first_seen, created_run FROM stories JOIN _stories USING (story_id)"
-                ).fetchall()
-            }
-            self.con.execute("DELETE FROM stories WHERE story_id IN (SELECT story_id FROM _stories)")
+        ids = list(by_id)
+        previous = {
+            r[0]: (r[1], r[2])
+            for r in self.con.execute(
+                f"SELECT story_id, first_seen, created_run FROM stories WHERE story_id IN ({_placeholders(ids)})", ids
+            ).fetchall()
+        }
+        self.con.execute(f"DELETE FROM stories WHERE story_id IN ({_placeholders(ids)})", ids)
         for row in rows:
             story = by_id[row["story_id"]]
             first_seen, created_run = previous.get(story.story_id, (row["first_seen"], run_id))
