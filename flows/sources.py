@@ -22,7 +22,7 @@ from pipeline.ingest import close_run, deliver_run_alerts, open_for_run, save_in
 from pipeline.live import SourceReport, ingest_source, total_report
 from pipeline.models import IngestReport
 from pipeline.settings import Settings
-from pipeline.sourceconfig import SourceSpec, command_line_sources, load_sources, select_sources
+from pipeline.sourceconfig import SourceSpec, gather_sources, load_sources
 
 
 @task(name="ingest-source", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60])
@@ -46,10 +46,7 @@ def sources_flow(
     """Ingest the new articles of live sources (a sources TOML file and/or feed, sitemap and URL-list flags)."""
     logger = get_run_logger()
     settings = Settings.load(config, db=db)
-    specs = (load_sources(sources) if sources else []) + command_line_sources(
-        feeds or (), sitemaps or (), urls or (), allow_private
-    )
-    specs = select_sources(specs, only, kinds)
+    specs = gather_sources(sources, feeds or (), sitemaps or (), urls or (), only, kinds, allow_private)
     run_id = open_for_run(settings, [spec.label for spec in specs])
     logger.info("run %s: %d source(s) into %s", run_id, len(specs), settings.db)
     index = CandidateIndex.for_database(settings.db)

@@ -7,11 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import _print_progress, _print_summary, prefect_offline
+from .cli import _print_summary, prefect_offline
 from .errors import ConfigError
 from .live import SourceReport, ingest_sources, total_report
+from .models import IngestReport
 from .settings import Settings
-from .sourceconfig import command_line_sources, load_sources, select_sources
+from .sourceconfig import gather_sources, load_sources
 
 
 def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
@@ -19,10 +20,8 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
     if args.paths:
         raise ConfigError("give PATHs or live sources (--feed, --sitemap, --urls, --sources), not both")
     if args.no_prefect:
-        specs = (load_sources(args.sources) if args.sources else []) + command_line_sources(
-            args.feed, args.sitemap, args.urls, args.allow_private
-        )
-        reports = ingest_sources(select_sources(specs, args.source), settings, progress=_print_progress)
+        specs = gather_sources(args.sources, args.feed, args.sitemap, args.urls, args.source, None, args.allow_private)
+        reports = ingest_sources(specs, settings, progress=_print_progress)
     else:
         prefect_offline()
         from flows.sources import sources_flow
@@ -50,6 +49,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"serving {spec.kind} {spec.name} every {spec.interval} s (Prefect API {api})", file=sys.stderr)
         serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
     return 0
+
+
+def _print_progress(report: IngestReport, total_urls: int) -> None:
+    print(f"  {report.read} document(s) read ({total_urls} URL(s) to fetch): {report.new} new, "
+          f"{report.rejected} rejected", file=sys.stderr)  # fmt: skip
 
 
 def _print_reports(reports: list[SourceReport], db: str) -> int:

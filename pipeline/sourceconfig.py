@@ -25,7 +25,7 @@ from typing import Any
 from .errors import ConfigError
 from .urls import is_web_url
 
-__all__ = ["KINDS", "SourceSpec", "command_line_sources", "load_sources", "select_sources"]
+__all__ = ["KINDS", "SourceSpec", "command_line_sources", "gather_sources", "load_sources", "select_sources"]
 
 KINDS = ("feed", "sitemap", "urls")
 DEFAULT_INTERVALS = {"feed": 600, "sitemap": 3600, "urls": 3600}
@@ -111,6 +111,23 @@ def command_line_sources(
         specs.append(SourceSpec(_derived_name("urls", file), "urls", file=str(file), allow_private=allow_private))
     _check_unique(specs, "the command line")
     return specs
+
+
+def gather_sources(
+    sources_file: str | Path | None = None,
+    feeds: Iterable[str] = (),
+    sitemaps: Iterable[str] = (),
+    url_files: Iterable[str] = (),
+    names: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    allow_private: bool = False,
+) -> list[SourceSpec]:
+    """The sources of a run: a sources file and/or flags, narrowed to some names and kinds."""
+    specs = (load_sources(sources_file) if sources_file else []) + command_line_sources(
+        feeds, sitemaps, url_files, allow_private
+    )
+    _check_unique(specs, "the sources file and the command line")
+    return select_sources(specs, names, kinds)
 
 
 def select_sources(

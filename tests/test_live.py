@@ -13,7 +13,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.live import ingest_sources
 from pipeline.settings import Settings
-from pipeline.sourceconfig import SourceSpec, command_line_sources, load_sources, select_sources
+from pipeline.sourceconfig import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = ("127.0.0.1/32",)
@@ -207,6 +207,13 @@ allow_networks = ["10.1.2.0/24"]
     assert specs[1].rate_limit == 0.5 and specs[2].file == str(tmp_path / "picks.txt") and specs[2].allow_private
     assert [s.name for s in select_sources(specs, kinds=["sitemap", "urls"])] == ["herald-sitemap", "picks"]
     assert [s.name for s in select_sources(specs, names=["picks"])] == ["picks"]
+    both = gather_sources(path, feeds=["https://wire.example/rss"], kinds=["feed"])
+    assert [(s.name, s.url) for s in both] == [
+        ("herald-world", "https://herald.example/world.rss"),
+        ("feed-wire.example-rss", "https://wire.example/rss"),
+    ]
+    with pytest.raises(ConfigError, match="no source named"):
+        gather_sources(path, names=["missing"])
 
 
 @pytest.mark.parametrize(
