@@ -22,18 +22,22 @@ from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.reporting import publish_run_report
 from pipeline.index import CandidateIndex
 from pipeline.ingest import (
     PreparedBatch,
     batched,
     close_run,
+    deliver_run_alerts,
     open_for_run,
     prepare_batch,
     raise_if_nothing_ingested,
+    save_index,
     store_batch,
 )
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.parallel import PreparePool
+from pipeline.runreport import by_input
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
 from pipeline.store import Store
@@ -71,7 +75,8 @@ def ingest_flow(
     total = count_files(paths)
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
-    index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
+    # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
+    index = CandidateIndex.for_database(settings.db)
     batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
     try:
         with PreparePool(settings) as pool:
@@ -82,6 +87,16 @@ def ingest_flow(
                 logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
+    logger.info(
+        "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",
+        report.alerts_fired,
+        report.alerts_delivered,
+        report.alerts_failed,
+        len(published.events),
+    )
     for rejection in report.rejections:
         logger.warning("rejected %s", rejection)
     raise_if_nothing_ingested(report)

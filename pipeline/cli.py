@@ -1,10 +1,16 @@
 """The ``storyline`` command line.
 
     storyline ingest PATH...        run the Prefect ingest flow over files and folders
+    storyline ingest --feed URL     ... or over live sources (--sitemap URL, --urls FILE, --sources FILE)
+    storyline serve                 run the live sources on their schedules (single machine)
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
-    storyline export --format jsonl one line per article
+    storyline alerts                fired alerts and their delivery status
+    storyline watch STORY_ID        flag a story for watched_story alert rules
+    storyline export --format jsonl one line per article (or --format parquet|csv DIR: one file per table)
+    storyline search "QUERY"        ranked full-text search over stories and articles
+    storyline report STORY_ID --html FILE   the story as a self-contained HTML page
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
 """
@@ -57,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = with_db(sub.add_parser("ingest", help="ingest files and folders (text dumps, HTML, JSONL)"))
-    p.add_argument("paths", nargs="+", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
+    p.add_argument("paths", nargs="*", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
     p.add_argument("--batch-size", type=int, help="documents per batch and transaction (default 200)")
     p.add_argument("--no-prefect", action="store_true", help="run the library directly, without a Prefect flow")
     p.add_argument(
@@ -66,7 +72,20 @@ def _parser() -> argparse.ArgumentParser:
         help="prepare batches on Dask: a scheduler address (tcp://host:8786) or 'local' for a LocalCluster "
         "(default $STORYLINE_DASK_ADDRESS; storing stays in this process)",
     )
+    live = p.add_argument_group("live sources (instead of PATHs)")
+    live.add_argument("--feed", action="append", default=[], metavar="URL", help="an RSS or Atom feed (repeatable)")
+    live.add_argument("--sitemap", action="append", default=[], metavar="URL", help="a sitemap or sitemap index")
+    live.add_argument("--urls", action="append", default=[], metavar="FILE", help="a file of article URLs, one a line")
+    live.add_argument("--sources", metavar="FILE", help="a sources TOML file (see deploy/sources.toml)")
+    live.add_argument("--source", action="append", metavar="NAME", help="only this source of --sources (repeatable)")
+    live.add_argument("--allow-private", action="store_true", help="let --feed/--sitemap/--urls reach private and "
+                      "loopback addresses (an intranet or a test server)")  # fmt: skip
     p.set_defaults(handler=cmd_ingest)
+
+    p = with_db(sub.add_parser("serve", help="run the live sources on their schedules in this process"))
+    p.add_argument("--sources", default="deploy/sources.toml", help="sources TOML file (default deploy/sources.toml)")
+    p.add_argument("--limit", type=int, default=1, help="flow runs at a time (default 1: one DuckDB writer)")
+    p.set_defaults(handler=cmd_serve)
 
     p = with_db(sub.add_parser("extract", help="extract clean text and metadata: JSONL in, JSONL out"))
     p.add_argument("input", nargs="?", default="-", help="JSONL file with id, url, html or text (default stdin)")
@@ -88,9 +107,34 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
     p.set_defaults(handler=cmd_evaluate)
 
-    p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p = with_db(sub.add_parser("export", help="export articles (jsonl to stdout) or every analyst table (to DIR)"))
+    p.add_argument("--format", choices=["jsonl", "parquet", "csv"], default="jsonl")
+    p.add_argument("directory", nargs="?", help="parquet/csv: directory to write one file per table into")
     p.set_defaults(handler=cmd_export)
+
+    p = with_db(sub.add_parser("alerts", help="list fired alerts and their delivery status"))
+    p.add_argument("--status", choices=["pending", "delivered", "failed", "abandoned"], help="only this status")
+    p.add_argument("--limit", type=int, default=50, help="how many alerts (default 50)")
+    p.add_argument("--retry", action="store_true", help="deliver pending and failed alerts now, then list")
+    p.set_defaults(handler=cmd_alerts)
+
+    p = with_db(sub.add_parser("watch", help="flag a story for watched_story alert rules"))
+    p.add_argument("story_id", help="story id (a merged id follows its story)")
+    p.add_argument("--note", help="why it is watched")
+    p.add_argument("--remove", action="store_true", help="stop watching the story")
+    p.set_defaults(handler=cmd_watch)
+    p = with_db(sub.add_parser("search", help="ranked full-text search over stories and articles"))
+    p.add_argument("query", help="words to search for (BM25 over titles and texts)")
+    p.add_argument("--since", type=date.fromisoformat, help="only articles published on or after DATE (YYYY-MM-DD)")
+    p.add_argument("--source", help="only articles from this outlet (case-insensitive)")
+    p.add_argument("--limit", type=int, default=10, help="how many stories (default 10)")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table", dest="output")
+    p.set_defaults(handler=cmd_search)
+
+    p = with_db(sub.add_parser("report", help="write a story as a self-contained HTML page"))
+    p.add_argument("story_id", help="story id (merged-away ids resolve to the story they joined)")
+    p.add_argument("--html", required=True, metavar="FILE", help="HTML file to write")
+    p.set_defaults(handler=cmd_report)
     return parser
 
 
@@ -101,6 +145,12 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow and print its summary."""
     settings = _settings(args, batch_size=args.batch_size)
+    if args.feed or args.sitemap or args.urls or args.sources:
+        from .clilive import ingest_live
+
+        return ingest_live(args, settings)
+    if not args.paths:
+        raise ConfigError("give PATHs to ingest, or live sources (--feed, --sitemap, --urls, --sources)")
     try:
         if args.no_prefect:
             from .ingest import ingest_paths
@@ -115,10 +165,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
-    # A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline.
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve one scheduled deployment per live source until interrupted."""
+    from .clilive import serve
+
+    return serve(args, _settings(args))
+
+
+def prefect_offline() -> None:
+    """A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
+    prefect_offline()
     from flows.ingest import run_ingest
 
     return run_ingest(
@@ -142,6 +203,9 @@ def _print_summary(report: IngestReport, db: str) -> None:
         f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
         f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
     )
+    if report.alerts_fired or report.alerts_delivered or report.alerts_failed:
+        print(f"Alerts: {report.alerts_fired} fired, {report.alerts_delivered} delivered, "
+              f"{report.alerts_failed} failed (see `storyline alerts`)")  # fmt: skip
     for rejection in report.rejections[:20]:
         print(f"  rejected {rejection}")
     if report.rejected > 20:
@@ -214,6 +278,8 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
+    from .report import related_stories
+
     original_id = args.story_id
     with _open_store(args) as store:
         if args.story_id is None:
@@ -228,13 +294,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
             return 1
         args.story_id = resolved
-        related = store.query(
-            "SELECT 'continues' AS how, related_story_id AS other, similarity FROM story_links WHERE story_id = ? "
-            "UNION ALL SELECT 'continued by', story_id, similarity FROM story_links WHERE related_story_id = ? "
-            "UNION ALL SELECT 'absorbed', merged_story_id, similarity FROM story_merges WHERE into_story_id = ? "
-            "ORDER BY 1, 2",
-            [resolved, resolved, resolved],
-        )
+        related = related_stories(store, resolved)
         variants = store.query(
             "SELECT * FROM story_variants WHERE story_id = ? ORDER BY is_canonical DESC, published_at NULLS LAST, "
             "ingested_at, article_id",
@@ -274,13 +334,117 @@ def _console():  # type: ignore[no-untyped-def]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write one JSON line per article to stdout."""
+    """Write one JSON line per article to stdout, or every analyst table as Parquet/CSV files into a directory."""
+    if args.format != "jsonl":
+        return _export_tables(args)
+    if args.directory:
+        raise ConfigError("--format jsonl writes to stdout; a directory is for --format parquet or csv")
     with _open_store(args) as store:
         cursor = store.con.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM articles ORDER BY seq")
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
                 sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Print alerts as a table, newest first (after delivering due ones with --retry)."""
+    from rich.table import Table
+
+    from .alerts import list_alerts
+    from .notify import deliver_alerts
+    from .store import Store
+
+    settings = _settings(args)
+    if args.retry:
+        done = deliver_alerts(settings.db, settings.alerts)
+        print(f"delivered {done.delivered}, failed {done.failed}, abandoned {done.abandoned}", file=sys.stderr)
+    with Store.open(settings.db, read_only=True) as store:
+        rows = list_alerts(store, args.status, args.limit) if store.has_table("alerts") else []
+    table = Table(title=f"{len(rows)} alert(s) (newest first)")
+    for name in ("time", "rule", "story", "condition", "status", "attempts", "last error"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["rule"], r["story_id"], r["condition"], r["status"],
+            str(r["attempts"]), r["last_error"] or "",
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def _export_tables(args: argparse.Namespace) -> int:
+    from .export import export_tables
+
+    if not args.directory:
+        raise ConfigError(f"--format {args.format} needs a directory: storyline export --format {args.format} DIR")
+    with _open_store(args) as store:
+        report = export_tables(store, args.directory, args.format)
+    for name, rows in report.rows.items():
+        print(f"  {name}.{report.format}: {rows} row(s)")
+    print(f"Exported {len(report.rows)} tables to {report.directory}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Rank stories by their best-matching article (BM25) and print them with a snippet."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .search import ensure_search_index, search_stories
+
+    db = _settings(args).db
+    if args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    warning = ensure_search_index(db)
+    if warning:
+        print(f"storyline: warning: {warning}", file=sys.stderr)
+    with _open_store(args) as store:
+        hits = search_stories(store, args.query, since=args.since, source=args.source, limit=args.limit)
+    if args.output == "jsonl":
+        for hit in hits:
+            sys.stdout.write(json.dumps(hit.as_record(), ensure_ascii=False) + "\n")
+        return 0
+    table = Table(title=f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'} matching {args.query!r}")
+    for name in ("score", "story", "title", "date", "sources", "snippet"):
+        table.add_column(name, overflow="fold")
+    for hit in hits:
+        snippet = Text(hit.snippet.text)
+        for start, end in hit.snippet.highlights:
+            snippet.stylize("bold yellow", start, end)
+        table.add_row(
+            f"{hit.score:.2f}", hit.story_id, hit.title or "(untitled)", _fmt(hit.first_published),
+            f"{hit.source_count} ({hit.matched_articles} matched)", snippet,
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Flag (or unflag) a story for watched_story rules."""
+    from .alerts import unwatch_story, watch_story
+    from .store import Store
+
+    with Store.open(_settings(args).db) as store:
+        if args.remove:
+            found = unwatch_story(store, args.story_id)
+            print(f"no longer watching {args.story_id}" if found else f"{args.story_id} was not watched")
+            return 0
+        if not store.query("SELECT 1 FROM stories WHERE story_id = ?", [store.resolve_story(args.story_id)]):
+            print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
+            return 1
+        print(f"watching story {watch_story(store, args.story_id, args.note)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one story as a self-contained HTML page."""
+    from .report import write_report
+
+    with _open_store(args) as store:
+        path = write_report(store, args.story_id, args.html)
+    print(f"Wrote {path}")
     return 0
 
 

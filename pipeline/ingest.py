@@ -2,23 +2,28 @@
 
 ``prepare_batch`` (extract + fingerprint) needs no database and is where the time goes;
 ``store_batch`` opens the store, assigns and writes the batch in one transaction, and closes it,
-so the write lock is held only for the short clustering-and-write step. ``ingest_paths`` runs
-both over files and folders; the Prefect flow calls the same two functions.
+so the write lock is held only for the short clustering-and-write step. ``run_batches`` runs
+both over any stream of documents (``ingest_paths`` over files and folders, ``live`` over feeds,
+sitemaps and URL lists); the Prefect flows call the same functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from .alerts import fire_alerts
 from .cluster import assign_batch
-from .errors import NothingIngestedError
+from .errors import NothingIngestedError, StoreBusyError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_articles
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .notify import deliver_alerts
+from .runreport import split_by_source
+from .search import refresh_search_index
 from .settings import Settings
 from .sources import count_files, read_paths
 from .store import Store
@@ -32,6 +37,8 @@ class PreparedBatch:
 
     items: list[tuple[Article, Fingerprint]]
     rejections: list[Rejection]
+    rejected_sources: list[str | None] = field(default_factory=list)
+    """The ``source`` of each rejected document, when it was known (for per-source reports)."""
 
     @property
     def read(self) -> int:
@@ -53,14 +60,16 @@ def prepare_batch(
     weighter = weighter or TermWeighter(settings.cluster)
     articles: list[Article] = []
     rejections: list[Rejection] = []
+    rejected_sources: list[str | None] = []
     for raw in batch:
         result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
         if isinstance(result, Rejection):
             rejections.append(result)
+            rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
         else:
             articles.append(result)
     fingerprints = fingerprint_articles(articles, weighter, settings.fingerprint)  # one sketch pass per batch
-    return PreparedBatch(list(zip(articles, fingerprints, strict=True)), rejections)
+    return PreparedBatch(list(zip(articles, fingerprints, strict=True)), rejections, rejected_sources)
 
 
 def store_batch(
@@ -78,6 +87,14 @@ def store_batch(
             stories_grown=len(decided.grown),
             stories_merged=len(decided.merges),
             rejections=list(prepared.rejections),
+            created_story_ids=sorted(decided.created),
+            grown_story_ids=sorted(decided.grown),
+            by_source=split_by_source(
+                prepared.items,
+                prepared.rejections,
+                prepared.rejected_sources or [None] * len(prepared.rejections),
+                decided,
+            ),
         )
         for assignment in decided.assignments:
             if assignment.relation in ("exact", "near_duplicate", "rewrite"):
@@ -95,6 +112,8 @@ def store_batch(
         )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
+        # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
+        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row["seq"] for a in decided.articles], run_id))
     return report
 
 
@@ -110,6 +129,62 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
+        if report.new:  # the full-text index is a snapshot: add this run's articles to it
+            refresh_search_index(store)
+
+
+def save_index(settings: Settings, index: CandidateIndex) -> bool:
+    """Refresh the index snapshot beside the database when enough is new; skipped if the store is busy.
+
+    The snapshot only saves start-up time, so a busy store (another writer) is no reason to wait.
+    """
+    try:
+        with Store.open(settings.db, read_only=True, wait_seconds=2.0) as store:
+            return index.save(store)
+    except StoreBusyError:
+        return False
+
+
+def run_batches(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    run_id: str,
+    index: CandidateIndex,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
+    from .parallel import PreparePool  # deferred: parallel builds on this module
+
+    report = IngestReport()
+    with PreparePool(settings) as pool:
+        # Workers extract and fingerprint the next batch while this process clusters and stores this one.
+        for prepared in pool.prepare_all(batched(documents, settings.batch_size)):
+            with Store.open(settings.db) as store:
+                report.add(store_batch(store, index, run_id, prepared, settings))
+            if progress:
+                progress(report, total)
+    return report
+
+
+def ingest_documents(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    inputs: Sequence[str],
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Ingest documents in one recorded run, without Prefect; ``inputs`` names what was read."""
+    run_id = open_for_run(settings, inputs)
+    index = CandidateIndex.for_database(settings.db)
+    report = IngestReport()
+    try:
+        report = run_batches(documents, settings, run_id, index, progress, total)
+    finally:
+        close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    return report
 
 
 def ingest_paths(
@@ -118,24 +193,17 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the store, batch by batch, without Prefect."""
-    run_id = open_for_run(settings, [str(p) for p in paths])
-    total = count_files(paths)
-    from .parallel import PreparePool  # deferred: parallel builds on this module
-
-    index = CandidateIndex()
-    report = IngestReport()
-    try:
-        with PreparePool(settings) as pool:
-            batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
-            for prepared in pool.prepare_all(batches):  # workers extract the next batch while this one is stored
-                with Store.open(settings.db) as store:
-                    report.add(store_batch(store, index, run_id, prepared, settings))
-                if progress:
-                    progress(report, total)
-    finally:
-        close_run(settings, run_id, report)
+    documents = read_paths(paths, settings.extract.max_bytes)
+    report = ingest_documents(documents, settings, [str(p) for p in paths], progress, count_files(paths))
     raise_if_nothing_ingested(report)
     return report
+
+
+def deliver_run_alerts(settings: Settings, report: IngestReport) -> None:
+    """Send pending and previously failed alerts (after the run's batches committed) and count the outcome."""
+    delivery = deliver_alerts(settings.db, settings.alerts)
+    report.alerts_delivered += delivery.delivered
+    report.alerts_failed += delivery.failed + delivery.abandoned
 
 
 def raise_if_nothing_ingested(report: IngestReport) -> None:

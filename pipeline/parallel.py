@@ -96,6 +96,7 @@ def _merge(parts: list[Future[PreparedBatch]] | PreparedBatch) -> PreparedBatch:
     return PreparedBatch(
         items=[item for result in results for item in result.items],
         rejections=[rejection for result in results for rejection in result.rejections],
+        rejected_sources=[source for result in results for source in result.rejected_sources],
     )
 
 

@@ -114,6 +114,136 @@ class ClusterSettings:
         )
 
 
+ALERT_KINDS = ("watchlist", "watched_story", "spreading")
+VARIANT_RELATIONS = ("exact", "near_duplicate", "rewrite")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule (a ``[[alerts.rules]]`` table). Which fields apply depends on ``kind``."""
+
+    name: str
+    """Unique rule name; part of each alert's once-only key (rule, story, condition)."""
+    kind: str
+    """``watchlist`` (terms in new articles), ``watched_story`` (new variant of a watched story) or ``spreading``."""
+    terms: tuple[str, ...] = ()
+    """watchlist: names or phrases, matched case-insensitively as whole words on title + text."""
+    stories: tuple[str, ...] = ()
+    """watched_story: story ids to watch (merged ids follow their story)."""
+    flagged: bool = True
+    """watched_story: also watch the stories flagged with ``storyline watch STORY_ID``."""
+    relations: tuple[str, ...] = ("near_duplicate", "rewrite")
+    """watched_story: which new members count as a new variant (``exact`` copies do not by default)."""
+    min_sources: int = 3
+    """spreading: distinct sources (source, else site name, else URL host) that make a story spread."""
+    within_hours: int = 48
+    """spreading: the sources' articles must fall within this many hours (publication date, else ingest time)."""
+
+    def __post_init__(self) -> None:
+        where = f"alert rule {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"every alert rule needs a non-empty name, got {self.name!r}")
+        if self.kind not in ALERT_KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(ALERT_KINDS)}, got {self.kind!r}")
+        for name in ("terms", "stories", "relations"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"{where}: {name} must be a list of non-empty strings, got {value!r}")
+            object.__setattr__(self, name, tuple(v.strip() for v in value))
+        if self.kind == "watchlist" and not self.terms:
+            raise ConfigError(f'{where}: a watchlist rule needs terms = ["name or phrase", ...]')
+        if self.kind == "watched_story" and not (self.stories or self.flagged):
+            raise ConfigError(f"{where}: a watched_story rule needs stories = [...] or flagged = true")
+        bad = set(self.relations) - set(VARIANT_RELATIONS)
+        if bad or not self.relations:
+            raise ConfigError(f"{where}: relations must be among {', '.join(VARIANT_RELATIONS)}, got {self.relations}")
+        _positive(self, "min_sources", "within_hours")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert rules and where alerts are delivered (the ``[alerts]`` section)."""
+
+    notify: tuple[str, ...] = ()
+    """Apprise URLs every alert is sent to (``json://host:port/path``, ``slack://...``, ``mailto://...``)."""
+    max_attempts: int = 5
+    """Delivery attempts per alert (one per run) before it is marked ``abandoned``."""
+    rules: tuple[AlertRule, ...] = ()
+    """The rules, from ``[[alerts.rules]]`` tables."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.notify, str) or not all(isinstance(u, str) and "://" in u for u in self.notify):
+            raise ConfigError(f"alerts.notify must be a list of apprise URLs (scheme://...), got {self.notify!r}")
+        object.__setattr__(self, "notify", tuple(self.notify))
+        rules = tuple(_build(AlertRule, r) if isinstance(r, dict) else r for r in self.rules)
+        if not all(isinstance(r, AlertRule) for r in rules):
+            raise ConfigError("alerts.rules must be [[alerts.rules]] tables")
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"alert rule names must be unique, got {names}")
+        object.__setattr__(self, "rules", rules)
+        _positive(self, "max_attempts")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How live sources (feeds, sitemaps, URL lists) are fetched: politely, safely, within limits."""
+
+    connect_timeout: float = 5.0
+    """Seconds to wait for a TCP/TLS connection."""
+    read_timeout: float = 15.0
+    """Seconds to wait for any bytes from the server once connected."""
+    total_timeout: float = 60.0
+    """Seconds a whole response (all redirects, headers and body) may take: stops bodies that trickle."""
+    retries: int = 2
+    """Extra attempts after a transient failure (connection error, timeout, 429, 5xx); others are final."""
+    backoff: float = 1.0
+    """First retry delay in seconds; it doubles per attempt, with full jitter, up to ``backoff_max``."""
+    backoff_max: float = 30.0
+    """Longest single retry delay (also caps a server's Retry-After)."""
+    max_bytes: int = 5_000_000
+    """Largest article body read; a bigger one is abandoned while streaming and rejected as too_large."""
+    max_feed_bytes: int = 20_000_000
+    """Largest feed or sitemap body (the sitemap protocol allows 50 MB; few are over 10)."""
+    max_redirects: int = 5
+    """Redirects followed per fetch; each hop is re-checked (scheme, address, robots.txt)."""
+    user_agent: str = "Storyline/0.1 (news deduplication; +https://github.com/storyline/storyline)"
+    """User-Agent header; robots.txt rules are matched against its first word."""
+    workers: int = 8
+    """Fetches in flight at once, over all hosts."""
+    per_host_concurrency: int = 2
+    """Fetches in flight at once to one host."""
+    per_host_rate: float = 2.0
+    """Requests per second started to one host (a source's ``rate_limit`` or a robots.txt Crawl-delay
+    can lower it)."""
+    respect_robots: bool = True
+    """Honour robots.txt (fetched once per host per run)."""
+    max_urls: int = 5000
+    """New URLs fetched per source per run; the rest wait for the next run."""
+    max_sitemaps: int = 50
+    """Sitemaps read per source per run, counting the children of sitemap indexes."""
+    sitemap_depth: int = 2
+    """How deep sitemap indexes are followed (an index of indexes is depth 2)."""
+    give_up_after: int = 5
+    """Runs in which a URL failed transiently before it is no longer retried."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_bytes", "max_feed_bytes", "workers", "per_host_concurrency", "max_urls")
+        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after")
+        for name in ("retries", "max_redirects"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"FetchSettings.{name} must be a non-negative integer, got {value!r}")
+        for name in ("connect_timeout", "read_timeout", "total_timeout", "backoff_max", "per_host_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"FetchSettings.{name} must be a positive number, got {value!r}")
+        if not isinstance(self.backoff, int | float) or self.backoff < 0:
+            raise ConfigError(f"FetchSettings.backoff must be a non-negative number, got {self.backoff!r}")
+        if not isinstance(self.user_agent, str) or not self.user_agent.strip():
+            raise ConfigError("FetchSettings.user_agent must be a non-empty string")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one Storyline process."""
@@ -123,6 +253,8 @@ class Settings:
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     fingerprint: FingerprintSettings = field(default_factory=FingerprintSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
@@ -199,4 +331,13 @@ def _unit_interval(obj: object, *names: str) -> None:
             raise ConfigError(f"{type(obj).__name__}.{name} must be in (0, 1], got {value!r}")
 
 
-__all__ = ["ClusterSettings", "ExtractSettings", "FingerprintSettings", "Settings", "replace"]
+__all__ = [
+    "AlertRule",
+    "AlertSettings",
+    "ClusterSettings",
+    "ExtractSettings",
+    "FetchSettings",
+    "FingerprintSettings",
+    "Settings",
+    "replace",
+]
