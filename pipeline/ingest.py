@@ -101,6 +101,7 @@ def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
     """Create/validate the database and record a new run; returns the run id."""
     with Store.open(settings.db) as store:
         store.check_parameters(settings.stored_parameters())
+        store.mark_interrupted_runs()
         return store.begin_run(inputs)
 
 

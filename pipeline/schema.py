@@ -115,6 +115,9 @@ CREATE TABLE IF NOT EXISTS rejections (
     times_seen INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (source_uri, reason)
 );
+-- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
 """
 
 VIEWS = """

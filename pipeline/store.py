@@ -9,6 +9,9 @@ input ingested twice adds nothing.
 from __future__ import annotations
 
 import json
+import os
+import random
+import socket
 import time
 import uuid
 from collections import defaultdict
@@ -35,6 +38,32 @@ def term_key(term: str) -> int:
 
 
 LOCK_MESSAGE = "lock"
+LOCK_POLL_MAX = 0.1  # seconds between attempts to take a busy lock, at most
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _busy_message(path: str, read_only: bool, waited: float) -> str:
+    """Why an open gave up, and what to do about it."""
+    if read_only:
+        return (
+            f"{path} is being written by a Storyline ingest (waited {waited:.1f} s for a gap between its "
+            "batches); try again in a moment, raise read_wait_seconds, or read a snapshot "
+            "(see docs/reading-during-ingest.md)"
+        )
+    return (
+        f"{path} is locked by another Storyline process (waited {waited:.1f} s); "
+        "try again when it has finished its batch"
+    )
 
 
 @dataclass(frozen=True)
@@ -128,8 +157,9 @@ class Store:
         path = str(path)
         if read_only and path != ":memory:" and not Path(path).exists():
             raise StoreError(f"no Storyline database at {path} (run `storyline ingest` first)")
-        deadline = time.monotonic() + wait_seconds
-        delay = 0.05
+        started = time.monotonic()
+        deadline = started + wait_seconds
+        delay = 0.02
         while True:
             try:
                 con = duckdb.connect(path, read_only=read_only)
@@ -137,13 +167,13 @@ class Store:
             except duckdb.IOException as exc:
                 if LOCK_MESSAGE not in str(exc).lower():
                     raise StoreError(f"cannot open {path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"{path} is locked by another Storyline process (waited {wait_seconds:.0f} s); "
-                        "try again when it has finished its batch"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreBusyError(_busy_message(path, read_only, time.monotonic() - started)) from exc
+                # A writer frees the lock between batches, often for well under a second: poll often
+                # (a failed open costs ~5 ms), with jitter so two waiting processes do not collide in step.
+                time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+                delay = min(delay * 2, LOCK_POLL_MAX)
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open {path}: {exc}") from exc
         store = cls(con, path, read_only)
@@ -204,13 +234,24 @@ class Store:
     # ---- runs --------------------------------------------------------------------------------
 
     def begin_run(self, inputs: Sequence[str]) -> str:
-        """Record the start of a run and return its id."""
+        """Record the start of a run (with this process's pid and host) and return its id."""
         run_id = f"run-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.con.execute(
-            "INSERT INTO runs (run_id, started_at, status, inputs) VALUES (?, now(), 'running', ?)",
-            [run_id, list(inputs)],
+            "INSERT INTO runs (run_id, started_at, status, inputs, pid, host) VALUES (?, now(), 'running', ?, ?, ?)",
+            [run_id, list(inputs), os.getpid(), socket.gethostname()],
         )
         return run_id
+
+    def mark_interrupted_runs(self) -> list[str]:
+        """Mark 'interrupted' the runs still 'running' whose process on this host is gone (killed, crashed)."""
+        rows = self.con.execute(
+            "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+            [socket.gethostname()],
+        ).fetchall()
+        dead = [run_id for run_id, pid in rows if not _process_alive(pid)]
+        for run_id in dead:
+            self.con.execute("UPDATE runs SET status = 'interrupted', finished_at = now() WHERE run_id = ?", [run_id])
+        return dead
 
     def add_to_run(self, run_id: str, report: IngestReport) -> None:
         """Add a batch's counts to its run (called inside the batch's transaction)."""
