@@ -197,10 +197,16 @@ class Store:
         version = self._meta("schema_version") if self._has_table("meta") else None
         if version is not None and int(version) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema v{version}; this Storyline reads up to v{SCHEMA_VERSION}")
+        # Writers open once per batch: skip the DDL (a write, and a catalog checkpoint on close) when the
+        # database already has exactly this schema text, which keeps the write-lock window short.
+        digest = xxhash.xxh64_hexdigest((TABLES + VIEWS).encode("utf-8"))
+        if version is not None and int(version) == SCHEMA_VERSION and self._meta("schema_digest") == digest:
+            return
         self.con.execute("BEGIN")
         self.con.execute(TABLES)
         self.con.execute(VIEWS)
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_digest', ?)", [digest])
         self.con.execute("COMMIT")
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
