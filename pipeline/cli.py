@@ -5,6 +5,7 @@
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
     storyline export --format jsonl one line per article
+    storyline check                 integrity checks (whole batches only, counts agree)
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
 """
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shuffle", type=int, action="append", metavar="SEED", help="shuffled order (repeatable)")
     p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
+    p.set_defaults(handler=cmd_check)
 
     p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
@@ -176,7 +180,8 @@ def _open_input(path: str) -> TextIO:
 def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .store import Store
 
-    return Store.open(_settings(args).db, read_only=True)
+    settings = _settings(args)
+    return Store.open(settings.db, read_only=True, wait_seconds=settings.read_wait_seconds)
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
@@ -272,6 +277,23 @@ def cmd_export(args: argparse.Namespace) -> int:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
                 sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
+    from .integrity import consistency_problems
+
+    with _open_store(args) as store:
+        problems = consistency_problems(store)
+        articles, stories, running = store.con.execute(
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
+            "(SELECT count(*) FROM runs WHERE status = 'running')"
+        ).fetchall()[0]
+    print(f"{articles} articles in {stories} stories; {running} run(s) in progress")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    print("consistent" if not problems else f"{len(problems)} problem(s) found")
+    return 1 if problems else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from .fingerprint import TermWeighter, fingerprint_article
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
 from .settings import Settings
+from .snapshot import refresh_snapshot
 from .sources import count_files, read_paths
 from .store import Store
 
@@ -110,6 +111,8 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
+        if settings.snapshot:
+            refresh_snapshot(store, settings.snapshot)
 
 
 def ingest_paths(

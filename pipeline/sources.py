@@ -134,12 +134,7 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
     external_id = None if external_id is None else str(external_id)
     base = where.split("#", 1)[0]
     uri = f"{base}#id={external_id}" if external_id is not None else where
-    raw_date = record.get("published_at")
-    published = parse_date(raw_date)
-    if published is None and raw_date not in (None, ""):
-        return Rejection(
-            where, "malformed_jsonl", f"published_at {str(raw_date)[:40]!r} is not an ISO 8601 or RFC 2822 date"
-        )
+    published = parse_date(record.get("published_at"))  # optional metadata: unparseable means undated
     return RawDocument(
         source_uri=uri,
         kind="html" if body is html else "text",
