@@ -179,6 +179,9 @@ class Store:
         store = cls(con, path, read_only)
         if not read_only:
             store._ensure_schema()
+        elif not store._has_table("meta"):  # e.g. the first ingest was killed before its first commit
+            con.close()
+            raise StoreError(f"{path} holds no Storyline data yet (no ingest has committed a batch to it)")
         return store
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from reliability import ROOT, cli_process, rows
 
@@ -107,3 +108,10 @@ def test_snapshot_is_refreshed_after_a_run_and_readable_while_the_live_file_is_l
         holder.kill()
         holder.wait()
     assert [p.name for p in snapshot.parent.iterdir()] == ["storyline.duckdb"], "no partial copies left"
+
+
+def test_reading_a_file_no_ingest_has_committed_to_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    db = str(tmp_path / "killed-at-first-batch.duckdb")
+    duckdb.connect(db).close()  # what an ingest killed before its first commit leaves
+    assert main(["stories", "--db", db]) == 1
+    assert "holds no Storyline data yet" in capsys.readouterr().err
