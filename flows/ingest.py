@@ -10,9 +10,20 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
+from flows.reporting import publish_run_report
 from pipeline.index import CandidateIndex
-from pipeline.ingest import batched, close_run, open_for_run, prepare_batch, raise_if_nothing_ingested, store_batch
+from pipeline.ingest import (
+    batched,
+    close_run,
+    deliver_run_alerts,
+    open_for_run,
+    prepare_batch,
+    raise_if_nothing_ingested,
+    save_index,
+    store_batch,
+)
 from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.runreport import by_input
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
 from pipeline.store import Store
@@ -42,13 +53,24 @@ def ingest_flow(
     total = count_files(paths)
     logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
     report = IngestReport()
-    index = CandidateIndex()  # loaded on the first batch, then refreshed with each batch's additions
+    # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
+    index = CandidateIndex.for_database(settings.db)
     try:
         for number, batch in enumerate(batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size), 1):
             report.add(ingest_batch(settings, index, run_id, batch))
             logger.info("batch %d: %s", number, _progress(report))
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
+    logger.info(
+        "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",
+        report.alerts_fired,
+        report.alerts_delivered,
+        report.alerts_failed,
+        len(published.events),
+    )
     for rejection in report.rejections:
         logger.warning("rejected %s", rejection)
     raise_if_nothing_ingested(report)

@@ -1,12 +1,14 @@
 """Storyline: streaming news ingestion and deduplication, one record per story.
 
 The pipeline in data-flow order: ``sources`` -> ``extract`` -> ``fingerprint`` -> ``cluster`` ->
-``store``; ``ingest`` runs them batch by batch. This package never imports Prefect: the flows in
+``store`` -> ``alerts`` (rules fired with each batch; ``notify`` delivers them after the run);
+``ingest`` runs them batch by batch. This package never imports Prefect: the flows in
 ``flows/`` are thin wrappers around ``prepare_batch`` and ``store_batch``.
 """
 
 from .errors import (
     ConfigError,
+    DeliveryError,
     NothingIngestedError,
     ParameterMismatchError,
     StoreBusyError,
@@ -24,6 +26,7 @@ __all__ = [
     "Article",
     "Assignment",
     "ConfigError",
+    "DeliveryError",
     "Fingerprint",
     "IngestReport",
     "NothingIngestedError",

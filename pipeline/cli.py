@@ -6,6 +6,11 @@
     storyline show STORY_ID         one story and its variants, with why each was assigned
     storyline export --format jsonl one line per article
     storyline check                 integrity checks (whole batches only, counts agree)
+    storyline alerts                fired alerts and their delivery status
+    storyline watch STORY_ID        flag a story for watched_story alert rules
+    storyline export --format jsonl one line per article (or --format parquet|csv DIR: one file per table)
+    storyline search "QUERY"        ranked full-text search over stories and articles
+    storyline report STORY_ID --html FILE   the story as a self-contained HTML page
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
 """
@@ -88,7 +93,34 @@ def _parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p = with_db(sub.add_parser("export", help="export articles (jsonl to stdout) or every analyst table (to DIR)"))
+    p.add_argument("--format", choices=["jsonl", "parquet", "csv"], default="jsonl")
+    p.add_argument("directory", nargs="?", help="parquet/csv: directory to write one file per table into")
     p.set_defaults(handler=cmd_export)
+
+    p = with_db(sub.add_parser("alerts", help="list fired alerts and their delivery status"))
+    p.add_argument("--status", choices=["pending", "delivered", "failed", "abandoned"], help="only this status")
+    p.add_argument("--limit", type=int, default=50, help="how many alerts (default 50)")
+    p.add_argument("--retry", action="store_true", help="deliver pending and failed alerts now, then list")
+    p.set_defaults(handler=cmd_alerts)
+
+    p = with_db(sub.add_parser("watch", help="flag a story for watched_story alert rules"))
+    p.add_argument("story_id", help="story id (a merged id follows its story)")
+    p.add_argument("--note", help="why it is watched")
+    p.add_argument("--remove", action="store_true", help="stop watching the story")
+    p.set_defaults(handler=cmd_watch)
+    p = with_db(sub.add_parser("search", help="ranked full-text search over stories and articles"))
+    p.add_argument("query", help="words to search for (BM25 over titles and texts)")
+    p.add_argument("--since", type=date.fromisoformat, help="only articles published on or after DATE (YYYY-MM-DD)")
+    p.add_argument("--source", help="only articles from this outlet (case-insensitive)")
+    p.add_argument("--limit", type=int, default=10, help="how many stories (default 10)")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table", dest="output")
+    p.set_defaults(handler=cmd_search)
+
+    p = with_db(sub.add_parser("report", help="write a story as a self-contained HTML page"))
+    p.add_argument("story_id", help="story id (merged-away ids resolve to the story they joined)")
+    p.add_argument("--html", required=True, metavar="FILE", help="HTML file to write")
+    p.set_defaults(handler=cmd_report)
     return parser
 
 
@@ -136,6 +168,9 @@ def _print_summary(report: IngestReport, db: str) -> None:
         f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
         f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
     )
+    if report.alerts_fired or report.alerts_delivered or report.alerts_failed:
+        print(f"Alerts: {report.alerts_fired} fired, {report.alerts_delivered} delivered, "
+              f"{report.alerts_failed} failed (see `storyline alerts`)")  # fmt: skip
     for rejection in report.rejections[:20]:
         print(f"  rejected {rejection}")
     if len(report.rejections) > 20:
@@ -209,6 +244,8 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
+    from .report import related_stories
+
     original_id = args.story_id
     with _open_store(args) as store:
         if args.story_id is None:
@@ -223,13 +260,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
             return 1
         args.story_id = resolved
-        related = store.query(
-            "SELECT 'continues' AS how, related_story_id AS other, similarity FROM story_links WHERE story_id = ? "
-            "UNION ALL SELECT 'continued by', story_id, similarity FROM story_links WHERE related_story_id = ? "
-            "UNION ALL SELECT 'absorbed', merged_story_id, similarity FROM story_merges WHERE into_story_id = ? "
-            "ORDER BY 1, 2",
-            [resolved, resolved, resolved],
-        )
+        related = related_stories(store, resolved)
         variants = store.query(
             "SELECT * FROM story_variants WHERE story_id = ? ORDER BY is_canonical DESC, published_at NULLS LAST, "
             "ingested_at, article_id",
@@ -269,7 +300,11 @@ def _console():  # type: ignore[no-untyped-def]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write one JSON line per article to stdout."""
+    """Write one JSON line per article to stdout, or every analyst table as Parquet/CSV files into a directory."""
+    if args.format != "jsonl":
+        return _export_tables(args)
+    if args.directory:
+        raise ConfigError("--format jsonl writes to stdout; a directory is for --format parquet or csv")
     with _open_store(args) as store:
         cursor = store.con.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM articles ORDER BY seq")
         while rows := cursor.fetchmany(1000):
@@ -294,6 +329,104 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  problem: {problem}")
     print("consistent" if not problems else f"{len(problems)} problem(s) found")
     return 1 if problems else 0
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Print alerts as a table, newest first (after delivering due ones with --retry)."""
+    from rich.table import Table
+
+    from .alerts import list_alerts
+    from .notify import deliver_alerts
+    from .store import Store
+
+    settings = _settings(args)
+    if args.retry:
+        done = deliver_alerts(settings.db, settings.alerts)
+        print(f"delivered {done.delivered}, failed {done.failed}, abandoned {done.abandoned}", file=sys.stderr)
+    with Store.open(settings.db, read_only=True) as store:
+        rows = list_alerts(store, args.status, args.limit) if store.has_table("alerts") else []
+    table = Table(title=f"{len(rows)} alert(s) (newest first)")
+    for name in ("time", "rule", "story", "condition", "status", "attempts", "last error"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["rule"], r["story_id"], r["condition"], r["status"],
+            str(r["attempts"]), r["last_error"] or "",
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def _export_tables(args: argparse.Namespace) -> int:
+    from .export import export_tables
+
+    if not args.directory:
+        raise ConfigError(f"--format {args.format} needs a directory: storyline export --format {args.format} DIR")
+    with _open_store(args) as store:
+        report = export_tables(store, args.directory, args.format)
+    for name, rows in report.rows.items():
+        print(f"  {name}.{report.format}: {rows} row(s)")
+    print(f"Exported {len(report.rows)} tables to {report.directory}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Rank stories by their best-matching article (BM25) and print them with a snippet."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .search import ensure_search_index, search_stories
+
+    db = _settings(args).db
+    if args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    warning = ensure_search_index(db)
+    if warning:
+        print(f"storyline: warning: {warning}", file=sys.stderr)
+    with _open_store(args) as store:
+        hits = search_stories(store, args.query, since=args.since, source=args.source, limit=args.limit)
+    if args.output == "jsonl":
+        for hit in hits:
+            sys.stdout.write(json.dumps(hit.as_record(), ensure_ascii=False) + "\n")
+        return 0
+    table = Table(title=f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'} matching {args.query!r}")
+    for name in ("score", "story", "title", "date", "sources", "snippet"):
+        table.add_column(name, overflow="fold")
+    for hit in hits:
+        snippet = Text(hit.snippet.text)
+        for start, end in hit.snippet.highlights:
+            snippet.stylize("bold yellow", start, end)
+        table.add_row(
+            f"{hit.score:.2f}", hit.story_id, hit.title or "(untitled)", _fmt(hit.first_published),
+            f"{hit.source_count} ({hit.matched_articles} matched)", snippet,
+        )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Flag (or unflag) a story for watched_story rules."""
+    from .alerts import unwatch_story, watch_story
+    from .store import Store
+
+    with Store.open(_settings(args).db) as store:
+        if args.remove:
+            found = unwatch_story(store, args.story_id)
+            print(f"no longer watching {args.story_id}" if found else f"{args.story_id} was not watched")
+            return 0
+        if not store.query("SELECT 1 FROM stories WHERE story_id = ?", [store.resolve_story(args.story_id)]):
+            print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
+            return 1
+        print(f"watching story {watch_story(store, args.story_id, args.note)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one story as a self-contained HTML page."""
+    from .report import write_report
+
+    with _open_store(args) as store:
+        path = write_report(store, args.story_id, args.html)
+    print(f"Wrote {path}")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

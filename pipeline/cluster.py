@@ -54,18 +54,21 @@ class BatchAssignment:
 
 @dataclass
 class _Candidates:
-    """What one article is compared with."""
+    """What one article is compared with: candidate stories (with their stored-centroid cosine) and LSH hits."""
 
     stories: set[str]
     band_hits: set[int]
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 class _Batch:
     """The working set of one batch: prefetched stored candidates plus what the batch adds."""
 
-    def __init__(self, settings: Settings, index: CandidateIndex):
+    def __init__(self, settings: Settings, index: CandidateIndex, store: Store):
         self.settings = settings
         self.index = index
+        self.store = store
+        self.changed: set[str] = set()  # stories whose centroid this batch changed (scored live)
         self.by_hash: dict[str, ArticleRef] = {}
         self.signatures: dict[int, tuple[np.ndarray, ArticleRef]] = {}
         self.buckets: dict[int, list[int]] = defaultdict(list)
@@ -85,6 +88,14 @@ class _Batch:
         # batch adds (``_grow``), which keeps the candidates per article bounded.
         self.stories[story.story_id] = story
 
+    def story(self, story_id: str) -> StoryState:
+        """A story's full state, loaded from the store on first need."""
+        story_id = self.resolve(story_id)
+        if story_id not in self.stories:
+            for story in self.store.load_stories([story_id], self.settings.cluster.posting_terms).values():
+                self.add_story(story)
+        return self.stories[story_id]
+
     def post(self, story: StoryState, terms: dict[str, float]) -> None:
         for term in terms:
             self.postings[term].add(story.story_id)
@@ -94,23 +105,35 @@ class _Batch:
         for key in keys:
             self.buckets[key].append(seq)
 
-    def scored_stories(self, fp: Fingerprint, prefetched: set[str]) -> list[tuple[float, StoryState]]:
-        """Candidate stories with their centroid cosine, best first."""
-        ids = {self.resolve(s) for s in prefetched}
+    def scored_stories(self, fp: Fingerprint, candidates: _Candidates) -> list[tuple[float, str]]:
+        """Candidate story ids with their centroid cosine, best first.
+
+        A stored story the batch has not changed keeps the cosine computed in the store at
+        prefetch; one the batch created, grew or merged is scored against its live centroid.
+        """
+        ids = {self.resolve(s) for s in candidates.stories}
         for term in query_terms(fp.terms, self.settings.cluster.query_terms):
             ids |= {self.resolve(s) for s in self.postings.get(term, ())}
-        scored = [(cosine(fp.terms, s.centroid, s.norm), s) for i in ids if (s := self.stories.get(i)) is not None]
-        return sorted(scored, key=lambda pair: (-pair[0], pair[1].story_id))
+        scored = []
+        for story_id in ids:
+            score = None if story_id in self.changed else candidates.scores.get(story_id)
+            if score is None:
+                story = self.stories.get(story_id)
+                if story is None:
+                    continue
+                score = cosine(fp.terms, story.centroid, story.norm)
+            scored.append((score, story_id))
+        return sorted(scored, key=lambda pair: (-pair[0], pair[1]))
 
     def near_duplicate(
-        self, fp: Fingerprint, band_hits: set[int], top_stories: Sequence[StoryState]
+        self, fp: Fingerprint, band_hits: set[int], top_stories: Sequence[str]
     ) -> tuple[ArticleRef, float] | None:
         """The closest stored or batch article by estimated Jaccard, if it reaches the threshold."""
         seqs = set(band_hits)
         for key in fp.band_keys:
             seqs.update(self.buckets.get(key, ()))
-        for story in top_stories:
-            seqs |= self.members.get(story.story_id, set())
+        for story_id in top_stories:
+            seqs |= self.members.get(story_id, set())
         signature = np.asarray(fp.signature, dtype=np.uint32)
         best: tuple[float, int] | None = None
         for seq in sorted(seqs):
@@ -185,28 +208,41 @@ def assign_batch(
 def _prefetch(
     store: Store, index: CandidateIndex, fresh: Sequence[tuple[Article, Fingerprint]], settings: Settings
 ) -> tuple[_Batch, list[_Candidates]]:
-    """Fetch every stored candidate the batch needs, in a few set-based queries."""
-    batch = _Batch(settings, index)
+    """Fetch every stored candidate the batch needs, in a few set-based queries.
+
+    Candidate stories are scored in the store; only those an article could join (cosine at the
+    rewrite threshold or above) and those its copies belong to are loaded whole.
+    """
+    batch = _Batch(settings, index, store)
     batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
     candidates = [
         _Candidates(
-            stories=index.candidate_stories(
-                query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
-            ),
+            stories={
+                index.resolve(s)
+                for s in index.candidate_stories(
+                    query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
+                )
+            },
             band_hits=index.near_duplicate_candidates(fp.band_keys),
         )
         for _, fp in fresh
     ]
     for seq, (signature, ref) in store.signatures({s for c in candidates for s in c.band_hits}).items():
         batch.add_signature(seq, signature, ref)
-    story_ids = {c for cand in candidates for c in cand.stories}
+    scores = store.story_scores(
+        [fp.terms for _, fp in fresh], ((i, s) for i, c in enumerate(candidates) for s in c.stories)
+    )
+    for i, cand in enumerate(candidates):
+        cand.scores = {s: scores[i, s] for s in cand.stories if (i, s) in scores}
+    threshold = settings.cluster.rewrite_threshold
+    story_ids = {s for cand in candidates for s, score in cand.scores.items() if score >= threshold}
     story_ids |= {ref.story_id for ref in batch.by_hash.values()}
     story_ids |= {ref.story_id for _, ref in batch.signatures.values()}
     for story in store.load_stories({index.resolve(s) for s in story_ids}, settings.cluster.posting_terms).values():
         batch.add_story(story)
     top: set[str] = set()
     for (_, fp), cand in zip(fresh, candidates, strict=True):
-        top |= {s.story_id for _, s in batch.scored_stories(fp, cand.stories)[: settings.cluster.member_checks]}
+        top |= {s for _, s in batch.scored_stories(fp, cand)[: settings.cluster.member_checks]}
     for seq, (signature, ref) in store.member_signatures(top, MEMBERS_PER_STORY).items():
         batch.add_signature(seq, signature, ref)
         batch.members[index.resolve(ref.story_id)].add(seq)
@@ -227,7 +263,7 @@ def _assign_one(
     if exact:
         exact = ArticleRef(exact.article_id, batch.resolve(exact.story_id), exact.variant_group)
     # An exact copy needs no story scoring: it follows its original.
-    scored = [] if exact else batch.scored_stories(fp, candidates.stories)
+    scored = [] if exact else batch.scored_stories(fp, candidates)
     near = (
         None
         if exact
@@ -237,15 +273,16 @@ def _assign_one(
     matched: str | None = None
     if exact or near:
         ref, jaccard = (exact, 1.0) if exact else near  # type: ignore[misc]
-        story = batch.stories[ref.story_id]
+        story = batch.story(ref.story_id)
         relation, matched, group = ("exact" if exact else "near_duplicate"), ref.article_id, ref.variant_group
         story_similarity: float | None = cosine(fp.terms, story.centroid, story.norm)
     else:
         group = "v" + article_id[1:]
         joinable = [
-            (score, s)
+            (score, batch.story(s))
             for score, s in scored
-            if score >= settings.rewrite_threshold and in_window(s, article.published_at, settings.window_days)
+            if score >= settings.rewrite_threshold
+            and in_window(batch.story(s), article.published_at, settings.window_days)
         ]
         if joinable:
             story_similarity, story = joinable[0]
@@ -258,7 +295,7 @@ def _assign_one(
             out.created.add(story.story_id)
             older = [(score, s) for score, s in scored if score >= settings.rewrite_threshold]
             if older:
-                out.links.append(StoryLink(story.story_id, older[0][1].story_id, older[0][0], article_id))
+                out.links.append(StoryLink(story.story_id, older[0][1], older[0][0], article_id))
     shared = top_shared_terms(fp.terms, story.centroid) if story.centroid else ()
     if relation in ("rewrite", "new_story"):
         _grow(batch, story, fp.terms)
@@ -300,6 +337,7 @@ def _merge_bridged(
             continue
         keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
         keep.add(drop.centroid)
+        batch.changed.add(keep.story_id)
         batch.post(keep, drop.centroid)
         keep.size += drop.size
         keep.posted |= drop.posted
@@ -317,6 +355,7 @@ def _merge_bridged(
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
     """Add a distinct variant's vector to its story's centroid (copies do not re-weight a story)."""
     story.add(terms)
+    batch.changed.add(story.story_id)
     batch.post(story, terms)
 
 

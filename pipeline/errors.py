@@ -7,7 +7,9 @@ Every error the library raises on purpose derives from ``StorylineError``::
     ├── ParameterMismatchError   the database was built with other fingerprint/cluster parameters (terminal)
     ├── StoreError               the DuckDB record of truth cannot be used
     │   └── StoreBusyError       another process holds the write lock (transient: retry later)
-    └── NothingIngestedError     a run read input but could store none of it (terminal for that input)
+    ├── NothingIngestedError     a run read input but could store none of it (terminal for that input)
+    ├── DeliveryError            an alert could not be delivered (transient: retried on later runs)
+    └── SearchError              full-text search cannot run (no fts extension, no index, empty query)
 
 Bad *input* is never an exception that escapes a run: it becomes a ``Rejection`` with a reason.
 """
@@ -49,3 +51,13 @@ class StoreBusyError(StoreError):
 
 class NothingIngestedError(StorylineError):
     """A run could not ingest a single article from its input."""
+
+
+class DeliveryError(StorylineError):
+    """An alert could not be sent to a notify target; it stays 'failed' and is retried on later runs."""
+
+    transient = True
+
+
+class SearchError(StorylineError):
+    """Full-text search cannot run: the fts extension is missing, there is no index, or the query is empty."""

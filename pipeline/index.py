@@ -6,24 +6,38 @@ Two persisted postings answer "who might this be?" without scanning the corpus:
 * story term postings (``story_postings``: term key -> story) for rewrites.
 
 Both tables are append-only and carry the ``seq`` of the article that added them, so a process
-loads the whole index once (sorted numpy arrays: ~12 bytes a posting) and afterwards only the
+loads the whole index once (sorted numpy arrays: 16 bytes a posting) and afterwards only the
 rows added since (``refresh``), including those written by other processes. A lookup is a
 binary search, O(log n) in the corpus size; everything after it touches only the candidates.
 Story ids that were merged away resolve through ``story_merges``.
+
+Loading a million articles' postings from the database and sorting them takes tens of seconds,
+so the sorted arrays are also kept beside the database as a snapshot (``<db>.index/``: numpy
+files, memory-mapped on load, so start-up costs milliseconds and only the pages a lookup touches
+are read). The snapshot is a cache, never the record: it names the database it was built from
+and the last article it covers, a process loads only the rows after that from DuckDB, and a
+snapshot that does not match its database is ignored (and rebuilt).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
-from .store import Store, term_key
+from .store import Store, StoreError, term_key
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_AFTER = 50_000  # unsaved postings (and 5% of the index) before a run writes a new snapshot
 
 
 class _Postings:
@@ -74,30 +88,52 @@ class _Postings:
         self._merge(keys, values)
 
     def _merge(self, keys: np.ndarray, values: np.ndarray) -> None:
-        all_keys = np.concatenate([self.keys, keys.astype(np.uint64)])
-        all_values = np.concatenate([self.values, values.astype(np.int64)])
-        order = np.argsort(all_keys, kind="stable")
-        self.keys, self.values = all_keys[order], all_values[order]
+        # Sort only the additions and insert them after equal keys: O(n) for an index of n, and
+        # the same order a full stable sort would give (postings are added in seq order).
+        order = np.argsort(keys.astype(np.uint64), kind="stable")
+        keys, values = keys.astype(np.uint64)[order], values.astype(np.int64)[order]
+        at = np.searchsorted(self.keys, keys, side="right")
+        self.keys, self.values = np.insert(self.keys, at, keys), np.insert(self.values, at, values)
+
+    def folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """All postings as two sorted arrays (the recent additions folded in)."""
+        if self.recent_count:
+            self._compact()
+        return self.keys, self.values
 
 
 class CandidateIndex:
     """In-memory view of the persisted candidate postings, kept current with ``refresh``."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: str | Path | None = None) -> None:
         self.max_seq = 0
         self.bands = _Postings()
         self.postings = _Postings()
         self.story_names: list[str] = []
-        self.story_numbers: dict[str, int] = {}
+        self._story_numbers: dict[str, int] | None = {}
         self.redirects: dict[str, str] = {}
         self.load_seconds = 0.0
+        self.snapshot = Path(snapshot) if snapshot else None
+        self.snapshot_seq = 0  # the last article the loaded (or saved) snapshot covers
+        self._snapshot_size = 0  # postings in that snapshot
+        self._started = False
+
+    @classmethod
+    def for_database(cls, db: str | Path) -> CandidateIndex:
+        """An index that keeps its snapshot beside the database file (none for in-memory databases)."""
+        return cls(None if str(db) == ":memory:" else snapshot_path(db))
 
     def refresh(self, store: Store) -> int:
         """Load postings added since the last refresh (all of them the first time); returns how many."""
         started = time.perf_counter()
+        if not self._started:
+            self._started = True
+            self._load_snapshot(store)
+            self.redirects.update(store.merges_since(0, self.max_seq))
         since = self.max_seq
         top = store.max_seq()
         if top <= since:
+            self.load_seconds += time.perf_counter() - started
             return 0
         band_keys, band_seqs = store.band_rows(since, top)
         self.bands.add(band_keys, band_seqs)
@@ -140,8 +176,84 @@ class CandidateIndex:
         }
 
     def _number(self, story_id: str) -> int:
-        number = self.story_numbers.get(story_id)
+        if self._story_numbers is None:  # built on first need after a snapshot load
+            self._story_numbers = {name: i for i, name in enumerate(self.story_names)}
+        number = self._story_numbers.get(story_id)
         if number is None:
-            number = self.story_numbers[story_id] = len(self.story_names)
+            number = self._story_numbers[story_id] = len(self.story_names)
             self.story_names.append(story_id)
         return number
+
+    # ---- snapshot ---------------------------------------------------------------------------------
+
+    def save(self, store: Store, force: bool = False) -> bool:
+        """Write a new snapshot when enough postings are not yet in one (or ``force``); returns whether it did.
+
+        Call it outside a write transaction: it first reads what is committed, so the snapshot never
+        covers an article that a crash could still roll back.
+        """
+        if self.snapshot is None:
+            return False
+        self.refresh(store)
+        unsaved = len(self.bands) + len(self.postings) - self._snapshot_size
+        if not force and (unsaved < SNAPSHOT_AFTER or unsaved < 0.05 * self._snapshot_size):
+            return False
+        database_id, anchor = store.database_id(), store.article_at(self.max_seq)
+        if database_id is None:
+            return False
+        band_keys, band_seqs = self.bands.folded()
+        post_keys, post_stories = self.postings.folded()
+        self.snapshot.mkdir(parents=True, exist_ok=True)
+        version = self.snapshot / f"v{self.max_seq}-{uuid.uuid4().hex[:8]}"
+        version.mkdir()
+        arrays = {
+            "band_keys": band_keys, "band_seqs": band_seqs, "posting_keys": post_keys, "posting_stories": post_stories,
+            "story_names": np.array(self.story_names, dtype=f"S{max((len(n) for n in self.story_names), default=1)}"),
+        }  # fmt: skip
+        for name, array in arrays.items():
+            np.save(version / f"{name}.npy", array)
+        manifest = {"format": SNAPSHOT_FORMAT, "database_id": database_id, "max_seq": self.max_seq,
+                    "anchor_article": anchor, "postings": len(band_keys) + len(post_keys)}  # fmt: skip
+        (version / "manifest.json").write_text(json.dumps(manifest))
+        pointer = self.snapshot / f"CURRENT.{os.getpid()}.tmp"
+        pointer.write_text(version.name)
+        os.replace(pointer, self.snapshot / "CURRENT")  # atomic: readers see the old or the new snapshot
+        for old in self.snapshot.iterdir():
+            if old.is_dir() and old.name != version.name:
+                shutil.rmtree(old, ignore_errors=True)  # a process still mapping it keeps its pages
+        self.snapshot_seq, self._snapshot_size = self.max_seq, manifest["postings"]
+        return True
+
+    def _load_snapshot(self, store: Store) -> None:
+        """Map the snapshot's arrays if it belongs to this database; otherwise start empty."""
+        if self.snapshot is None or not (self.snapshot / "CURRENT").exists():
+            return
+        version = self.snapshot / (self.snapshot / "CURRENT").read_text().strip()
+        try:
+            manifest = json.loads((version / "manifest.json").read_text())
+            arrays = {
+                name: np.load(version / f"{name}.npy", mmap_mode="r")
+                for name in ("band_keys", "band_seqs", "posting_keys", "posting_stories", "story_names")
+            }
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"unreadable index snapshot {version}: {exc} (delete {self.snapshot} to rebuild)") from exc
+        valid = (
+            manifest.get("format") == SNAPSHOT_FORMAT
+            and manifest.get("database_id") == store.database_id()
+            and manifest["max_seq"] <= store.max_seq()
+            and store.article_at(manifest["max_seq"]) == manifest.get("anchor_article")
+        )
+        if not valid:
+            return
+        self.bands.keys, self.bands.values = arrays["band_keys"], arrays["band_seqs"]
+        self.postings.keys, self.postings.values = arrays["posting_keys"], arrays["posting_stories"]
+        self.story_names = [n.decode("ascii") for n in arrays["story_names"].tolist()]
+        self._story_numbers = None
+        self.max_seq = self.snapshot_seq = manifest["max_seq"]
+        self._snapshot_size = manifest["postings"]
+
+
+def snapshot_path(db: str | Path) -> Path:
+    """Where the index snapshot of database file ``db`` lives."""
+    db = Path(db)
+    return db.with_name(db.name + ".index")

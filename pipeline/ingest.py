@@ -9,16 +9,20 @@ both over files and folders; the Prefect flow calls the same two functions.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from .alerts import fire_alerts
 from .cluster import assign_batch
-from .errors import NothingIngestedError
+from .errors import NothingIngestedError, StoreBusyError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_article
 from .index import CandidateIndex
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .notify import deliver_alerts
+from .runreport import split_by_source
+from .search import refresh_search_index
 from .settings import Settings
 from .snapshot import refresh_snapshot
 from .sources import count_files, read_paths
@@ -33,6 +37,8 @@ class PreparedBatch:
 
     items: list[tuple[Article, Fingerprint]]
     rejections: list[Rejection]
+    rejected_sources: list[str | None] = field(default_factory=list)
+    """The ``source`` of each rejected document, when it was known (for per-source reports)."""
 
     @property
     def read(self) -> int:
@@ -54,13 +60,15 @@ def prepare_batch(
     weighter = weighter or TermWeighter(settings.cluster)
     items: list[tuple[Article, Fingerprint]] = []
     rejections: list[Rejection] = []
+    rejected_sources: list[str | None] = []
     for raw in batch:
         result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
         if isinstance(result, Rejection):
             rejections.append(result)
+            rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
         else:
             items.append((result, fingerprint_article(result, weighter, settings.fingerprint)))
-    return PreparedBatch(items, rejections)
+    return PreparedBatch(items, rejections, rejected_sources)
 
 
 def store_batch(
@@ -78,6 +86,14 @@ def store_batch(
             stories_grown=len(decided.grown),
             stories_merged=len(decided.merges),
             rejections=list(prepared.rejections),
+            created_story_ids=sorted(decided.created),
+            grown_story_ids=sorted(decided.grown),
+            by_source=split_by_source(
+                prepared.items,
+                prepared.rejections,
+                prepared.rejected_sources or [None] * len(prepared.rejections),
+                decided,
+            ),
         )
         for assignment in decided.assignments:
             if assignment.relation in ("exact", "near_duplicate", "rewrite"):
@@ -95,6 +111,8 @@ def store_batch(
         )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
+        # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
+        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row["seq"] for a in decided.articles], run_id))
     return report
 
 
@@ -111,8 +129,22 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
     status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
+        if report.new:  # the full-text index is a snapshot: add this run's articles to it
+            refresh_search_index(store)
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
+
+
+def save_index(settings: Settings, index: CandidateIndex) -> bool:
+    """Refresh the index snapshot beside the database when enough is new; skipped if the store is busy.
+
+    The snapshot only saves start-up time, so a busy store (another writer) is no reason to wait.
+    """
+    try:
+        with Store.open(settings.db, read_only=True, wait_seconds=2.0) as store:
+            return index.save(store)
+    except StoreBusyError:
+        return False
 
 
 def ingest_paths(
@@ -124,7 +156,7 @@ def ingest_paths(
     run_id = open_for_run(settings, [str(p) for p in paths])
     total = count_files(paths)
     weighter = TermWeighter(settings.cluster)
-    index = CandidateIndex()
+    index = CandidateIndex.for_database(settings.db)
     report = IngestReport()
     try:
         for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
@@ -135,8 +167,17 @@ def ingest_paths(
                 progress(report, total)
     finally:
         close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
     raise_if_nothing_ingested(report)
     return report
+
+
+def deliver_run_alerts(settings: Settings, report: IngestReport) -> None:
+    """Send pending and previously failed alerts (after the run's batches committed) and count the outcome."""
+    delivery = deliver_alerts(settings.db, settings.alerts)
+    report.alerts_delivered += delivery.delivered
+    report.alerts_failed += delivery.failed + delivery.abandoned
 
 
 def raise_if_nothing_ingested(report: IngestReport) -> None:

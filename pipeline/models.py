@@ -88,16 +88,42 @@ class IngestReport:
     stories_grown: int = 0
     stories_merged: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    created_story_ids: list[str] = field(default_factory=list)
+    """Stories this run founded (for reports and Prefect events)."""
+    grown_story_ids: list[str] = field(default_factory=list)
+    """Stories that existed before this run and gained articles in it."""
+    alerts_fired: int = 0
+    """Alerts recorded by this run (pending delivery)."""
+    alerts_delivered: int = 0
+    """Alerts (of this or earlier runs) delivered at the end of this run."""
+    alerts_failed: int = 0
+    """Alerts whose delivery failed at the end of this run (retried by later runs, or abandoned)."""
+    by_source: dict[str, IngestReport] = field(default_factory=dict)
+    """The same counts split by source (the document's ``source``, else its file)."""
 
     def add(self, other: IngestReport) -> None:
         """Fold another report's counts into this one."""
         for name in COUNT_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejections.extend(other.rejections)
+        self.alerts_fired += other.alerts_fired
+        self.alerts_delivered += other.alerts_delivered
+        self.alerts_failed += other.alerts_failed
+        self.created_story_ids = _union(self.created_story_ids, other.created_story_ids)
+        # A story founded earlier in this run and grown by a later batch is still "created" by the run.
+        created = set(self.created_story_ids)
+        self.grown_story_ids = [s for s in _union(self.grown_story_ids, other.grown_story_ids) if s not in created]
+        for key, part in other.by_source.items():
+            self.by_source.setdefault(key, IngestReport()).add(part)
 
     def counts(self) -> dict[str, int]:
         """The counters as a plain dict (for logs, artifacts and JSON)."""
         return {name: getattr(self, name) for name in COUNT_FIELDS}
+
+
+def _union(first: list[str], second: list[str]) -> list[str]:
+    """Items of both lists, once each, in first-seen order."""
+    return list(dict.fromkeys([*first, *second]))
 
 
 COUNT_FIELDS = (

@@ -81,6 +81,9 @@ CREATE TABLE IF NOT EXISTS stories (
     centroid_terms VARCHAR[] NOT NULL,
     centroid_weights DOUBLE[] NOT NULL
 );
+-- Candidate stories are read by id a few hundred at a time; without an index every such read
+-- scans all stories' centroid lists. (An ART index is rewritten at checkpoints, so only here.)
+CREATE INDEX IF NOT EXISTS stories_story_id ON stories (story_id);
 CREATE TABLE IF NOT EXISTS story_postings (
     term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,
@@ -115,20 +118,150 @@ CREATE TABLE IF NOT EXISTS rejections (
     times_seen INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (source_uri, reason)
 );
+-- Alerts fire once per (rule, story_id, condition): the key makes re-running input fire nothing new.
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    rule VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    story_id VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL,
+    article_id VARCHAR,
+    title VARCHAR,
+    message VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_to VARCHAR[] NOT NULL DEFAULT [],
+    last_error VARCHAR,
+    last_attempt_at TIMESTAMP,
+    delivered_at TIMESTAMP,
+    UNIQUE (rule, story_id, condition)
+);
+CREATE TABLE IF NOT EXISTS watched_stories (
+    story_id VARCHAR PRIMARY KEY,
+    note VARCHAR,
+    watched_at TIMESTAMP NOT NULL
+);
 -- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
 """
 
 VIEWS = """
+-- Every story id ever issued (merged-away ones included) and the id it lives on as now.
+CREATE OR REPLACE VIEW story_aliases AS
+WITH RECURSIVE walk(story_id, current_story_id, hops) AS (
+    SELECT merged_story_id, into_story_id, 1 FROM story_merges
+    UNION ALL
+    SELECT w.story_id, m.into_story_id, w.hops + 1
+    FROM walk w JOIN story_merges m ON m.merged_story_id = w.current_story_id
+    WHERE w.hops < 1000
+)
+SELECT story_id, story_id AS current_story_id, 0 AS hops FROM stories
+UNION ALL
+SELECT story_id, arg_max(current_story_id, hops), max(hops) FROM walk GROUP BY story_id;
+
 CREATE OR REPLACE VIEW story_overview AS
 SELECT s.story_id, s.title, s.article_count, s.source_count, s.first_published, s.last_published,
-       s.first_seen, s.last_seen, s.canonical_article_id, c.source_uri AS canonical_source_uri
-FROM stories s JOIN articles c ON c.article_id = s.canonical_article_id;
+       s.first_seen, s.last_seen, s.canonical_article_id, c.source_uri AS canonical_source_uri,
+       coalesce(c.source, c.source_uri) AS canonical_source, m.exact_copies, m.near_duplicates, m.rewrites,
+       m.sources, s.centroid_terms[1:10] AS top_terms
+FROM stories s
+JOIN articles c ON c.article_id = s.canonical_article_id
+JOIN (
+    SELECT story_id,
+           count(*) FILTER (WHERE relation = 'exact') AS exact_copies,
+           count(*) FILTER (WHERE relation = 'near_duplicate') AS near_duplicates,
+           count(*) FILTER (WHERE relation = 'rewrite') AS rewrites,
+           list(DISTINCT coalesce(source, source_uri) ORDER BY coalesce(source, source_uri)) AS sources
+    FROM articles GROUP BY story_id
+) m ON m.story_id = s.story_id;
 
 CREATE OR REPLACE VIEW story_variants AS
 SELECT a.story_id, a.article_id, a.is_canonical, a.relation, a.variant_group, a.assigned_as,
        a.title, a.source, a.sitename, a.published_at, a.source_uri, a.external_id,
        a.near_duplicate_similarity, a.story_similarity, a.canonical_similarity, a.shared_terms, a.ingested_at
 FROM articles a;
+
+-- Stories whose extent (published dates, else arrival dates) overlaps [from_date, to_date].
+CREATE OR REPLACE MACRO stories_between(from_date, to_date) AS TABLE
+SELECT o.* FROM story_overview o
+WHERE coalesce(o.last_published, CAST(o.last_seen AS DATE)) >= CAST(from_date AS DATE)
+  AND coalesce(o.first_published, CAST(o.first_seen AS DATE)) <= CAST(to_date AS DATE)
+ORDER BY coalesce(o.first_published, CAST(o.first_seen AS DATE)), o.story_id;
+
+-- One story's articles in the order the news travelled; merged-away ids resolve to the survivor.
+CREATE OR REPLACE MACRO story_timeline(story_ref) AS TABLE
+SELECT row_number() OVER (ORDER BY a.published_at NULLS LAST, a.ingested_at, a.seq) AS position,
+       a.published_at, a.ingested_at, coalesce(a.source, a.source_uri) AS outlet, a.relation, a.is_canonical,
+       a.title, a.article_id, a.story_id,
+       row_number() OVER (PARTITION BY coalesce(a.source, a.source_uri)
+                          ORDER BY a.published_at NULLS LAST, a.ingested_at, a.seq) = 1 AS first_from_outlet
+FROM articles a
+WHERE a.story_id = (SELECT current_story_id FROM story_aliases WHERE story_id = story_ref)
+ORDER BY position;
+
+-- Stories picked up by at least min_sources outlets in the hours before as_of (default: now), by
+-- arrival time: ingested_at is the only time Storyline knows to the second (published_at is a date).
+CREATE OR REPLACE MACRO spreading(hours, min_sources, as_of := NULL) AS TABLE
+WITH placed AS (
+    SELECT a.story_id, coalesce(a.source, a.source_uri) AS outlet, a.ingested_at,
+           min(a.ingested_at) OVER (PARTITION BY a.story_id, coalesce(a.source, a.source_uri)) AS outlet_first_seen
+    FROM articles a
+), bounds AS (
+    SELECT coalesce(CAST(as_of AS TIMESTAMP), localtimestamp) AS upto,
+           coalesce(CAST(as_of AS TIMESTAMP), localtimestamp) - hours * INTERVAL 1 HOUR AS since
+), recent AS (
+    SELECT p.story_id,
+           count(*) AS articles_in_window,
+           count(DISTINCT p.outlet) AS sources_in_window,
+           count(DISTINCT p.outlet) FILTER (WHERE p.outlet_first_seen >= b.since) AS new_sources,
+           max(p.ingested_at) AS last_arrival
+    FROM placed p, bounds b
+    WHERE p.ingested_at >= b.since AND p.ingested_at <= b.upto
+    GROUP BY p.story_id
+)
+SELECT r.story_id, s.title, r.sources_in_window, r.new_sources, r.articles_in_window, s.source_count,
+       s.article_count, s.first_seen, r.last_arrival
+FROM recent r JOIN stories s ON s.story_id = r.story_id
+WHERE r.sources_in_window >= min_sources
+ORDER BY r.new_sources DESC, r.sources_in_window DESC, r.last_arrival DESC, r.story_id;
+
+CREATE OR REPLACE VIEW spreading_stories AS SELECT * FROM spreading(24, 2);
+
+-- Per outlet (an article without outlet metadata counts as its own source, as in stories.source_count).
+CREATE OR REPLACE VIEW source_activity AS
+WITH firsts AS (
+    SELECT article_id, row_number() OVER (PARTITION BY story_id
+                                          ORDER BY published_at NULLS LAST, ingested_at, seq) = 1 AS was_first
+    FROM articles
+)
+SELECT coalesce(a.source, a.source_uri) AS source,
+       count(*) AS articles,
+       count(DISTINCT a.story_id) AS stories,
+       count(*) FILTER (WHERE f.was_first) AS first_reports,
+       count(*) FILTER (WHERE a.is_canonical) AS canonical_articles,
+       count(*) FILTER (WHERE a.relation IN ('exact', 'near_duplicate')) AS copies,
+       count(*) FILTER (WHERE a.relation = 'rewrite') AS rewrites,
+       min(a.published_at) AS first_published, max(a.published_at) AS last_published,
+       min(a.ingested_at) AS first_seen, max(a.ingested_at) AS last_seen
+FROM articles a JOIN firsts f ON f.article_id = a.article_id
+GROUP BY 1;
+
+-- Per input file: what it gave (articles) and what it was refused (rejections, which have no outlet).
+CREATE OR REPLACE VIEW input_activity AS
+WITH stored AS (
+    SELECT split_part(source_uri, '#', 1) AS input, count(*) AS articles, count(DISTINCT story_id) AS stories,
+           max(ingested_at) AS last_stored
+    FROM articles GROUP BY 1
+), refused AS (
+    SELECT split_part(source_uri, '#', 1) AS input, count(*) AS rejections,
+           list(DISTINCT reason ORDER BY reason) AS rejection_reasons, max(last_seen) AS last_rejected
+    FROM rejections GROUP BY 1
+)
+SELECT coalesce(s.input, r.input) AS input, coalesce(s.articles, 0) AS articles, coalesce(s.stories, 0) AS stories,
+       coalesce(r.rejections, 0) AS rejections, coalesce(r.rejection_reasons, []) AS rejection_reasons,
+       greatest(s.last_stored, r.last_rejected) AS last_seen
+FROM stored s FULL OUTER JOIN refused r ON r.input = s.input;
 """

@@ -105,6 +105,77 @@ class ClusterSettings:
         )
 
 
+ALERT_KINDS = ("watchlist", "watched_story", "spreading")
+VARIANT_RELATIONS = ("exact", "near_duplicate", "rewrite")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule (a ``[[alerts.rules]]`` table). Which fields apply depends on ``kind``."""
+
+    name: str
+    """Unique rule name; part of each alert's once-only key (rule, story, condition)."""
+    kind: str
+    """``watchlist`` (terms in new articles), ``watched_story`` (new variant of a watched story) or ``spreading``."""
+    terms: tuple[str, ...] = ()
+    """watchlist: names or phrases, matched case-insensitively as whole words on title + text."""
+    stories: tuple[str, ...] = ()
+    """watched_story: story ids to watch (merged ids follow their story)."""
+    flagged: bool = True
+    """watched_story: also watch the stories flagged with ``storyline watch STORY_ID``."""
+    relations: tuple[str, ...] = ("near_duplicate", "rewrite")
+    """watched_story: which new members count as a new variant (``exact`` copies do not by default)."""
+    min_sources: int = 3
+    """spreading: distinct sources (source, else site name, else URL host) that make a story spread."""
+    within_hours: int = 48
+    """spreading: the sources' articles must fall within this many hours (publication date, else ingest time)."""
+
+    def __post_init__(self) -> None:
+        where = f"alert rule {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"every alert rule needs a non-empty name, got {self.name!r}")
+        if self.kind not in ALERT_KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(ALERT_KINDS)}, got {self.kind!r}")
+        for name in ("terms", "stories", "relations"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"{where}: {name} must be a list of non-empty strings, got {value!r}")
+            object.__setattr__(self, name, tuple(v.strip() for v in value))
+        if self.kind == "watchlist" and not self.terms:
+            raise ConfigError(f'{where}: a watchlist rule needs terms = ["name or phrase", ...]')
+        if self.kind == "watched_story" and not (self.stories or self.flagged):
+            raise ConfigError(f"{where}: a watched_story rule needs stories = [...] or flagged = true")
+        bad = set(self.relations) - set(VARIANT_RELATIONS)
+        if bad or not self.relations:
+            raise ConfigError(f"{where}: relations must be among {', '.join(VARIANT_RELATIONS)}, got {self.relations}")
+        _positive(self, "min_sources", "within_hours")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert rules and where alerts are delivered (the ``[alerts]`` section)."""
+
+    notify: tuple[str, ...] = ()
+    """Apprise URLs every alert is sent to (``json://host:port/path``, ``slack://...``, ``mailto://...``)."""
+    max_attempts: int = 5
+    """Delivery attempts per alert (one per run) before it is marked ``abandoned``."""
+    rules: tuple[AlertRule, ...] = ()
+    """The rules, from ``[[alerts.rules]]`` tables."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.notify, str) or not all(isinstance(u, str) and "://" in u for u in self.notify):
+            raise ConfigError(f"alerts.notify must be a list of apprise URLs (scheme://...), got {self.notify!r}")
+        object.__setattr__(self, "notify", tuple(self.notify))
+        rules = tuple(_build(AlertRule, r) if isinstance(r, dict) else r for r in self.rules)
+        if not all(isinstance(r, AlertRule) for r in rules):
+            raise ConfigError("alerts.rules must be [[alerts.rules]] tables")
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"alert rule names must be unique, got {names}")
+        object.__setattr__(self, "rules", rules)
+        _positive(self, "max_attempts")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one Storyline process."""
@@ -118,6 +189,7 @@ class Settings:
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     fingerprint: FingerprintSettings = field(default_factory=FingerprintSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
@@ -196,4 +268,12 @@ def _unit_interval(obj: object, *names: str) -> None:
             raise ConfigError(f"{type(obj).__name__}.{name} must be in (0, 1], got {value!r}")
 
 
-__all__ = ["ClusterSettings", "ExtractSettings", "FingerprintSettings", "Settings", "replace"]
+__all__ = [
+    "AlertRule",
+    "AlertSettings",
+    "ClusterSettings",
+    "ExtractSettings",
+    "FingerprintSettings",
+    "Settings",
+    "replace",
+]

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +30,11 @@ import xxhash
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
+
+
+def _placeholders(values: Sequence[Any]) -> str:
+    """``?, ?, ...`` for an IN list: constant IN lists on an indexed column become index scans."""
+    return ", ".join("?" * len(values))
 
 
 def term_key(term: str) -> int:
@@ -176,6 +181,8 @@ class Store:
                 delay = min(delay * 2, LOCK_POLL_MAX)
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open {path}: {exc}") from exc
+        # Use the stories index for IN lists of up to a whole batch's candidates (default: 2,048 rows).
+        con.execute("SET index_scan_max_count = 100000")
         store = cls(con, path, read_only)
         if not read_only:
             store._ensure_schema()
@@ -210,6 +217,8 @@ class Store:
         self.con.execute(VIEWS)
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_digest', ?)", [digest])
+        # Names this database (copies keep it), so caches built from it can tell it from another.
+        self.con.execute("INSERT OR IGNORE INTO meta VALUES ('database_id', ?)", [uuid.uuid4().hex])
         self.con.execute("COMMIT")
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
@@ -229,6 +238,10 @@ class Store:
         """The parameters this database was built with (None for a new database)."""
         stored = self._meta("parameters")
         return None if stored is None else json.loads(stored)
+
+    def database_id(self) -> str | None:
+        """A random id given to this database when it was created."""
+        return self._meta("database_id")
 
     def _meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
@@ -301,6 +314,11 @@ class Store:
         """The highest article sequence number stored (0 for an empty store)."""
         return int(self.con.execute("SELECT coalesce(max(seq), 0) FROM articles").fetchall()[0][0])
 
+    def article_at(self, seq: int) -> str | None:
+        """The id of the article stored with sequence number ``seq``, if any."""
+        rows = self.con.execute("SELECT article_id FROM articles WHERE seq = ?", [seq]).fetchall()
+        return rows[0][0] if rows else None
+
     def band_rows(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
         """LSH band postings (key, seq) added by articles ``after < seq <= upto``."""
         found = self.con.execute(
@@ -339,34 +357,79 @@ class Store:
         ids = sorted(set(story_ids))
         if not ids:
             return {}
+        # Find the members on the narrow columns first: joining the signature blobs by story would
+        # scan every stored signature.
         with self._table("_stories", story_id=ids):
-            rows = self.con.execute(
+            members = self.con.execute(
                 """
-                SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group
-                FROM articles a JOIN _stories USING (story_id) JOIN article_signatures s USING (article_id)
-                WHERE a.assigned_as IN ('new_story', 'rewrite')
-                QUALIFY row_number() OVER (PARTITION BY a.story_id ORDER BY a.seq DESC) <= ?
+                SELECT seq FROM articles JOIN _stories USING (story_id)
+                WHERE assigned_as IN ('new_story', 'rewrite')
+                QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
                 """,
                 [per_story],
             ).fetchall()
-        return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
+        return self.signatures(r[0] for r in members)
 
     def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
         """Centroids and extents of stored stories (ids that were merged away are skipped)."""
         ids = sorted(set(story_ids))
         if not ids:
             return {}
-        with self._table("_stories", story_id=ids):
-            rows = self.con.execute(
-                "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-                "FROM stories JOIN _stories USING (story_id)"
-            ).fetchall()
+        rows = self.con.execute(
+            "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
+            f"FROM stories WHERE story_id IN ({_placeholders(ids)})",
+            ids,
+        ).fetchall()
         states = {}
         for story_id, size, first, last, terms, weights in rows:
             state = StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
             state.posted = set(state.top_terms(posting_terms))
             states[story_id] = state
         return states
+
+    def story_scores(
+        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], float]:
+        """Cosine of query vector ``i`` with the centroid of stored story ``s``, for each (i, s) pair.
+
+        Computed in DuckDB from the stored centroids, so a batch's candidate stories are scored
+        without loading their centroids into Python; stories merged away are skipped.
+        """
+        pairs = sorted(set(pairs))
+        if not pairs:
+            return {}
+        wanted = {i for i, _ in pairs}
+        q = {"i": [], "term": [], "w": []}
+        for i in sorted(wanted):
+            for term, weight in queries[i].items():
+                q["i"].append(i)
+                q["term"].append(term)
+                q["w"].append(weight)
+        story_ids = sorted({s for _, s in pairs})
+        with self._table("_q", **q), self._table("_c", i=[p[0] for p in pairs], story_id=[p[1] for p in pairs]):
+            rows = self.con.execute(
+                f"""
+                WITH st AS (
+                    SELECT story_id, centroid_terms, centroid_weights FROM stories
+                    WHERE story_id IN ({_placeholders(story_ids)})
+                ), norms AS (
+                    SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
+                ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
+                    SELECT * FROM (
+                        SELECT story_id, unnest(centroid_terms) AS term, unnest(centroid_weights) AS cw FROM st
+                    ) WHERE term IN (SELECT term FROM _q)
+                ), dots AS (
+                    SELECT c.i, c.story_id, sum(q.w * t.cw) AS dot
+                    FROM terms t JOIN _c c USING (story_id) JOIN _q q ON q.i = c.i AND q.term = t.term
+                    GROUP BY c.i, c.story_id
+                )
+                SELECT c.i, c.story_id,
+                       coalesce(d.dot, 0) / CASE WHEN coalesce(n.norm, 0) > 0 THEN n.norm ELSE 1 END
+                FROM _c c JOIN norms n USING (story_id) LEFT JOIN dots d USING (i, story_id)
+                """,
+                story_ids,
+            ).fetchall()
+        return {(r[0], r[1]): float(r[2]) for r in rows}
 
     def resolve_story(self, story_id: str) -> str:
         """The id a story lives on as, following recorded merges."""
@@ -472,14 +535,14 @@ class Store:
                     "canonical_similarity = u.canonical_similarity FROM _updates u WHERE a.article_id = u.article_id"
                 )
         by_id = {s.story_id: s for s in stories}
-        with self._table("_stories", story_id=list(by_id)):
-            previous = {
-                r[0]: (r[1], r[2])
-                for r in self.con.execute(
-                    "SELECT story_id, first_seen, created_run FROM stories JOIN _stories USING (story_id)"
-                ).fetchall()
-            }
-            self.con.execute("DELETE FROM stories WHERE story_id IN (SELECT story_id FROM _stories)")
+        ids = list(by_id)
+        previous = {
+            r[0]: (r[1], r[2])
+            for r in self.con.execute(
+                f"SELECT story_id, first_seen, created_run FROM stories WHERE story_id IN ({_placeholders(ids)})", ids
+            ).fetchall()
+        }
+        self.con.execute(f"DELETE FROM stories WHERE story_id IN ({_placeholders(ids)})", ids)
         for row in rows:
             story = by_id[row["story_id"]]
             first_seen, created_run = previous.get(story.story_id, (row["first_seen"], run_id))
@@ -592,6 +655,14 @@ class Store:
             return
         with self._table("_rows", **columns):
             self.con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
+
+    def with_rows(self, name: str, **columns: list[Any]) -> AbstractContextManager[None]:
+        """Expose Python columns to SQL as table ``name`` inside a ``with`` block (for other stages' queries)."""
+        return self._table(name, **columns)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has this table (an old file opened read-only may lack newer tables)."""
+        return self._has_table(name)
 
     @contextmanager
     def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:
