@@ -4,7 +4,6 @@
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
-    storyline export --format jsonl one line per article
     storyline check                 integrity checks (whole batches only, counts agree)
     storyline alerts                fired alerts and their delivery status
     storyline watch STORY_ID        flag a story for watched_story alert rules
@@ -91,8 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
     p.set_defaults(handler=cmd_check)
 
-    p = with_db(sub.add_parser("export", help="export articles with their story assignment"))
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p = with_db(sub.add_parser("export", help="export articles (jsonl to stdout) or every analyst table (to DIR)"))
     p.add_argument("--format", choices=["jsonl", "parquet", "csv"], default="jsonl")
     p.add_argument("directory", nargs="?", help="parquet/csv: directory to write one file per table into")
@@ -329,6 +326,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  problem: {problem}")
     print("consistent" if not problems else f"{len(problems)} problem(s) found")
     return 1 if problems else 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Print alerts as a table, newest first (after delivering due ones with --retry)."""
     from rich.table import Table
