@@ -120,7 +120,8 @@ def run(articles: int, batch_size: int, interval: float, budget: float, flow: bo
     stats = read_while(process, db, interval, budget)
     out = process.communicate()[0]
     elapsed = time.monotonic() - started
-    print(out.strip().splitlines()[0] if out.strip() else f"ingest exited {process.returncode}")
+    summary = [line for line in out.splitlines() if line.startswith("Ingested into")]
+    print(summary[0] if summary else f"ingest exited {process.returncode}")
     print(
         f"ingest of {articles} articles (batch size {batch_size}, {'flow' if flow else '--no-prefect'}): "
         f"{elapsed:.1f} s; reader every {interval * 1000:.0f} ms with a {budget:.1f} s lock budget"
