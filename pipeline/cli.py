@@ -1,6 +1,8 @@
 """The ``storyline`` command line.
 
     storyline ingest PATH...        run the Prefect ingest flow over files and folders
+    storyline ingest --feed URL     ... or over live sources (--sitemap URL, --urls FILE, --sources FILE)
+    storyline serve                 run the live sources on their schedules (single machine)
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
@@ -62,10 +64,23 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = with_db(sub.add_parser("ingest", help="ingest files and folders (text dumps, HTML, JSONL)"))
-    p.add_argument("paths", nargs="+", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
+    p.add_argument("paths", nargs="*", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
     p.add_argument("--batch-size", type=int, help="documents per batch and transaction (default 200)")
     p.add_argument("--no-prefect", action="store_true", help="run the library directly, without a Prefect flow")
+    live = p.add_argument_group("live sources (instead of PATHs)")
+    live.add_argument("--feed", action="append", default=[], metavar="URL", help="an RSS or Atom feed (repeatable)")
+    live.add_argument("--sitemap", action="append", default=[], metavar="URL", help="a sitemap or sitemap index")
+    live.add_argument("--urls", action="append", default=[], metavar="FILE", help="a file of article URLs, one a line")
+    live.add_argument("--sources", metavar="FILE", help="a sources TOML file (see deploy/sources.toml)")
+    live.add_argument("--source", action="append", metavar="NAME", help="only this source of --sources (repeatable)")
+    live.add_argument("--allow-private", action="store_true", help="let --feed/--sitemap/--urls reach private and "
+                      "loopback addresses (an intranet or a test server)")  # fmt: skip
     p.set_defaults(handler=cmd_ingest)
+
+    p = with_db(sub.add_parser("serve", help="run the live sources on their schedules in this process"))
+    p.add_argument("--sources", default="deploy/sources.toml", help="sources TOML file (default deploy/sources.toml)")
+    p.add_argument("--limit", type=int, default=1, help="flow runs at a time (default 1: one DuckDB writer)")
+    p.set_defaults(handler=cmd_serve)
 
     p = with_db(sub.add_parser("extract", help="extract clean text and metadata: JSONL in, JSONL out"))
     p.add_argument("input", nargs="?", default="-", help="JSONL file with id, url, html or text (default stdin)")
@@ -128,6 +143,12 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow and print its summary."""
     settings = _settings(args, batch_size=args.batch_size)
+    if args.feed or args.sitemap or args.urls or args.sources:
+        from .clilive import ingest_live
+
+        return ingest_live(args, settings)
+    if not args.paths:
+        raise ConfigError("give PATHs to ingest, or live sources (--feed, --sitemap, --urls, --sources)")
     try:
         if args.no_prefect:
             from .ingest import ingest_paths
@@ -142,10 +163,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
-    # A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline.
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve one scheduled deployment per live source until interrupted."""
+    from .clilive import serve
+
+    return serve(args, _settings(args))
+
+
+def prefect_offline() -> None:
+    """A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
+    prefect_offline()
     from flows.ingest import ingest_flow
 
     return ingest_flow(

@@ -2,8 +2,9 @@
 
 ``prepare_batch`` (extract + fingerprint) needs no database and is where the time goes;
 ``store_batch`` opens the store, assigns and writes the batch in one transaction, and closes it,
-so the write lock is held only for the short clustering-and-write step. ``ingest_paths`` runs
-both over files and folders; the Prefect flow calls the same two functions.
+so the write lock is held only for the short clustering-and-write step. ``run_batches`` runs
+both over any stream of documents (``ingest_paths`` over files and folders, ``live`` over feeds,
+sitemaps and URL lists); the Prefect flows call the same functions.
 """
 
 from __future__ import annotations
@@ -147,28 +148,54 @@ def save_index(settings: Settings, index: CandidateIndex) -> bool:
         return False
 
 
+def run_batches(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    run_id: str,
+    index: CandidateIndex,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
+    weighter = TermWeighter(settings.cluster)
+    report = IngestReport()
+    for batch in batched(documents, settings.batch_size):
+        prepared = prepare_batch(batch, settings, weighter)
+        with Store.open(settings.db) as store:
+            report.add(store_batch(store, index, run_id, prepared, settings))
+        if progress:
+            progress(report, total)
+    return report
+
+
+def ingest_documents(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    inputs: Sequence[str],
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Ingest documents in one recorded run, without Prefect; ``inputs`` names what was read."""
+    run_id = open_for_run(settings, inputs)
+    index = CandidateIndex.for_database(settings.db)
+    report = IngestReport()
+    try:
+        report = run_batches(documents, settings, run_id, index, progress, total)
+    finally:
+        close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    return report
+
+
 def ingest_paths(
     paths: Sequence[str | Path],
     settings: Settings,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the store, batch by batch, without Prefect."""
-    run_id = open_for_run(settings, [str(p) for p in paths])
-    total = count_files(paths)
-    weighter = TermWeighter(settings.cluster)
-    index = CandidateIndex.for_database(settings.db)
-    report = IngestReport()
-    try:
-        for batch in batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size):
-            prepared = prepare_batch(batch, settings, weighter)
-            with Store.open(settings.db) as store:
-                report.add(store_batch(store, index, run_id, prepared, settings))
-            if progress:
-                progress(report, total)
-    finally:
-        close_run(settings, run_id, report)
-    save_index(settings, index)
-    deliver_run_alerts(settings, report)
+    documents = read_paths(paths, settings.extract.max_bytes)
+    report = ingest_documents(documents, settings, [str(p) for p in paths], progress, count_files(paths))
     raise_if_nothing_ingested(report)
     return report
 

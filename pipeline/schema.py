@@ -143,6 +143,19 @@ CREATE TABLE IF NOT EXISTS watched_stories (
     note VARCHAR,
     watched_at TIMESTAMP NOT NULL
 );
+-- Conditional-GET state of live listings (feeds, sitemaps): the validators of the last version whose
+-- articles were all settled. Article URLs need no table of their own: a URL is done once it is in
+-- articles or has a final rejection (see pipeline/fetchstate.py).
+CREATE TABLE IF NOT EXISTS fetch_state (
+    url VARCHAR PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    listing VARCHAR NOT NULL,
+    etag VARCHAR,
+    last_modified VARCHAR,
+    status INTEGER NOT NULL,
+    fetched_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
 -- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;

@@ -177,6 +177,65 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """How live sources (feeds, sitemaps, URL lists) are fetched: politely, safely, within limits."""
+
+    connect_timeout: float = 5.0
+    """Seconds to wait for a TCP/TLS connection."""
+    read_timeout: float = 15.0
+    """Seconds to wait for any bytes from the server once connected."""
+    total_timeout: float = 60.0
+    """Seconds a whole response (all redirects, headers and body) may take: stops bodies that trickle."""
+    retries: int = 2
+    """Extra attempts after a transient failure (connection error, timeout, 429, 5xx); others are final."""
+    backoff: float = 1.0
+    """First retry delay in seconds; it doubles per attempt, with full jitter, up to ``backoff_max``."""
+    backoff_max: float = 30.0
+    """Longest single retry delay (also caps a server's Retry-After)."""
+    max_bytes: int = 5_000_000
+    """Largest article body read; a bigger one is abandoned while streaming and rejected as too_large."""
+    max_feed_bytes: int = 20_000_000
+    """Largest feed or sitemap body (the sitemap protocol allows 50 MB; few are over 10)."""
+    max_redirects: int = 5
+    """Redirects followed per fetch; each hop is re-checked (scheme, address, robots.txt)."""
+    user_agent: str = "Storyline/0.1 (news deduplication; +https://github.com/storyline/storyline)"
+    """User-Agent header; robots.txt rules are matched against its first word."""
+    workers: int = 8
+    """Fetches in flight at once, over all hosts."""
+    per_host_concurrency: int = 2
+    """Fetches in flight at once to one host."""
+    per_host_rate: float = 2.0
+    """Requests per second started to one host (a source's ``rate_limit`` or a robots.txt Crawl-delay
+    can lower it)."""
+    respect_robots: bool = True
+    """Honour robots.txt (fetched once per host per run)."""
+    max_urls: int = 5000
+    """New URLs fetched per source per run; the rest wait for the next run."""
+    max_sitemaps: int = 50
+    """Sitemaps read per source per run, counting the children of sitemap indexes."""
+    sitemap_depth: int = 2
+    """How deep sitemap indexes are followed (an index of indexes is depth 2)."""
+    give_up_after: int = 5
+    """Runs in which a URL failed transiently before it is no longer retried."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_bytes", "max_feed_bytes", "workers", "per_host_concurrency", "max_urls")
+        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after")
+        for name in ("retries", "max_redirects"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"FetchSettings.{name} must be a non-negative integer, got {value!r}")
+        for name in ("connect_timeout", "read_timeout", "total_timeout", "backoff_max", "per_host_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"FetchSettings.{name} must be a positive number, got {value!r}")
+        if not isinstance(self.backoff, int | float) or self.backoff < 0:
+            raise ConfigError(f"FetchSettings.backoff must be a non-negative number, got {self.backoff!r}")
+        if not isinstance(self.user_agent, str) or not self.user_agent.strip():
+            raise ConfigError("FetchSettings.user_agent must be a non-empty string")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one Storyline process."""
 
@@ -190,6 +249,7 @@ class Settings:
     fingerprint: FingerprintSettings = field(default_factory=FingerprintSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
@@ -273,6 +333,7 @@ __all__ = [
     "AlertSettings",
     "ClusterSettings",
     "ExtractSettings",
+    "FetchSettings",
     "FingerprintSettings",
     "Settings",
     "replace",

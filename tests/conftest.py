@@ -59,3 +59,28 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+LIVE_SITE = ROOT / "tests" / "fixtures" / "live" / "site"
+
+
+@pytest.fixture
+def live_site(tmp_path: Path):
+    """A real HTTP news site on 127.0.0.1 over a private copy of tests/fixtures/live/site."""
+    from livesite import LiveSite
+
+    root = tmp_path / "site"
+    shutil.copytree(LIVE_SITE, root)
+    with LiveSite(root) as site:
+        yield site
+
+
+@pytest.fixture
+def fast_fetch():
+    """Fetch settings with tiny timeouts and backoff, so failure cases take fractions of a second."""
+    from pipeline.settings import FetchSettings
+
+    return FetchSettings(
+        connect_timeout=1.0, read_timeout=0.5, total_timeout=1.0, retries=2, backoff=0.01, backoff_max=0.05,
+        max_bytes=200_000, per_host_rate=1000.0, per_host_concurrency=4, workers=4,
+    )  # fmt: skip

@@ -1,0 +1,107 @@
+"""The Prefect flow for live sources: one task per source (with retries), and the schedules to serve.
+
+All the work is in ``pipeline.live``: a source task lists the feed or sitemap (conditional GET),
+skips what is stored, fetches the rest and ingests it in batches. Retrying a task is safe: URLs it
+already stored or finally rejected are skipped on the next attempt. A failed source does not stop
+the others; the flow fails at the end, naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import flow, get_run_logger, serve, task
+from prefect.cache_policies import NONE
+from prefect.deployments.runner import RunnerDeployment
+
+from flows.reporting import publish_run_report
+from pipeline.errors import StorylineError
+from pipeline.index import CandidateIndex
+from pipeline.ingest import close_run, deliver_run_alerts, open_for_run, save_index
+from pipeline.live import SourceReport, ingest_source, total_report
+from pipeline.models import IngestReport
+from pipeline.settings import Settings
+from pipeline.sourceconfig import SourceSpec, gather_sources, load_sources
+
+
+@task(name="ingest-source", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60])
+def ingest_source_task(spec: SourceSpec, settings: Settings, run_id: str, index: CandidateIndex) -> SourceReport:
+    """List one source, fetch its new articles and ingest them in batches."""
+    return ingest_source(spec, settings, run_id, index)
+
+
+@flow(name="storyline-sources", log_prints=False)
+def sources_flow(
+    sources: str | None = None,
+    feeds: list[str] | None = None,
+    sitemaps: list[str] | None = None,
+    urls: list[str] | None = None,
+    only: list[str] | None = None,
+    kinds: list[str] | None = None,
+    db: str | None = None,
+    config: str | None = None,
+    allow_private: bool = False,
+) -> list[SourceReport]:
+    """Ingest the new articles of live sources (a sources TOML file and/or feed, sitemap and URL-list flags)."""
+    logger = get_run_logger()
+    settings = Settings.load(config, db=db)
+    specs = gather_sources(sources, feeds or (), sitemaps or (), urls or (), only, kinds, allow_private)
+    run_id = open_for_run(settings, [spec.label for spec in specs])
+    logger.info("run %s: %d source(s) into %s", run_id, len(specs), settings.db)
+    index = CandidateIndex.for_database(settings.db)
+    reports: list[SourceReport] = []
+    failed: list[str] = []
+    try:
+        for spec in specs:
+            state = ingest_source_task.with_options(name=f"source-{spec.name}")(
+                spec, settings, run_id, index, return_state=True
+            )
+            if state.is_completed():
+                reports.append(state.result())
+                logger.info("%s", reports[-1].summary())
+            else:
+                failed.append(spec.name)
+    finally:
+        close_run(settings, run_id, total_report(reports))
+    save_index(settings, index)
+    delivered = IngestReport()
+    deliver_run_alerts(settings, delivered)
+    published = publish_run_report({r.source: r.ingest for r in reports}, settings.db, run_id)
+    logger.info(
+        "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",
+        sum(r.ingest.alerts_fired for r in reports),
+        delivered.alerts_delivered,
+        delivered.alerts_failed,
+        len(published.events),
+    )
+    for report in reports:
+        for rejection in report.ingest.rejections:
+            logger.warning("rejected %s", rejection)
+    if failed:
+        raise StorylineError(f"source(s) failed after retries: {', '.join(failed)}")
+    return reports
+
+
+def build_deployments(
+    sources_file: str | Path, db: str | None = None, config: str | None = None
+) -> list[RunnerDeployment]:
+    """One scheduled deployment per source in the file, at the source's own interval."""
+    path = str(Path(sources_file).resolve())
+    return [
+        sources_flow.to_deployment(
+            name=f"source-{spec.name}",
+            interval=timedelta(seconds=spec.interval),
+            parameters={"sources": path, "only": [spec.name], "db": db, "config": config},
+            description=f"Ingest new articles from the {spec.kind} {spec.url or spec.file or spec.name}",
+            tags=["storyline", spec.kind],
+        )
+        for spec in load_sources(path)
+    ]
+
+
+def serve_sources(sources_file: str | Path, db: str | None = None, config: str | None = None, limit: int = 1) -> None:
+    """Run every source on its schedule in this process until stopped (single-machine operation).
+
+    ``limit`` runs at a time: one by default, because each run writes the same DuckDB file."""
+    serve(*build_deployments(sources_file, db, config), limit=limit)

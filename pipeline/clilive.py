@@ -1,0 +1,65 @@
+"""The live-source side of the command line: ``storyline ingest --feed/--sitemap/--urls/--sources``
+and ``storyline serve``. Kept apart from ``cli`` so the file commands stay readable."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli import _print_summary, prefect_offline
+from .errors import ConfigError
+from .live import SourceReport, ingest_sources, total_report
+from .models import IngestReport
+from .settings import Settings
+from .sourceconfig import gather_sources, load_sources
+
+
+def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the live sources once (a Prefect flow unless --no-prefect) and print what each did."""
+    if args.paths:
+        raise ConfigError("give PATHs or live sources (--feed, --sitemap, --urls, --sources), not both")
+    if args.no_prefect:
+        specs = gather_sources(args.sources, args.feed, args.sitemap, args.urls, args.source, None, args.allow_private)
+        reports = ingest_sources(specs, settings, progress=_print_progress)
+    else:
+        prefect_offline()
+        from flows.sources import sources_flow
+
+        reports = sources_flow(
+            sources=args.sources, feeds=args.feed, sitemaps=args.sitemap, urls=args.urls, only=args.source,
+            db=settings.db, config=args.config, allow_private=args.allow_private,
+        )  # fmt: skip
+    return _print_reports(reports, settings.db)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve every source of the sources file on its schedule, in this process, until interrupted."""
+    if not Path(args.sources).is_file():
+        raise ConfigError(f"sources file not found: {args.sources} (see deploy/sources.toml)")
+    specs = load_sources(args.sources)  # fail here, with a clear message, rather than in every run
+    prefect_offline()
+    from flows.localserver import prefect_api
+
+    config = str(Path(args.config).resolve()) if args.config else None
+    with prefect_api() as api:
+        from flows.sources import serve_sources  # imports Prefect: only once the API address is set
+
+        for spec in specs:
+            print(f"serving {spec.kind} {spec.name} every {spec.interval} s (Prefect API {api})", file=sys.stderr)
+        serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
+    return 0
+
+
+def _print_progress(report: IngestReport, total_urls: int) -> None:
+    print(f"  {report.read} document(s) read ({total_urls} URL(s) to fetch): {report.new} new, "
+          f"{report.rejected} rejected", file=sys.stderr)  # fmt: skip
+
+
+def _print_reports(reports: list[SourceReport], db: str) -> int:
+    for report in reports:
+        print(report.summary())
+    total = total_report(reports)
+    _print_summary(total, db)
+    # Like files: reading something and storing none of it is a failure; finding nothing new is not.
+    return 1 if total.read and not (total.new or total.unchanged) else 0

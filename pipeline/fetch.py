@@ -1,0 +1,443 @@
+"""Fetch: polite and safe HTTP GETs for live sources, each ending as a response or a rejection.
+
+Every fetch is checked before any byte goes out: only http and https; the host is resolved and
+refused when any of its addresses is private, loopback, link-local, reserved or multicast (unless
+the source allows it), and the connection is pinned to the checked address so DNS cannot change
+its answer in between. Redirects are followed by hand so each hop gets the same checks, plus
+robots.txt. Bodies are streamed with a size cap and an overall deadline, so an endless or trickling
+body costs bounded memory and time. Transient failures (connection errors, timeouts, 429, 5xx) are
+retried with exponential backoff and full jitter; everything else is final at once.
+
+Network I/O goes through an ``httpx`` transport, which callers may replace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from .models import Rejection
+from .settings import FetchSettings
+
+__all__ = [
+    "ANY",
+    "FEED_TYPES",
+    "HTML_TYPES",
+    "TRANSIENT_REASONS",
+    "AddressPolicy",
+    "Fetched",
+    "Fetcher",
+    "Validators",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+_Pinned = tuple[httpx.URL, dict[str, str], dict[str, object]]  # request URL (a checked IP), headers, extensions
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Feeds and sitemaps: any XML type ("+xml" suffixes included); text/plain for the servers that say so.
+FEED_TYPES = frozenset({"application/xml", "text/xml", "+xml", "text/plain", "application/x-gzip", "application/gzip"})
+ANY = frozenset({"*"})
+# Reasons a later run should try again; every other rejection of a URL is final.
+TRANSIENT_REASONS = frozenset({"timeout", "network_error", "http_429", "http_5xx", "robots_unavailable"})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Always refused unless a network is named in allow_networks: the cloud metadata service lives here.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128")
+)
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a server said about a version of a resource, to ask next time whether it changed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        """Conditional GET headers (If-None-Match, If-Modified-Since) for these validators."""
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful response: 200 with its body, or 304 Not Modified with none."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int
+    body: bytes
+    media_type: str | None
+    charset: str | None
+    validators: Validators
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the server answered 304 to a conditional GET."""
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    detail: str
+    retry_after: float | None = None
+
+    @property
+    def transient(self) -> bool:
+        return self.reason in TRANSIENT_REASONS
+
+
+class AddressPolicy:
+    """Which IP addresses may be connected to: public ones, plus networks a source explicitly allows."""
+
+    def __init__(self, allow_private: bool = False, allow_networks: Iterable[str] = ()):
+        try:
+            allowed = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+        except ValueError as exc:
+            raise ValueError(f"bad network in allow_networks: {exc}") from None
+        self.allowed = tuple(allowed) + (_PRIVATE_NETWORKS if allow_private else ())
+
+    def refusal(self, address: IPAddress) -> str | None:
+        """Why the address may not be connected to, or None when it may."""
+        if any(address.version == net.version and address in net for net in self.allowed):
+            return None
+        for label in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+            if getattr(address, f"is_{label}"):
+                return f"{address} is a {label.replace('_', '-')} address"
+        return None if address.is_global else f"{address} is not a public address"
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address the host resolves to (IP literals resolve to themselves)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class HostLimiter:
+    """Per-host politeness: at most N requests in flight and a minimum interval between starts."""
+
+    def __init__(self, concurrency: int, rate: float, sleep: Callable[[float], None] = time.sleep):
+        self._concurrency = concurrency
+        self._interval = 1.0 / rate
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+        self._host_interval: dict[str, float] = {}
+
+    def slow_down(self, host: str, interval: float) -> None:
+        """Space requests to the host at least ``interval`` seconds apart (robots.txt Crawl-delay)."""
+        with self._lock:
+            self._host_interval[host] = max(interval, self._host_interval.get(host, 0.0))
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its rate allows."""
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.Semaphore(self._concurrency))
+        with semaphore:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + max(self._interval, self._host_interval.get(host, 0.0))
+            if start > now:
+                self._sleep(start - now)
+            yield
+
+
+class Fetcher:
+    """Fetches URLs for one source under one set of settings; holds a robots.txt cache for its run."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        policy: AddressPolicy | None = None,
+        rate: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = resolve_host,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.settings = settings
+        self.policy = policy or AddressPolicy()
+        self._resolve = resolver
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._limiter = HostLimiter(settings.per_host_concurrency, rate or settings.per_host_rate, sleep)
+        self._robots: dict[str, RobotFileParser | _Failure] = {}
+        self._robots_lock = threading.Lock()
+        self._agent = settings.user_agent.split("/", 1)[0].split()[0]
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
+        )
+        self._client = httpx.Client(
+            transport=transport or httpx.HTTPTransport(retries=0),
+            timeout=timeout,
+            follow_redirects=False,  # by hand, so every hop is checked
+            trust_env=False,  # a proxy from the environment would bypass the address checks
+            headers={"User-Agent": settings.user_agent},
+            limits=httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(
+        self,
+        url: str,
+        accept: frozenset[str] = HTML_TYPES,
+        validators: Validators | None = None,
+        max_bytes: int | None = None,
+    ) -> Fetched | Rejection:
+        """GET one URL with retries on transient failures; a rejection says why it could not be had."""
+        max_bytes = max_bytes or self.settings.max_bytes
+        attempts = self.settings.retries + 1
+        for attempt in range(attempts):
+            outcome = self._follow(url, accept, validators, max_bytes, check_robots=True)
+            if isinstance(outcome, Fetched):
+                return outcome
+            if not outcome.transient or attempt + 1 == attempts:
+                tried = f" (tried {attempt + 1} times)" if attempt else ""
+                return Rejection(url, outcome.reason, outcome.detail + tried)
+            self._sleep(self._backoff(attempt, outcome.retry_after))
+        raise AssertionError("unreachable")  # the loop always returns on its last attempt
+
+    def fetch_many(self, urls: Sequence[str], accept: frozenset[str] = HTML_TYPES) -> Iterator[Fetched | Rejection]:
+        """Fetch URLs concurrently (``workers`` at once, per-host limits), yielding results in input order."""
+        window = self.settings.workers * 2  # bounds the bodies held in memory
+        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="storyline-fetch") as pool:
+            pending: deque[Future[Fetched | Rejection]] = deque()
+            for url in urls:
+                pending.append(pool.submit(self._fetch_or_reject, url, accept))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _fetch_or_reject(self, url: str, accept: frozenset[str]) -> Fetched | Rejection:
+        """``fetch``, with any unforeseen error recorded against the URL instead of ending the whole run."""
+        try:
+            return self.fetch(url, accept)
+        except Exception as exc:  # one odd page must not cost a source's other pages
+            return Rejection(url, "fetch_error", f"unexpected {type(exc).__name__} while fetching: {exc}")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full jitter: uniform in [0, backoff * 2**attempt], capped; a server's Retry-After is honoured."""
+        ceiling = min(self.settings.backoff_max, self.settings.backoff * 2**attempt)
+        delay = self._rng.uniform(0, ceiling)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.settings.backoff_max))
+        return delay
+
+    def _follow(
+        self, url: str, accept: frozenset[str], validators: Validators | None, max_bytes: int, check_robots: bool
+    ) -> Fetched | _Failure:
+        """One attempt: follow redirects by hand, re-checking every hop."""
+        deadline: float | None = None  # starts with the first request: robots.txt time does not count
+        chain = [url]
+        current = url
+        for hop in range(self.settings.max_redirects + 1):
+            try:
+                pinned = self._check_target(current, check_robots)
+            except (ValueError, httpx.InvalidURL) as exc:  # a Location header can hold anything
+                return _Failure("bad_redirect" if hop else "bad_url", f"cannot fetch {current[:200]!r}: {exc}")
+            if isinstance(pinned, _Failure):
+                return pinned
+            deadline = deadline or time.monotonic() + self.settings.total_timeout
+            result = self._get(current, pinned, url, accept, validators, max_bytes, deadline)
+            if not isinstance(result, str):
+                return result
+            current = result  # a redirect's target
+            if current in chain:
+                return _Failure("redirect_loop", f"redirects loop back to {current} ({len(chain)} hops)")
+            chain.append(current)
+        return _Failure("too_many_redirects", f"more than {self.settings.max_redirects} redirects (last to {current})")
+
+    def _check_target(self, url: str, check_robots: bool) -> _Pinned | _Failure:
+        """Scheme, then address (before anything is sent, robots.txt included), then robots.txt."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return _Failure("scheme", f"only http and https URLs are fetched, not {url[:200]!r}")
+        pinned = self._pin(url)
+        if isinstance(pinned, _Failure):
+            return pinned
+        if check_robots and self.settings.respect_robots and (refusal := self._robots_refusal(url)):
+            return refusal
+        return pinned
+
+    def _get(
+        self,
+        url: str,
+        pinned: _Pinned,
+        requested: str,
+        accept: frozenset[str],
+        validators: Validators | None,
+        max_bytes: int,
+        deadline: float,
+    ) -> Fetched | _Failure | str:
+        """One GET of one URL: a response, a failure, or the URL a redirect points to."""
+        request_url, headers, extensions = pinned
+        headers = {**headers, **(validators.headers() if validators else {})}
+        host = urlsplit(url).netloc
+        try:
+            with self._limiter.slot(host):
+                request = self._client.build_request("GET", request_url, headers=headers, extensions=extensions)
+                response = self._client.send(request, stream=True)
+                try:
+                    return self._read(response, url, requested, accept, max_bytes, deadline)
+                finally:
+                    response.close()
+        except httpx.TimeoutException as exc:
+            return _Failure("timeout", f"{type(exc).__name__} after the configured timeout while fetching {url}")
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if "location header" in str(exc).lower():  # httpx checks a redirect's target as it reads it
+                return _Failure("bad_redirect", f"{url} redirects to an invalid URL: {exc}")
+            return _Failure("network_error", f"{type(exc).__name__}: {exc}")
+        except httpx.DecodingError as exc:
+            return _Failure("bad_encoding", f"the response body could not be decoded: {exc}")
+        except httpx.HTTPError as exc:
+            return _Failure("fetch_error", f"{type(exc).__name__}: {exc}")
+
+    def _pin(self, url: str) -> _Pinned | _Failure:
+        """Resolve the host, refuse disallowed addresses, and aim the request at a checked address."""
+        target = httpx.URL(url)
+        host = target.host
+        port = target.port or (443 if target.scheme == "https" else 80)
+        try:
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in self._resolve(host, port)]
+        except (OSError, UnicodeError, ValueError) as exc:
+            return _Failure("dns", f"cannot resolve {host}: {exc}")
+        if not addresses:
+            return _Failure("dns", f"{host} resolves to no address")
+        # Every address must pass: a host that also resolves to 10.0.0.1 could be sent there by DNS later.
+        for address in addresses:
+            if why := self.policy.refusal(address):
+                return _Failure("private_address", f"refused to connect to {host}: {why}")
+        headers = {"Host": target.netloc.decode("ascii")}
+        extensions: dict[str, object] = {"sni_hostname": host} if target.scheme == "https" else {}
+        return target.copy_with(host=str(addresses[0])), headers, extensions
+
+    def _read(
+        self,
+        response: httpx.Response,
+        url: str,
+        requested: str,
+        accept: frozenset[str],
+        max_bytes: int,
+        deadline: float,
+    ) -> Fetched | _Failure | str:
+        status = response.status_code
+        if status in REDIRECTS:
+            location = response.headers.get("location")
+            if not location:
+                return _Failure("bad_redirect", f"HTTP {status} without a Location header from {url}")
+            return urljoin(url, location.strip()).split("#", 1)[0]
+        validators = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
+        media_type, charset = _content_type(response.headers.get("content-type"))
+        if status == 304:
+            return Fetched(requested, url, status, b"", media_type, charset, validators)
+        if status >= 400 or status < 200:
+            return _http_failure(status, url, response.headers.get("retry-after"))
+        if media_type and not _accepts(accept, media_type):
+            wanted = ", ".join(sorted(accept))
+            return _Failure("content_type", f"{url} is {media_type}, expected one of {wanted}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return _Failure("too_large", f"{url} declares {int(declared):,} bytes, the limit is {max_bytes:,}")
+        body = bytearray()
+        for chunk in response.iter_bytes():  # decoded bytes: a gzip bomb counts at its inflated size
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                return _Failure("too_large", f"{url} sent more than {max_bytes:,} bytes; stopped reading")
+            if time.monotonic() > deadline:
+                limit = self.settings.total_timeout
+                return _Failure("timeout", f"{url} took longer than {limit:g} s to send its body; stopped reading")
+        return Fetched(requested, url, status, bytes(body), media_type, charset, validators)
+
+    def _robots_refusal(self, url: str) -> _Failure | None:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:  # one robots.txt fetch per host, even with many workers
+            rules = self._robots.get(key)
+            if rules is None:
+                rules = self._robots[key] = self._load_robots(key, parts.netloc)
+        if isinstance(rules, _Failure):
+            return rules
+        if not rules.can_fetch(self._agent, url):
+            return _Failure("robots", f"robots.txt of {parts.netloc} disallows {url} for {self._agent}")
+        return None
+
+    def _load_robots(self, origin: str, host: str) -> RobotFileParser | _Failure:
+        """RFC 9309: 4xx means no rules; 5xx or no answer means assume everything is disallowed, for now."""
+        rules = RobotFileParser()
+        answer = self._follow(f"{origin}/robots.txt", ANY, None, 500_000, check_robots=False)
+        if isinstance(answer, _Failure):
+            if answer.reason.startswith("http_4") and answer.reason != "http_429":
+                rules.allow_all = True
+                return rules
+            return _Failure("robots_unavailable", f"robots.txt of {host} unavailable: {answer.detail}")
+        rules.parse(answer.body.decode("utf-8", "replace").splitlines())
+        delay = rules.crawl_delay(self._agent)
+        if delay:
+            self._limiter.slow_down(host, min(float(delay), 60.0))
+        return rules
+
+
+def _content_type(header: str | None) -> tuple[str | None, str | None]:
+    if not header:
+        return None, None
+    media, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'").lower() or None
+    return media.strip().lower() or None, charset
+
+
+def _accepts(accept: frozenset[str], media_type: str) -> bool:
+    return "*" in accept or media_type in accept or ("+xml" in accept and media_type.endswith("+xml"))
+
+
+def _http_failure(status: int, url: str, retry_after: str | None) -> _Failure:
+    delay = _retry_after_seconds(retry_after) if status in (429, 503) else None
+    reason = "http_5xx" if status >= 500 else f"http_{status}"  # one transient code for every 5xx
+    return _Failure(reason, f"HTTP {status} from {url}", delay)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

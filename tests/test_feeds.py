@@ -1,0 +1,150 @@
+"""Feed and sitemap parsing, and URL canonicalisation, on real fixture files."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.feeds import Entry, parse_feed, parse_sitemap
+from pipeline.models import Rejection
+from pipeline.urls import canonical_url, is_web_url
+
+SITE = Path(__file__).parent / "fixtures" / "live" / "site"
+BASE = "http://herald.test"
+LIMIT = 1_000_000
+
+
+def fixture(name: str) -> bytes:
+    return (SITE / name).read_bytes().replace(b"{{BASE}}", BASE.encode())
+
+
+def test_rss_entries_are_canonical_with_title_and_date() -> None:
+    entries = parse_feed(fixture("feeds/world.rss"), f"{BASE}/feeds/world.rss", LIMIT)
+    assert entries == (
+        Entry(f"{BASE}/news/story-1.html", "Tara Reid enters a rehab program", date(2026, 11, 1)),
+        Entry(f"{BASE}/news/story-2.html", "Ellen DeGeneres to host the Oscars", date(2026, 11, 2)),
+        Entry(f"{BASE}/news/story-3.html", "Texas prisoner captured after a week on the run", date(2026, 11, 3)),
+    )
+
+
+def test_atom_entries_resolve_relative_links() -> None:
+    entries = parse_feed(fixture("feeds/tech.atom"), f"{BASE}/feeds/tech.atom", LIMIT)
+    assert [(e.url, e.published_at) for e in entries] == [
+        (f"{BASE}/news/story-4.html", date(2026, 11, 4)),
+        (f"{BASE}/news/story-5.html", date(2026, 11, 5)),  # only <updated>: used as the date
+    ]
+
+
+def test_feed_entries_with_bad_links_are_rejections() -> None:
+    entries = parse_feed(fixture("feeds/failures.rss"), f"{BASE}/feeds/failures.rss", LIMIT)
+    bad = [e for e in entries if isinstance(e, Rejection)]
+    assert [(r.source_uri, r.reason) for r in bad] == [("ftp://herald.test/news/story-9.html", "bad_url")]
+    assert len(entries) == 13
+
+
+def test_news_sitemap_gives_titles_and_publication_dates() -> None:
+    listing = parse_sitemap(fixture("sitemaps/news.xml"), f"{BASE}/sitemaps/news.xml", LIMIT)
+    assert listing.children == ()
+    assert listing.entries == (
+        Entry(f"{BASE}/news/story-6.html", "Gary Ross in talks to direct Catching Fire", date(2026, 11, 6)),
+        Entry(f"{BASE}/news/story-7.html", "Klitschko stops Rahman to keep his heavyweight crown", date(2026, 11, 7)),
+        Entry(f"{BASE}/news/story-1.html", None, date(2026, 11, 1)),  # fbclid dropped; lastmod as the date
+    )
+
+
+def test_sitemap_index_lists_children() -> None:
+    listing = parse_sitemap(fixture("sitemap_index.xml"), f"{BASE}/sitemap_index.xml", LIMIT)
+    assert listing.entries == ()
+    assert listing.children == (f"{BASE}/sitemaps/news.xml", f"{BASE}/sitemaps/pages.xml")
+
+
+def test_gzipped_sitemap_is_read_within_the_cap() -> None:
+    body = gzip.compress(fixture("sitemaps/pages.xml"))
+    assert parse_sitemap(body, f"{BASE}/s.xml.gz", LIMIT).entries == (
+        Entry(f"{BASE}/news/story-8.html", None, date(2026, 11, 8)),
+    )
+    bomb = gzip.compress(b"<urlset>" + b" " * 2_000_000 + b"</urlset>")
+    assert parse_sitemap(bomb, f"{BASE}/bomb.xml.gz", LIMIT).reason == "too_large"
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><item><title>&xxe;</title><link>http://herald.test/a</link></item></channel></rss>"""
+
+# (case, file or bytes, parser, expected reason)
+LISTING_FAILURES = [
+    ("malformed XML feed", "feeds/malformed.rss", parse_feed, "malformed_feed"),
+    ("entity expansion (billion laughs) feed", "feeds/laughs.rss", parse_feed, "unsafe_xml"),
+    ("external entity (XXE) feed", XXE, parse_feed, "unsafe_xml"),
+    ("HTML page where a feed was expected", "news/story-1.html", parse_feed, "malformed_feed"),
+    ("empty body", b"  \n", parse_feed, "malformed_feed"),
+    ("feed where a sitemap was expected", "feeds/world.rss", parse_sitemap, "malformed_feed"),
+    ("malformed XML sitemap", b"<urlset><url><loc>x</loc></urlset>", parse_sitemap, "malformed_feed"),
+    ("entity expansion sitemap", "feeds/laughs.rss", parse_sitemap, "unsafe_xml"),
+    ("corrupt gzip sitemap", b"\x1f\x8b\x08\x00garbage", parse_sitemap, "malformed_feed"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "parse", "reason"), LISTING_FAILURES, ids=[c[0] for c in LISTING_FAILURES])
+def test_bad_listing_is_a_rejection(case, body, parse, reason) -> None:
+    data = body if isinstance(body, bytes) else fixture(body)
+    result = parse(data, f"{BASE}/listing", LIMIT)
+    assert isinstance(result, Rejection), case
+    assert (result.source_uri, result.reason) == (f"{BASE}/listing", reason)
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag", "http://example.com/a/b?a=1&b=2"),
+        ("https://example.com:443", "https://example.com/"),
+        ("https://example.com:8443/x?fbclid=1&gclid=2&id=7", "https://example.com:8443/x?id=7"),
+        ("https://example.com/caf\u00e9 menu", "https://example.com/caf%C3%A9%20menu"),
+        ("https://example.com/a%2Fb", "https://example.com/a%2Fb"),
+        ("https://b\u00fccher.example/", "https://xn--bcher-kva.example/"),
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+    ],
+)
+def test_canonical_url(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "javascript:alert(1)", "/relative", "http://user:pw@example.com/"]
+)
+def test_non_web_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        canonical_url(url)
+
+
+@given(
+    path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+    params=st.lists(st.tuples(st.sampled_from(["a", "id", "utm_campaign", "fbclid", "q"]), st.text(max_size=5))),
+)
+def test_canonical_url_is_idempotent(path: str, params: list[tuple[str, str]]) -> None:
+    from urllib.parse import quote, urlencode
+
+    url = f"https://Example.com/{quote(path)}?{urlencode(params)}"
+    once = canonical_url(url)
+    assert canonical_url(once) == once and is_web_url(once)
+    assert "utm_" not in once and "fbclid" not in once
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=400).map(lambda t: f"<rss><channel><item>{t}</item></channel></rss>".encode()),
+        st.text(max_size=400).map(lambda t: f"<urlset><url><loc>{t}</loc></url></urlset>".encode()),
+    )
+)
+def test_listing_parsers_never_raise(body: bytes) -> None:
+    """Whatever a server sends, parsing ends in entries or a rejection."""
+    feed = parse_feed(body, f"{BASE}/feed", LIMIT)
+    sitemap = parse_sitemap(body, f"{BASE}/sitemap", LIMIT)
+    assert isinstance(feed, Rejection | tuple)
+    assert isinstance(sitemap, Rejection) or all(isinstance(e, Entry | Rejection) for e in sitemap.entries)

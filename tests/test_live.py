@@ -1,0 +1,268 @@
+"""Live sources end to end against a real local news site: listing, skipping, fetching, storing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.live import ingest_sources
+from pipeline.settings import Settings
+from pipeline.sourceconfig import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = ("127.0.0.1/32",)
+NEW_ITEMS = """
+    <item>
+      <title>Bettie Page, pinup model, dies at 85</title>
+      <link>{{BASE}}/news/story-4.html?utm_campaign=late</link>
+      <pubDate>Wed, 04 Nov 2026 08:00:00 GMT</pubDate>
+    </item>
+    <item>
+      <title>76ers fire coach Maurice Cheeks</title>
+      <link>{{BASE}}/news/story-5.html</link>
+      <pubDate>Thu, 05 Nov 2026 08:00:00 GMT</pubDate>
+    </item>
+  </channel>"""
+
+
+def sources(site, *names: str) -> list[SourceSpec]:
+    every = {
+        "world": SourceSpec("world", "feed", url=site.url("/feeds/world.rss"), allow_networks=LOOPBACK),
+        "sitemap": SourceSpec("sitemap", "sitemap", url=site.url("/sitemap_index.xml"), allow_networks=LOOPBACK),
+        "failures": SourceSpec("failures", "feed", url=site.url("/feeds/failures.rss"), allow_networks=LOOPBACK),
+    }
+    return [every[n] for n in names]
+
+
+def article_paths(site) -> list[str]:
+    return sorted(p for p in site.paths() if p.startswith("/news/"))
+
+
+def test_second_run_ingests_exactly_the_new_items(live_site, fast_fetch, db_path) -> None:
+    """Done-when: two scheduled runs with items added in between ingest only the new items, use
+    conditional GETs (304 for the unchanged sitemaps) and fetch no stored article again."""
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    specs = sources(live_site, "world", "sitemap")
+
+    first = ingest_sources(specs, settings)
+    assert [r.ingest.new for r in first] == [3, 3]  # story-1 is in both: fetched and stored once
+    assert article_paths(live_site) == [f"/news/story-{n}.html" for n in (1, 2, 3, 6, 7, 8)]
+
+    feed = live_site.root / "feeds" / "world.rss"
+    feed.write_text(feed.read_text().replace("  </channel>", NEW_ITEMS), encoding="utf-8")
+    live_site.clear()
+
+    second = ingest_sources(specs, settings)
+    assert [r.ingest.new for r in second] == [2, 0]
+    assert article_paths(live_site) == ["/news/story-4.html", "/news/story-5.html"]  # nothing stored refetched
+    hits = {h.path: h for h in live_site.hits}
+    assert hits["/feeds/world.rss"].if_none_match  # conditional GET; the feed changed, so a 200
+    assert hits["/sitemaps/news.xml"].if_none_match and hits["/sitemaps/pages.xml"].if_modified_since
+    assert second[1].listings_unchanged == 2  # both sitemaps answered 304
+    assert second[0].already_known == 3 and second[0].fetched == 2
+
+    live_site.clear()
+    third = ingest_sources(specs, settings)
+    assert [r.listings_unchanged for r in third] == [1, 2] and article_paths(live_site) == []
+
+    with duckdb.connect(db_path, read_only=True) as con:
+        stored = con.execute("SELECT url, source, title, published_at FROM articles ORDER BY url").fetchall()
+        runs = con.execute("SELECT status, new FROM runs ORDER BY started_at").fetchall()
+    assert len(stored) == 8 and len({row[0] for row in stored}) == 8
+    assert stored[3][1:] == ("world", "Bettie Page, pinup model, dies at 85", stored[3][3])
+    assert stored[3][0] == live_site.url("/news/story-4.html")  # the tracking parameter is gone
+    assert [r[1] for r in runs] == [6, 2, 0] and runs[2][0] == "empty"
+
+
+EXPECTED_REJECTIONS = {
+    "/fail/404": "http_404",
+    "/fail/500": "http_5xx",
+    "/fail/timeout": "timeout",
+    "/fail/slow": "timeout",
+    "/fail/big": "too_large",
+    "/fail/loop": "redirect_loop",
+    "/fail/private": "private_address",
+    "/fail/metadata": "private_address",
+    "/fail/pdf": "content_type",
+    "/private/secret.html": "robots",
+}
+
+
+def test_every_failure_is_recorded_and_the_run_completes(live_site, fast_fetch, db_path) -> None:
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    (report,) = ingest_sources(sources(live_site, "failures"), settings)
+    assert report.ingest.new == 2  # the good article, and /fail/flaky after its retry
+    with duckdb.connect(db_path, read_only=True) as con:
+        rejected = dict(con.execute("SELECT source_uri, reason FROM rejections").fetchall())
+        runs = con.execute("SELECT status, new, rejected FROM runs").fetchall()
+    expected = {live_site.url(path): reason for path, reason in EXPECTED_REJECTIONS.items()}
+    expected["ftp://herald.test/news/story-9.html"] = "bad_url"
+    assert rejected == expected
+    assert runs == [("completed", 2, 11)]
+
+
+def test_failed_listings_are_recorded(live_site, fast_fetch, db_path) -> None:
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    specs = [
+        SourceSpec("broken", "feed", url=live_site.url("/feeds/malformed.rss"), allow_networks=LOOPBACK),
+        SourceSpec("laughs", "feed", url=live_site.url("/feeds/laughs.rss"), allow_networks=LOOPBACK),
+        SourceSpec("gone", "sitemap", url=live_site.url("/fail/404"), allow_networks=LOOPBACK),
+        SourceSpec("pdf", "feed", url=live_site.url("/fail/pdf"), allow_networks=LOOPBACK),
+    ]
+    reports = ingest_sources(specs, settings)
+    assert [r.ingest.rejections[0].reason for r in reports] == [
+        "malformed_feed",
+        "unsafe_xml",
+        "http_404",
+        "content_type",
+    ]
+    assert not any(p.startswith("/news/") for p in live_site.paths())
+
+
+def test_transient_failures_are_retried_next_run_until_given_up(live_site, fast_fetch, db_path) -> None:
+    """A 500 leaves the feed's validators unsaved (so its items are listed again) until give_up_after runs."""
+    from dataclasses import replace
+
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, retries=0, give_up_after=2))
+    specs = sources(live_site, "failures")
+    for _ in range(3):
+        ingest_sources(specs, settings)
+    hits = [h for h in live_site.hits if h.path in ("/fail/500", "/feeds/failures.rss")]
+    assert [h.path for h in hits] == ["/feeds/failures.rss", "/fail/500"] * 2 + ["/feeds/failures.rss"]
+    assert not any(h.if_none_match for h in hits)  # never a conditional GET while items were unsettled
+    assert live_site.counts()["/fail/404"] == 1  # final at once
+
+
+def test_urls_over_the_cap_wait_for_the_next_run(live_site, fast_fetch, db_path) -> None:
+    from dataclasses import replace
+
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, max_urls=2))
+    (first,) = ingest_sources(sources(live_site, "world"), settings)
+    assert (first.fetched, first.deferred, first.ingest.new) == (2, 1, 2)
+    (second,) = ingest_sources(sources(live_site, "world"), settings)
+    assert (second.listings_unchanged, second.fetched, second.ingest.new) == (0, 1, 1)  # no 304: not all settled
+    (third,) = ingest_sources(sources(live_site, "world"), settings)
+    assert third.listings_unchanged == 1
+    assert sorted(p for p in live_site.paths() if p.startswith("/news/")) == [
+        f"/news/story-{n}.html" for n in (1, 2, 3)
+    ]
+
+
+def test_url_list_source(live_site, fast_fetch, db_path, tmp_path) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text(
+        "# morning picks\n"
+        f"{live_site.url('/news/story-3.html')}?utm_source=newsletter  # a note\n"
+        "\n"
+        "not a url\n"
+        f"{live_site.url('/news/story-3.html')}#again\n",
+        encoding="utf-8",
+    )
+    (spec,) = command_line_sources(url_files=[str(listing)])
+    spec = SourceSpec(spec.name, "urls", file=spec.file, allow_networks=LOOPBACK)
+    (report,) = ingest_sources([spec], Settings(db=db_path, fetch=fast_fetch))
+    assert (report.listed, report.ingest.new, report.ingest.rejected) == (1, 1, 1)
+    assert report.ingest.rejections[0].reason == "bad_url"
+    assert live_site.counts()["/news/story-3.html"] == 1
+
+
+def test_sources_file(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        """
+[[source]]
+name = "herald-world"
+kind = "feed"
+url = "https://herald.example/world.rss"
+
+[[source]]
+name = "herald-sitemap"
+kind = "sitemap"
+url = "https://herald.example/sitemap_index.xml"
+interval = "1h"
+rate_limit = 0.5
+
+[[source]]
+name = "picks"
+kind = "urls"
+file = "picks.txt"
+interval = 90
+allow_private = true
+allow_networks = ["10.1.2.0/24"]
+""",
+        encoding="utf-8",
+    )
+    specs = load_sources(path)
+    assert [(s.name, s.kind, s.interval) for s in specs] == [
+        ("herald-world", "feed", 600),
+        ("herald-sitemap", "sitemap", 3600),
+        ("picks", "urls", 90),
+    ]
+    assert specs[1].rate_limit == 0.5 and specs[2].file == str(tmp_path / "picks.txt") and specs[2].allow_private
+    assert [s.name for s in select_sources(specs, kinds=["sitemap", "urls"])] == ["herald-sitemap", "picks"]
+    assert [s.name for s in select_sources(specs, names=["picks"])] == ["picks"]
+    both = gather_sources(path, feeds=["https://wire.example/rss"], kinds=["feed"])
+    assert [(s.name, s.url) for s in both] == [
+        ("herald-world", "https://herald.example/world.rss"),
+        ("feed-wire.example-rss", "https://wire.example/rss"),
+    ]
+    with pytest.raises(ConfigError, match="no source named"):
+        gather_sources(path, names=["missing"])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[source]]\nname = "a"\nkind = "podcast"\nurl = "https://x.example/"', "kind must be one of"),
+        ('[[source]]\nname = "a"\nkind = "feed"', "needs an http"),
+        ('[[source]]\nname = "a"\nkind = "feed"\nurl = "file:///etc/passwd"', "needs an http"),
+        ('[[source]]\nname = "a"\nkind = "feed"\nurl = "https://x.example/"\ninterval = "soon"', "interval"),
+        ('[[source]]\nname = "a"\nkind = "feed"\nurl = "https://x.example/"\nrate = 1', "unknown setting"),
+        ('[[source]]\nname = "a"\nkind = "feed"\nurl = "https://x.example/"\nallow_networks = ["nope"]', "CIDR"),
+        ('[[source]]\nname = "a b"\nkind = "feed"\nurl = "https://x.example/"', "letters, digits"),
+        ('[[source]]\nname = "a"\nkind = "urls"', "needs a 'file'"),
+        ("[other]\nx = 1", "defines no"),
+        ('[[source]]\nname = "a"\nkind = "feed"\nurl = "https://x.example/"\n' * 2, "appears twice"),
+        ("[[source]\n", "not valid TOML"),
+    ],
+)
+def test_bad_sources_file_names_the_problem(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_sources(path)
+
+
+def test_example_sources_file_loads() -> None:
+    specs = load_sources(ROOT / "deploy" / "sources.toml")
+    assert {s.kind for s in specs} == {"feed", "sitemap"} and all(not s.allow_private for s in specs)
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_cli_ingests_a_feed_without_prefect(live_site, tmp_path) -> None:
+    db = str(tmp_path / "cli.duckdb")
+    feed = live_site.url("/feeds/world.rss")
+    refused = cli("ingest", "--no-prefect", "--db", db, "--feed", feed)
+    assert refused.returncode == 1 and "private_address" in refused.stdout  # loopback needs --allow-private
+    done = cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "3 fetched" in done.stdout and "new 3" in done.stdout
+    again = cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
+    assert again.returncode == 0 and "1 unchanged (304)" in again.stdout
+
+
+def test_cli_needs_paths_or_sources(tmp_path) -> None:
+    done = cli("ingest", "--db", str(tmp_path / "x.duckdb"))
+    assert done.returncode == 2 and "--feed" in done.stderr

@@ -1,0 +1,76 @@
+"""`storyline serve` on one machine: the real command, its own Prefect server, scheduled runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_ITEM = "<item><title>Later news</title><link>{{BASE}}/news/story-4.html</link></item>\n  </channel>"
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+
+def completed_runs(db: Path) -> list[tuple[str, int]]:
+    """(status, new) of the finished runs; [] while the file is missing or a run holds the lock."""
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(
+                "SELECT status, new FROM runs WHERE finished_at IS NOT NULL ORDER BY started_at"
+            ).fetchall()
+    except duckdb.Error:
+        return []
+
+
+def wait_for(condition, seconds: float) -> bool:
+    """Poll until the condition holds (a deadline against hanging, not a measurement)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(1.0)
+    return False
+
+
+def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "world"\nkind = "feed"\nurl = "{live_site.url("/feeds/world.rss")}"\n'
+        'interval = "5s"\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "serve.duckdb"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # schedule runs soon after the deployment exists
+    }
+    env.pop("PREFECT_API_URL", None)  # serve must start its own server
+    command = [sys.executable, "-m", "pipeline.cli", "serve", "--sources", str(sources), "--db", str(db)]
+    serve = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: len(completed_runs(db)) >= 1, 300), "no scheduled run completed"
+        assert completed_runs(db)[0] == ("completed", 3)
+        feed = live_site.root / "feeds" / "world.rss"
+        feed.write_text(feed.read_text().replace("  </channel>", NEW_ITEM), encoding="utf-8")
+        assert wait_for(lambda: any(new == 1 for _, new in completed_runs(db)), 120), "the new item was not ingested"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            output = serve.communicate(timeout=60)[0].decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            output = serve.communicate()[0].decode("utf-8", "replace")
+    runs = completed_runs(db)
+    assert sum(new for _, new in runs) == 4, output[-3000:]  # each article ingested exactly once
+    assert [p for p in live_site.paths() if p.startswith("/news/")].count("/news/story-1.html") == 1
+    assert "serving feed world every 5 s" in output
