@@ -132,6 +132,7 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
         store.finish_run(run_id, status)
         if report.new:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
+        store.checkpoint()
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import socket
 import time
 import uuid
@@ -31,10 +32,20 @@ from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
 
+_STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 
-def _placeholders(values: Sequence[Any]) -> str:
-    """``?, ?, ...`` for an IN list: constant IN lists on an indexed column become index scans."""
-    return ", ".join("?" * len(values))
+
+def _id_list(ids: Sequence[str]) -> str:
+    """A constant IN list of story ids (constant IN lists on an indexed column become index scans).
+
+    Inlined rather than bound: binding costs the Python client ~5 failed imports per value. Only
+    ids of the form Storyline issues (checked here) are ever inlined; they come from the index
+    and the store, never from user text.
+    """
+    for story_id in ids:
+        if not _STORY_ID.fullmatch(story_id):
+            raise StoreError(f"not a story id: {story_id!r}")
+    return ", ".join(f"'{story_id}'" for story_id in ids)
 
 
 def term_key(term: str) -> int:
@@ -183,6 +194,16 @@ class Store:
                 raise StoreError(f"cannot open {path}: {exc}") from exc
         # Use the stories index for IN lists of up to a whole batch's candidates (default: 2,048 rows).
         con.execute("SET index_scan_max_count = 100000")
+        # Tables are passed in with register(); name lookups in Python frames (replacement scans)
+        # cost ~100 failed imports per statement.
+        con.execute("SET python_enable_replacements = false")
+        if not read_only:
+            # A checkpoint rewrites every row group a batch touched: at a million articles that is
+            # most of a batch's cost. Batches close without one and leave their commits in the
+            # write-ahead log (replayed on the next open, which is DuckDB's crash recovery anyway);
+            # a run checkpoints once at its end, or when the log grows past the threshold.
+            con.execute("PRAGMA disable_checkpoint_on_shutdown")
+            con.execute("SET checkpoint_threshold = '64MB'")
         store = cls(con, path, read_only)
         if not read_only:
             store._ensure_schema()
@@ -285,6 +306,10 @@ class Store:
         """Mark a run finished (status: completed, failed, empty)."""
         self.con.execute("UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file (once a run, not once a batch)."""
+        self.con.execute("CHECKPOINT")
+
     # ---- lookups for clustering --------------------------------------------------------------
 
     def known_inputs(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -347,8 +372,9 @@ class Store:
             return {}
         with self._table("_seqs", seq=wanted):
             rows = self.con.execute(
+                # joined on seq, not article_id: integer keys, and both tables are stored in seq order
                 "SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group FROM _seqs "
-                "JOIN article_signatures s USING (seq) JOIN articles a USING (article_id)"
+                "JOIN article_signatures s USING (seq) JOIN articles a ON a.seq = s.seq"
             ).fetchall()
         return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
 
@@ -377,8 +403,7 @@ class Store:
             return {}
         rows = self.con.execute(
             "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-            f"FROM stories WHERE story_id IN ({_placeholders(ids)})",
-            ids,
+            f"FROM stories WHERE story_id IN ({_id_list(ids)})"
         ).fetchall()
         states = {}
         for story_id, size, first, last, terms, weights in rows:
@@ -411,7 +436,7 @@ class Store:
                 f"""
                 WITH st AS (
                     SELECT story_id, centroid_terms, centroid_weights FROM stories
-                    WHERE story_id IN ({_placeholders(story_ids)})
+                    WHERE story_id IN ({_id_list(story_ids)})
                 ), norms AS (
                     SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
                 ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
@@ -426,8 +451,7 @@ class Store:
                 SELECT c.i, c.story_id,
                        coalesce(d.dot, 0) / CASE WHEN coalesce(n.norm, 0) > 0 THEN n.norm ELSE 1 END
                 FROM _c c JOIN norms n USING (story_id) LEFT JOIN dots d USING (i, story_id)
-                """,
-                story_ids,
+                """
             ).fetchall()
         return {(r[0], r[1]): float(r[2]) for r in rows}
 
@@ -539,10 +563,10 @@ class Store:
         previous = {
             r[0]: (r[1], r[2])
             for r in self.con.execute(
-                f"SELECT story_id, first_seen, created_run FROM stories WHERE story_id IN ({_placeholders(ids)})", ids
+                f"SELECT story_id, first_seen, created_run FROM stories WHERE story_id IN ({_id_list(ids)})"
             ).fetchall()
         }
-        self.con.execute(f"DELETE FROM stories WHERE story_id IN ({_placeholders(ids)})", ids)
+        self.con.execute(f"DELETE FROM stories WHERE story_id IN ({_id_list(ids)})")
         for row in rows:
             story = by_id[row["story_id"]]
             first_seen, created_run = previous.get(story.story_id, (row["first_seen"], run_id))
