@@ -240,6 +240,7 @@ def prepare_store(template: Path, snapshot: Path) -> None:
             started = time.perf_counter()
             CandidateIndex.for_database(template).save(store, force=True)
             print(f"  first build of the candidate index snapshot: {time.perf_counter() - started:.1f} s", flush=True)
+        store.checkpoint()  # the copies below take the file alone, without a write-ahead log
 
 
 def write_probe(path: Path, count: int = 1000, seed: int = 3) -> None:

@@ -106,6 +106,9 @@ class ClusterSettings:
         )
 
 
+# How many candidates are looked up and checked: cost knobs, free to change on an existing database.
+SEARCH_BREADTH = frozenset({"cluster.query_terms", "cluster.max_candidates", "cluster.member_checks"})
+
 ALERT_KINDS = ("watchlist", "watched_story", "spreading")
 VARIANT_RELATIONS = ("exact", "near_duplicate", "rewrite")
 
@@ -259,11 +262,16 @@ class Settings:
             raise ConfigError(f"Settings.read_wait_seconds must be a number of seconds >= 0, got {wait!r}")
 
     def stored_parameters(self) -> dict[str, Any]:
-        """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...)."""
+        """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...).
+
+        Everything that shapes stored signatures, vectors, centroids and postings, or the decisions
+        recorded from them; not how widely candidates are searched, which may change at any time.
+        """
         out: dict[str, Any] = {}
         for section in ("fingerprint", "cluster"):
             for key, value in asdict(getattr(self, section)).items():
-                out[f"{section}.{key}"] = value
+                if f"{section}.{key}" not in SEARCH_BREADTH:
+                    out[f"{section}.{key}"] = value
         return out
 
     @classmethod

@@ -31,6 +31,7 @@ import xxhash
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
+from .settings import SEARCH_BREADTH
 
 _STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 
@@ -253,7 +254,7 @@ class Store:
             if not self.read_only:
                 self.con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
             return
-        old = json.loads(stored)
+        old = {k: v for k, v in json.loads(stored).items() if k not in SEARCH_BREADTH}  # older databases stored them
         diff = {k: (old.get(k), v) for k, v in parameters.items() if old.get(k) != v}
         diff.update({k: (v, None) for k, v in old.items() if k not in parameters})
         if diff:

@@ -200,3 +200,10 @@ def test_real_news_topics_cluster_sensibly(tmp_path: Path, settings: Settings) -
     ids = [r["id"] for r in records if r["id"] in assigned]
     scores = bcubed([assigned[i] for i in ids], [r["cluster"] for r in records if r["id"] in assigned])
     assert scores.f1 >= 0.8, scores
+
+
+def test_search_breadth_may_change_on_an_existing_database(seeds_dir: Path, settings: Settings) -> None:
+    ingest_paths([seeds_dir], settings)
+    (seeds_dir / "extra.txt").write_text(ecb_records({1})[0]["text"], encoding="utf-8")
+    wider = Settings(db=settings.db, cluster=ClusterSettings(max_candidates=40, query_terms=25, member_checks=5))
+    assert ingest_paths([seeds_dir], wider).new == 1
