@@ -292,6 +292,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _remove_store(path: Path) -> None:
+    for leftover in (path, Path(str(path) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(snapshot_path(path), ignore_errors=True)
+
+
 def measure(db: Path, probe: Path) -> dict:
     """Run ``child`` in a fresh process and return its figures."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -327,12 +333,14 @@ def main() -> None:
         snapshot = snapshot_path(template)
         prepare_store(template, snapshot)
         snapshot_bytes = sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
-        big = work / "big.duckdb"
+        big, empty_db = work / "big.duckdb", work / "empty.duckdb"
+        for path in (big, empty_db):  # left behind by an interrupted run
+            _remove_store(path)
         shutil.copyfile(template, big)
         shutil.rmtree(snapshot_path(big), ignore_errors=True)
         shutil.copytree(snapshot, snapshot_path(big))
         size_per_article = template.stat().st_size / args.stored
-        empty = measure(work / "empty.duckdb", probe)
+        empty = measure(empty_db, probe)
         full = measure(big, probe)
         for name, r in (("empty store", empty), (f"{args.stored:,} stored", full)):
             print(f"{name:>17}: {r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU for {r['new']} new articles, "
@@ -341,10 +349,8 @@ def main() -> None:
               f"{full['cpu_seconds'] / empty['cpu_seconds']:.2f}x CPU")  # fmt: skip
         print(f"database size: {template.stat().st_size / 2**30:.2f} GiB, {size_per_article / 1024:.1f} KiB "
               f"per article; index snapshot {snapshot_bytes / 2**20:.0f} MiB")  # fmt: skip
-        for path in (big, work / "empty.duckdb"):
-            for leftover in (path, Path(str(path) + ".wal")):
-                leftover.unlink(missing_ok=True)
-            shutil.rmtree(snapshot_path(path), ignore_errors=True)
+        for path in (big, empty_db):
+            _remove_store(path)
 
 
 if __name__ == "__main__":

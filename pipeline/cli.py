@@ -6,6 +6,7 @@
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
     storyline stories               stories as a table, newest first
     storyline show STORY_ID         one story and its variants, with why each was assigned
+    storyline check                 integrity checks (whole batches only, counts agree)
     storyline alerts                fired alerts and their delivery status
     storyline watch STORY_ID        flag a story for watched_story alert rules
     storyline export --format jsonl one line per article (or --format parquet|csv DIR: one file per table)
@@ -106,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shuffle", type=int, action="append", metavar="SEED", help="shuffled order (repeatable)")
     p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
+    p.set_defaults(handler=cmd_check)
 
     p = with_db(sub.add_parser("export", help="export articles (jsonl to stdout) or every analyst table (to DIR)"))
     p.add_argument("--format", choices=["jsonl", "parquet", "csv"], default="jsonl")
@@ -250,7 +254,8 @@ def _open_input(path: str) -> TextIO:
 def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .store import Store
 
-    return Store.open(_settings(args).db, read_only=True)
+    settings = _settings(args)
+    return Store.open(settings.db, read_only=True, wait_seconds=settings.read_wait_seconds)
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
@@ -346,6 +351,23 @@ def cmd_export(args: argparse.Namespace) -> int:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
                 sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
+    from .integrity import consistency_problems
+
+    with _open_store(args) as store:
+        problems = consistency_problems(store)
+        articles, stories, running = store.con.execute(
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
+            "(SELECT count(*) FROM runs WHERE status = 'running')"
+        ).fetchall()[0]
+    print(f"{articles} articles in {stories} stories; {running} run(s) in progress")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    print("consistent" if not problems else f"{len(problems)} problem(s) found")
+    return 1 if problems else 0
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from .notify import deliver_alerts
 from .runreport import split_by_source
 from .search import refresh_search_index
 from .settings import Settings
+from .snapshot import refresh_snapshot
 from .sources import count_files, read_paths
 from .store import Store
 
@@ -121,6 +122,7 @@ def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
     """Create/validate the database and record a new run; returns the run id."""
     with Store.open(settings.db) as store:
         store.check_parameters(settings.stored_parameters())
+        store.mark_interrupted_runs()
         return store.begin_run(inputs)
 
 
@@ -132,6 +134,8 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
         if report.new:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
         store.checkpoint()
+        if settings.snapshot:
+            refresh_snapshot(store, settings.snapshot)
 
 
 def save_index(settings: Settings, index: CandidateIndex) -> bool:

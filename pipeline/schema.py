@@ -156,6 +156,9 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     fetched_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
 """
 
 VIEWS = """

@@ -254,6 +254,10 @@ class Settings:
 
     db: str = DEFAULT_DB
     batch_size: int = 200
+    read_wait_seconds: float = 10.0
+    """How long read commands wait for an ingest's write lock (it is free between batches) before giving up."""
+    snapshot: str | None = None
+    """When set, a read-only copy of the database written here at the end of each ingest run, for long queries."""
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     fingerprint: FingerprintSettings = field(default_factory=FingerprintSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
@@ -262,6 +266,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
+        wait = self.read_wait_seconds
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise ConfigError(f"Settings.read_wait_seconds must be a number of seconds >= 0, got {wait!r}")
 
     def stored_parameters(self) -> dict[str, Any]:
         """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...).

@@ -10,9 +10,12 @@ import codecs
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from .models import RawDocument, Rejection
 
@@ -67,7 +70,11 @@ def read_file(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
 
 
 def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
-    """Yield one raw document per JSONL line, or a rejection naming the line and what is wrong."""
+    """Yield one raw document per JSONL line, or a rejection naming the line and what is wrong.
+
+    Lines are read with a bounded ``readline``, so one enormous line is skipped in chunks rather
+    than held in memory. A byte-order mark opening any line is dropped (concatenated files).
+    """
     uri = _uri(path)
     _, compressed = _suffix(path)
     opener = gzip.open if compressed else open
@@ -79,13 +86,28 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
     number = 0
     with fh:
         try:
-            for number, line in enumerate(fh, start=1):
-                if number == 1 and line.startswith(codecs.BOM_UTF8):
-                    line = line[len(codecs.BOM_UTF8) :]
+            while line := fh.readline(max_bytes + 1):
+                number += 1
+                where = f"{uri}#line={number}"
+                if len(line) > max_bytes and not line.endswith(b"\n"):
+                    size = len(line) + _skip_rest_of_line(fh)
+                    yield Rejection(where, "too_large", f"line is over {size:,} bytes, the limit is {max_bytes:,}")
+                    continue
+                line = line.removeprefix(codecs.BOM_UTF8)
                 if line.strip():
-                    yield parse_jsonl_line(line, f"{uri}#line={number}", max_bytes)
-        except (OSError, EOFError) as exc:  # corrupt or truncated .gz: keep what was read, reject the rest
+                    yield parse_jsonl_line(line, where, max_bytes)
+        except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated .gz: keep what was read
             yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {exc}")
+
+
+def _skip_rest_of_line(fh: BinaryIO, chunk: int = 1 << 20) -> int:
+    """Read past the end of the current line; returns how many bytes were skipped."""
+    skipped = 0
+    while part := fh.readline(chunk):
+        skipped += len(part)
+        if part.endswith(b"\n"):
+            break
+    return skipped
 
 
 def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> Item:
@@ -98,17 +120,21 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
         return Rejection(where, "encoding", f"line is not valid UTF-8 (byte {exc.start})")
     except json.JSONDecodeError as exc:
         return Rejection(where, "malformed_jsonl", f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return Rejection(where, "malformed_jsonl", "the JSON is nested too deeply to be a news record")
     if not isinstance(record, dict):
         return Rejection(where, "malformed_jsonl", f"expected a JSON object, got {type(record).__name__}")
     html, text = record.get("html"), record.get("text")
     body = html if isinstance(html, str) and html.strip() else text
     if not isinstance(body, str) or not body.strip():
         return Rejection(where, "malformed_jsonl", "record has no non-empty 'html' or 'text' field")
+    if bad := _unencodable_field(record):
+        return Rejection(where, "encoding", f"field {bad!r} holds an unpaired surrogate escape, not a character")
     external_id = record.get("id")
     external_id = None if external_id is None else str(external_id)
     base = where.split("#", 1)[0]
     uri = f"{base}#id={external_id}" if external_id is not None else where
-    published = parse_date(record.get("published_at"))
+    published = parse_date(record.get("published_at"))  # optional metadata: unparseable means undated
     return RawDocument(
         source_uri=uri,
         kind="html" if body is html else "text",
@@ -121,6 +147,18 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
     )
 
 
+def _unencodable_field(record: dict[str, Any]) -> str | None:
+    """The first string field JSON decoded into text UTF-8 cannot hold (a lone ``\\ud800`` escape)."""
+    for key in ("html", "text", "id", "url", "title", "source"):
+        value = record.get(key)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return key
+    return None
+
+
 def decode(data: bytes, html: bool = False) -> str | Rejection:
     """Decode bytes to text strictly: BOM, then a declared HTML charset, then UTF-8; else a rejection."""
     for bom, codec in _BOMS:
@@ -131,7 +169,12 @@ def decode(data: bytes, html: bool = False) -> str | Rejection:
                 return Rejection("", "encoding", f"invalid {codec} after its byte-order mark (byte {exc.start})")
             return text if text.strip() else Rejection("", "empty", "the document holds only whitespace")
     if not data.strip():
-        return Rejection("", "empty", "the document is empty")
+        detail = "the document is empty (0 bytes)" if not data else "the document holds only whitespace"
+        return Rejection("", "empty", detail)
+    if utf16 := _utf16_without_bom(data):
+        return Rejection(
+            "", "encoding", f"looks like {utf16} text without a byte-order mark; save it as UTF-8 or with a BOM"
+        )
     if looks_binary(data):
         return Rejection("", "binary", "the file holds binary data (NUL or control bytes), not text")
     codec = "utf-8"
@@ -161,6 +204,19 @@ def looks_binary(data: bytes) -> bool:
     return controls > len(head) * 0.05
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'UTF-16 LE'/'UTF-16 BE' when NULs sit at every other byte, as in UTF-16 Latin text; else None."""
+    head = data[:2048]
+    if len(head) < 16:
+        return None
+    odd, even = head[1::2], head[0::2]
+    if odd.count(0) > len(odd) * 0.7 and even.count(0) < len(even) * 0.1:
+        return "UTF-16 LE"
+    if even.count(0) > len(even) * 0.7 and odd.count(0) < len(odd) * 0.1:
+        return "UTF-16 BE"
+    return None
+
+
 def parse_date(value: object) -> date | None:
     """A date from an ISO date/datetime string (or None when absent or unparseable)."""
     if not isinstance(value, str) or not value.strip():
@@ -173,13 +229,24 @@ def parse_date(value: object) -> date | None:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
+        pass
+    try:  # feeds and mail-style headers: "Sat, 21 Nov 2026 10:00:00 GMT"
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
         return None
 
 
 def _walk(folder: Path) -> Iterator[Path]:
     for child in sorted(folder.rglob("*")):
-        if child.is_file() and not any(part.startswith(".") for part in child.relative_to(folder).parts):
+        # A symlink that resolves to nothing (missing target, loop) is an input that cannot be read, not a skip.
+        if (child.is_file() or _broken_link(child)) and not any(
+            part.startswith(".") for part in child.relative_to(folder).parts
+        ):
             yield child
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def _suffix(path: Path) -> tuple[str, bool]:
@@ -191,6 +258,8 @@ def _suffix(path: Path) -> tuple[str, bool]:
 
 def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes | str:
     """The file's bytes, or 'reason:detail' when it cannot be read within the size cap."""
+    if _broken_link(path):
+        return "unreadable:a broken symbolic link (its target is missing, or links loop back on themselves)"
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -199,7 +268,7 @@ def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes | str:
             return path.read_bytes()
         with gzip.open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         return f"unreadable:cannot read: {getattr(exc, 'strerror', None) or exc}"
     if len(data) > max_bytes:
         return f"too_large:decompressed size exceeds the limit of {max_bytes:,} bytes"
@@ -207,6 +276,8 @@ def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes | str:
 
 
 def _uri(path: Path) -> str:
+    if _broken_link(path):  # resolve() fails on a symlink loop
+        return path.absolute().as_uri()
     return path.resolve().as_uri() if path.is_absolute() or path.exists() else str(path)
 
 

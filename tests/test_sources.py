@@ -493,6 +493,7 @@ def test_record_non_string_fields_are_ignored(tmp_path: Path) -> None:
         ("2021-08-19T10:15:00Z", date(2021, 8, 19)),
         ("2021-08-19T10:15:00+08:00", date(2021, 8, 19)),
         ("2021-08-19 10:15:00", date(2021, 8, 19)),
+        ("Thu, 19 Aug 2021 10:15:00 GMT", date(2021, 8, 19)),  # RSS / mail style
         ("not a date", None),
     ],
 )

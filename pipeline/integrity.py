@@ -1,0 +1,56 @@
+"""Integrity checks a reader can run at any moment: a committed batch is all there or not at all.
+
+Every batch writes its articles, their index rows, their stories and its run's counters in one
+transaction, so in any committed state these hold. A reader that sees one broken has seen half a
+batch (or a corrupt file); ``storyline check`` and the reliability tests run them.
+"""
+
+from __future__ import annotations
+
+from .store import Store
+
+# (what is wrong, SQL counting the offending rows): every count must be 0.
+CHECKS: tuple[tuple[str, str], ...] = (
+    (
+        "articles stored twice under one (source_uri, content_hash)",
+        "SELECT count(*) FROM (SELECT 1 FROM articles GROUP BY source_uri, content_hash HAVING count(*) > 1)",
+    ),
+    ("article ids used twice", "SELECT count(*) FROM (SELECT 1 FROM articles GROUP BY article_id HAVING count(*) > 1)"),
+    ("article seqs used twice", "SELECT count(*) FROM (SELECT 1 FROM articles GROUP BY seq HAVING count(*) > 1)"),
+    (
+        "articles whose story is missing",
+        "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.story_id = a.story_id)",
+    ),
+    (
+        "stories whose article_count differs from their stored articles",
+        "SELECT count(*) FROM stories s WHERE article_count <> "
+        "(SELECT count(*) FROM articles a WHERE a.story_id = s.story_id)",
+    ),
+    (
+        "stories without exactly one canonical article",
+        "SELECT count(*) FROM stories s WHERE "
+        "(SELECT count(*) FROM articles a WHERE a.story_id = s.story_id AND a.is_canonical) <> 1",
+    ),
+    (
+        "articles without a signature (or signatures without an article)",
+        "SELECT abs((SELECT count(*) FROM articles) - (SELECT count(*) FROM article_signatures))",
+    ),
+    (
+        "runs whose 'new' counter differs from the articles they stored",
+        "SELECT count(*) FROM runs r WHERE r.new <> (SELECT count(*) FROM articles a WHERE a.run_id = r.run_id)",
+    ),
+    (
+        "runs whose 'read' counter is not new + unchanged + rejected",
+        "SELECT count(*) FROM runs WHERE read <> new + unchanged + rejected",
+    ),
+)
+
+
+def consistency_problems(store: Store) -> list[str]:
+    """Every broken invariant as 'N <what is wrong>' (empty when the database is consistent)."""
+    problems = []
+    for what, sql in CHECKS:
+        count = int(store.con.execute(sql).fetchall()[0][0])
+        if count:
+            problems.append(f"{count} {what}")
+    return problems
