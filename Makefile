@@ -30,4 +30,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(DB) $(DB).wal .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DB) $(DB).wal $(DB).index .pytest_cache .ruff_cache
