@@ -9,6 +9,7 @@ sitemaps and URL lists); the Prefect flows call the same functions.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -164,7 +165,9 @@ def run_batches(
     report = IngestReport()
     with PreparePool(settings) as pool:
         # Workers extract and fingerprint the next batch while this process clusters and stores this one.
-        for prepared in pool.prepare_all(batched(documents, settings.batch_size)):
+        for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
+            if number and settings.reader_gap_seconds:
+                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
             with Store.open(settings.db) as store:
                 report.add(store_batch(store, index, run_id, prepared, settings))
             if progress:

@@ -256,6 +256,9 @@ class Settings:
     batch_size: int = 200
     read_wait_seconds: float = 10.0
     """How long read commands wait for an ingest's write lock (it is free between batches) before giving up."""
+    reader_gap_seconds: float = 0.12
+    """How long a writer leaves the database unlocked after each batch, so waiting readers get in (they poll
+    every 0.1 s at most). With batches prepared in parallel the writer would otherwise re-take the lock at once."""
     snapshot: str | None = None
     """When set, a read-only copy of the database written here at the end of each ingest run, for long queries."""
     extract: ExtractSettings = field(default_factory=ExtractSettings)
@@ -269,6 +272,9 @@ class Settings:
         wait = self.read_wait_seconds
         if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
             raise ConfigError(f"Settings.read_wait_seconds must be a number of seconds >= 0, got {wait!r}")
+        gap = self.reader_gap_seconds
+        if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 10:
+            raise ConfigError(f"Settings.reader_gap_seconds must be between 0 and 10 seconds, got {gap!r}")
 
     def stored_parameters(self) -> dict[str, Any]:
         """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...).
