@@ -12,6 +12,7 @@ batch adds nothing it already added) and readers get the lock between batches.
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -83,6 +84,8 @@ def ingest_flow(
             on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
             prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
             for number, prepared in enumerate(prepared_batches, 1):
+                if number > 1:
+                    time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
                 report.add(store_task(settings, index, run_id, prepared))
                 logger.info("batch %d: %s", number, _progress(report))
     finally:
