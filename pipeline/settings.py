@@ -269,12 +269,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
-        wait = self.read_wait_seconds
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
-            raise ConfigError(f"Settings.read_wait_seconds must be a number of seconds >= 0, got {wait!r}")
-        gap = self.reader_gap_seconds
-        if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 10:
-            raise ConfigError(f"Settings.reader_gap_seconds must be between 0 and 10 seconds, got {gap!r}")
+        _seconds(self, "read_wait_seconds")
+        _seconds(self, "reader_gap_seconds", maximum=10)
 
     def stored_parameters(self) -> dict[str, Any]:
         """The parameters that must match the database's, flattened (``fingerprint.num_perm`` ...).
@@ -309,14 +305,19 @@ class Settings:
         return _build(cls, data)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a ConfigError naming ``what`` it is."""
     try:
         with path.open("rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"{what} not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    raw = read_toml(path)
     return raw.get("storyline", raw)
 
 
@@ -344,6 +345,17 @@ def _positive(obj: object, *names: str) -> None:
         value = getattr(obj, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}")
+
+
+def _seconds(obj: object, name: str, maximum: float | None = None) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        ok = False
+    else:
+        ok = maximum is None or value <= maximum
+    if not ok:
+        bound = ">= 0" if maximum is None else f"between 0 and {maximum}"
+        raise ConfigError(f"{type(obj).__name__}.{name} must be a number of seconds {bound}, got {value!r}")
 
 
 def _unit_interval(obj: object, *names: str) -> None:

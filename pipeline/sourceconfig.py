@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .settings import read_toml
 from .urls import is_web_url
 
 __all__ = ["KINDS", "SourceSpec", "command_line_sources", "gather_sources", "load_sources", "select_sources"]
@@ -82,13 +82,7 @@ class SourceSpec:
 def load_sources(path: str | Path) -> list[SourceSpec]:
     """Read a sources TOML file (``[[source]]`` tables); a bad entry is a ConfigError naming it."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"sources file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"sources file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "sources file")
     tables = data.get("source")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"sources file {path} defines no [[source]] tables")
