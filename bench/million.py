@@ -242,11 +242,23 @@ def prepare_store(template: Path, snapshot: Path) -> None:
             started = time.perf_counter()
             refresh_search_index(store)
             print(f"  first build of the full-text index: {time.perf_counter() - started:.0f} s", flush=True)
-        if not (snapshot / "CURRENT").exists():
+        if not _snapshot_current(snapshot, store):
             started = time.perf_counter()
             CandidateIndex.for_database(template).save(store, force=True)
             print(f"  first build of the candidate index snapshot: {time.perf_counter() - started:.1f} s", flush=True)
         store.checkpoint()  # the copies below take the file alone, without a write-ahead log
+
+
+def _snapshot_current(snapshot: Path, store: Store) -> bool:
+    """Whether the index snapshot is in this version's format and covers the whole store."""
+    from pipeline.index import SNAPSHOT_FORMAT
+
+    try:
+        version = snapshot / (snapshot / "CURRENT").read_text().strip()
+        manifest = json.loads((version / "manifest.json").read_text())
+    except OSError:
+        return False
+    return manifest.get("format") == SNAPSHOT_FORMAT and manifest.get("max_seq") == store.max_seq()
 
 
 def write_probe(path: Path, count: int = 1000, seed: int = 3) -> None:

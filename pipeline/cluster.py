@@ -92,7 +92,7 @@ class _Batch:
         """A story's full state, loaded from the store on first need."""
         story_id = self.resolve(story_id)
         if story_id not in self.stories:
-            for story in self.store.load_stories([story_id], self.settings.cluster.posting_terms).values():
+            for story in self.index.load_stories([story_id], self.settings.cluster.posting_terms).values():
                 self.add_story(story)
         return self.stories[story_id]
 
@@ -108,7 +108,7 @@ class _Batch:
     def scored_stories(self, fp: Fingerprint, candidates: _Candidates) -> list[tuple[float, str]]:
         """Candidate story ids with their centroid cosine, best first.
 
-        A stored story the batch has not changed keeps the cosine computed in the store at
+        A stored story the batch has not changed keeps the cosine computed from the index at
         prefetch; one the batch created, grew or merged is scored against its live centroid.
         """
         ids = {self.resolve(s) for s in candidates.stories}
@@ -210,7 +210,7 @@ def _prefetch(
 ) -> tuple[_Batch, list[_Candidates]]:
     """Fetch every stored candidate the batch needs, in a few set-based queries.
 
-    Candidate stories are scored in the store; only those an article could join (cosine at the
+    Candidate stories are scored from the index's arrays; only those an article could join (cosine at the
     rewrite threshold or above) and those its copies belong to are loaded whole.
     """
     batch = _Batch(settings, index, store)
@@ -227,9 +227,9 @@ def _prefetch(
         )
         for _, fp in fresh
     ]
-    for seq, (signature, ref) in store.signatures({s for c in candidates for s in c.band_hits}).items():
+    for seq, (signature, ref) in index.signatures(store, {s for c in candidates for s in c.band_hits}).items():
         batch.add_signature(seq, signature, ref)
-    scores = store.story_scores(
+    scores = index.story_scores(
         [fp.terms for _, fp in fresh], ((i, s) for i, c in enumerate(candidates) for s in c.stories)
     )
     for i, cand in enumerate(candidates):
@@ -238,12 +238,12 @@ def _prefetch(
     story_ids = {s for cand in candidates for s, score in cand.scores.items() if score >= threshold}
     story_ids |= {ref.story_id for ref in batch.by_hash.values()}
     story_ids |= {ref.story_id for _, ref in batch.signatures.values()}
-    for story in store.load_stories({index.resolve(s) for s in story_ids}, settings.cluster.posting_terms).values():
+    for story in index.load_stories({index.resolve(s) for s in story_ids}, settings.cluster.posting_terms).values():
         batch.add_story(story)
     top: set[str] = set()
     for (_, fp), cand in zip(fresh, candidates, strict=True):
         top |= {s for _, s in batch.scored_stories(fp, cand)[: settings.cluster.member_checks]}
-    for seq, (signature, ref) in store.member_signatures(top, MEMBERS_PER_STORY).items():
+    for seq, (signature, ref) in index.signatures(store, store.member_seqs(top, MEMBERS_PER_STORY)).items():
         batch.add_signature(seq, signature, ref)
         batch.members[index.resolve(ref.story_id)].add(seq)
     return batch, candidates

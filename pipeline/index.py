@@ -27,16 +27,17 @@ import shutil
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .store import Store, StoreError, term_key
+from .store import ArticleRef, Store, StoreError, StoryState, term_key
+from .storedrows import StoredRows, map_arrays, read_arrays, save_arrays
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: story centroids and article signatures too (storedrows.py)
 SNAPSHOT_AFTER = 50_000  # unsaved postings (and 5% of the index) before a run writes a new snapshot
 
 
@@ -66,19 +67,23 @@ class _Postings:
         """Every value posted under any of the keys."""
         return {v for values in self.lookup_each(keys) for v in values}
 
-    def lookup_each(self, keys: Iterable[int]) -> list[list[int]]:
-        """The values posted under each key, in the keys' order."""
+    def lookup_arrays(self, keys: Iterable[int]) -> list[np.ndarray]:
+        """The values posted under each key, in the keys' order, as arrays (no Python list per value)."""
         query = np.fromiter(keys, dtype=np.uint64)
-        found: list[list[int]] = [[] for _ in range(len(query))]
+        found = [np.empty(0, dtype=np.int64)] * len(query)
         if len(self.keys) and len(query):
             left = np.searchsorted(self.keys, query, side="left")
             right = np.searchsorted(self.keys, query, side="right")
-            for i, (lo, hi) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-                if hi > lo:
-                    found[i] = self.values[lo:hi].tolist()
-        for i, key in enumerate(query.tolist()):
-            found[i] += self.recent.get(key, [])
+            found = [self.values[lo:hi] for lo, hi in zip(left.tolist(), right.tolist(), strict=True)]
+        if self.recent:
+            for i, key in enumerate(query.tolist()):
+                if key in self.recent:
+                    found[i] = np.concatenate([found[i], np.asarray(self.recent[key], dtype=np.int64)])
         return found
+
+    def lookup_each(self, keys: Iterable[int]) -> list[list[int]]:
+        """The values posted under each key, in the keys' order."""
+        return [values.tolist() for values in self.lookup_arrays(keys)]
 
     def _compact(self) -> None:
         keys = np.fromiter((k for k, vs in self.recent.items() for _ in vs), dtype=np.uint64, count=self.recent_count)
@@ -112,6 +117,7 @@ class CandidateIndex:
         self.story_names: list[str] = []
         self._story_numbers: dict[str, int] | None = {}
         self.redirects: dict[str, str] = {}
+        self.rows = StoredRows()  # centroids and signatures of stored candidates
         self.load_seconds = 0.0
         self.snapshot = Path(snapshot) if snapshot else None
         self.snapshot_seq = 0  # the last article the loaded (or saved) snapshot covers
@@ -135,11 +141,15 @@ class CandidateIndex:
         if top <= since:
             self.load_seconds += time.perf_counter() - started
             return 0
+        self.rows.refresh(store, since, top)
         band_keys, band_seqs = store.band_rows(since, top)
         self.bands.add(band_keys, band_seqs)
         term_keys, story_ids = store.posting_rows(since, top)
         self.postings.add(term_keys, np.fromiter((self._number(s) for s in story_ids), dtype=np.int64))
-        self.redirects.update(store.merges_since(since, top))
+        merges = store.merges_since(since, top)
+        self.redirects.update(merges)
+        for merged in merges:  # deleted from the store; lookups resolve to the survivor
+            self.rows.overlay.pop(merged, None)
         self.max_seq = top
         self.load_seconds += time.perf_counter() - started
         return len(band_keys) + len(term_keys)
@@ -150,14 +160,33 @@ class CandidateIndex:
 
     def candidate_stories(self, terms: dict[str, float], limit: int) -> set[str]:
         """Ids of the ``limit`` live stories whose postings best match the weighted query terms."""
-        scores: dict[int, float] = defaultdict(float)
-        for weight, numbers in zip(terms.values(), self.postings.lookup_each(term_key(t) for t in terms), strict=True):
-            if len(numbers) > MAX_POSTINGS_PER_TERM:
+        numbers, weights = [], []
+        for weight, posted in zip(terms.values(), self.postings.lookup_arrays(term_key(t) for t in terms), strict=True):
+            if len(posted) > MAX_POSTINGS_PER_TERM:
                 continue  # a term in that many stories' top terms cannot tell them apart
-            for number in numbers:
-                scores[number] += weight
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return {self.resolve(self.story_names[n]) for n, _ in best}
+            numbers.append(posted)
+            weights.append(np.full(len(posted), weight))
+        if not numbers:
+            return set()
+        # Summed per story in the terms' order (bincount adds in array order), best first, ties by number.
+        stories, at = np.unique(np.concatenate(numbers), return_inverse=True)
+        scores = np.bincount(at, weights=np.concatenate(weights))
+        best = np.lexsort((stories, -scores))[:limit]
+        return {self.resolve(self.story_names[n]) for n in stories[best].tolist()}
+
+    def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
+        """Centroids and extents of stored stories (ids merged away are skipped), as of the last refresh."""
+        return self.rows.load_stories(story_ids, posting_terms)
+
+    def story_scores(
+        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], float]:
+        """Cosine of query ``i`` with stored story ``s``'s centroid, per (i, s) pair (as of the last refresh)."""
+        return self.rows.story_scores(queries, pairs)
+
+    def signatures(self, store: Store, seqs: Iterable[int]) -> dict[int, tuple[np.ndarray, ArticleRef]]:
+        """MinHash signatures and placement of stored articles, by seq (their story ids need resolving)."""
+        return self.rows.signatures(store, seqs)
 
     def resolve(self, story_id: str) -> str:
         """Follow merges to the story an id lives on as."""
@@ -203,9 +232,13 @@ class CandidateIndex:
             return False
         band_keys, band_seqs = self.bands.folded()
         post_keys, post_stories = self.postings.folded()
+        current = self.rows.loaded and self.rows.base_seq == self.max_seq and not self.rows.overlay
+        rows = self.rows.arrays if current else read_arrays(store, self.max_seq)
         self.snapshot.mkdir(parents=True, exist_ok=True)
         version = self.snapshot / f"v{self.max_seq}-{uuid.uuid4().hex[:8]}"
         version.mkdir()
+        save_arrays(rows, version)
+        del rows
         arrays = {
             "band_keys": band_keys, "band_seqs": band_seqs, "posting_keys": post_keys, "posting_stories": post_stories,
             "story_names": np.array(self.story_names, dtype=f"S{max((len(n) for n in self.story_names), default=1)}"),
@@ -222,6 +255,7 @@ class CandidateIndex:
             if old.is_dir() and old.name != version.name:
                 shutil.rmtree(old, ignore_errors=True)  # a process still mapping it keeps its pages
         self.snapshot_seq, self._snapshot_size = self.max_seq, manifest["postings"]
+        self.rows.load(map_arrays(version), self.max_seq)  # mapped: the pages read so far are all it keeps
         return True
 
     def _load_snapshot(self, store: Store) -> None:
@@ -231,10 +265,13 @@ class CandidateIndex:
         version = self.snapshot / (self.snapshot / "CURRENT").read_text().strip()
         try:
             manifest = json.loads((version / "manifest.json").read_text())
+            if manifest.get("format") != SNAPSHOT_FORMAT:
+                return  # an older layout: ignored, and replaced by the next save
             arrays = {
                 name: np.load(version / f"{name}.npy", mmap_mode="r")
                 for name in ("band_keys", "band_seqs", "posting_keys", "posting_stories", "story_names")
             }
+            rows = map_arrays(version)
         except (OSError, ValueError) as exc:
             raise StoreError(f"unreadable index snapshot {version}: {exc} (delete {self.snapshot} to rebuild)") from exc
         valid = (
@@ -251,6 +288,7 @@ class CandidateIndex:
         self._story_numbers = None
         self.max_seq = self.snapshot_seq = manifest["max_seq"]
         self._snapshot_size = manifest["postings"]
+        self.rows.load(rows, self.max_seq)
 
 
 def snapshot_path(db: str | Path) -> Path:

@@ -81,9 +81,13 @@ CREATE TABLE IF NOT EXISTS stories (
     centroid_terms VARCHAR[] NOT NULL,
     centroid_weights DOUBLE[] NOT NULL
 );
--- Candidate stories are read by id a few hundred at a time; without an index every such read
--- scans all stories' centroid lists. (An ART index is rewritten at checkpoints, so only here.)
-CREATE INDEX IF NOT EXISTS stories_story_id ON stories (story_id);
+-- No index on story_id: candidates are read from the index snapshot (storedrows.py), and DuckDB
+-- rewrote the whole ART index at every checkpoint (seconds at a million articles). Dropped first:
+-- DuckDB refuses some ALTERs of an indexed table.
+DROP INDEX IF EXISTS stories_story_id;
+-- The last article of the batch that wrote the row: the candidate index catches up on the stories
+-- written since its snapshot by this column (rewritten rows sit at the table's tail: zone maps prune).
+ALTER TABLE stories ADD COLUMN IF NOT EXISTS updated_seq BIGINT;
 CREATE TABLE IF NOT EXISTS story_postings (
     term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,

@@ -197,8 +197,6 @@ class Store:
                 delay = min(delay * 2, LOCK_POLL_MAX)
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open {path}: {exc}") from exc
-        # Use the stories index for IN lists of up to a whole batch's candidates (default: 2,048 rows).
-        con.execute("SET index_scan_max_count = 100000")
         # Tables are passed in with register(); name lookups in Python frames (replacement scans)
         # cost ~100 failed imports per statement.
         con.execute("SET python_enable_replacements = false")
@@ -377,17 +375,20 @@ class Store:
             return {}
         with self._table("_seqs", seq=wanted):
             rows = self.con.execute(
-                # joined on seq, not article_id: integer keys, and both tables are stored in seq order
+                # joined on seq, not article_id: integer keys, and both tables are stored in seq order,
+                # so the range lets zone maps skip the row groups before the first wanted seq
                 "SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group FROM _seqs "
-                "JOIN article_signatures s USING (seq) JOIN articles a ON a.seq = s.seq"
+                "JOIN article_signatures s USING (seq) JOIN articles a ON a.seq = s.seq "
+                "WHERE s.seq BETWEEN $lo AND $hi AND a.seq BETWEEN $lo AND $hi",
+                {"lo": wanted[0], "hi": wanted[-1]},
             ).fetchall()
         return {r[0]: (np.frombuffer(r[1], dtype=np.uint32), ArticleRef(r[2], r[3], r[4])) for r in rows}
 
-    def member_signatures(self, story_ids: Iterable[str], per_story: int) -> dict[int, tuple[np.ndarray, ArticleRef]]:
-        """Signatures of the latest ``per_story`` distinct variants of each story."""
+    def member_seqs(self, story_ids: Iterable[str], per_story: int) -> list[int]:
+        """Seqs of the latest ``per_story`` distinct variants of each story."""
         ids = sorted(set(story_ids))
         if not ids:
-            return {}
+            return []
         # Find the members on the narrow columns first: joining the signature blobs by story would
         # scan every stored signature.
         with self._table("_stories", story_id=ids):
@@ -399,66 +400,19 @@ class Store:
                 """,
                 [per_story],
             ).fetchall()
-        return self.signatures(r[0] for r in members)
+        return [r[0] for r in members]
 
-    def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
-        """Centroids and extents of stored stories (ids that were merged away are skipped)."""
-        ids = sorted(set(story_ids))
-        if not ids:
-            return {}
+    def stories_updated(self, after: int, upto: int) -> list[StoryState]:
+        """Stories written by batches whose last article is ``after < seq <= upto`` (a read of the table's tail)."""
         rows = self.con.execute(
             "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-            f"FROM stories WHERE story_id IN ({_id_list(ids)})"
+            "FROM stories WHERE updated_seq > ? AND updated_seq <= ?",
+            [after, upto],
         ).fetchall()
-        states = {}
-        for story_id, size, first, last, terms, weights in rows:
-            state = StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
-            state.posted = set(state.top_terms(posting_terms))
-            states[story_id] = state
-        return states
-
-    def story_scores(
-        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
-    ) -> dict[tuple[int, str], float]:
-        """Cosine of query vector ``i`` with the centroid of stored story ``s``, for each (i, s) pair.
-
-        Computed in DuckDB from the stored centroids, so a batch's candidate stories are scored
-        without loading their centroids into Python; stories merged away are skipped.
-        """
-        pairs = sorted(set(pairs))
-        if not pairs:
-            return {}
-        wanted = {i for i, _ in pairs}
-        q = {"i": [], "term": [], "w": []}
-        for i in sorted(wanted):
-            for term, weight in queries[i].items():
-                q["i"].append(i)
-                q["term"].append(term)
-                q["w"].append(weight)
-        story_ids = sorted({s for _, s in pairs})
-        with self._table("_q", **q), self._table("_c", i=[p[0] for p in pairs], story_id=[p[1] for p in pairs]):
-            rows = self.con.execute(
-                f"""
-                WITH st AS (
-                    SELECT story_id, centroid_terms, centroid_weights FROM stories
-                    WHERE story_id IN ({_id_list(story_ids)})
-                ), norms AS (
-                    SELECT story_id, sqrt(list_sum(list_transform(centroid_weights, x -> x * x))) AS norm FROM st
-                ), terms AS (  -- only centroid terms some query has: the rest add nothing to a dot product
-                    SELECT * FROM (
-                        SELECT story_id, unnest(centroid_terms) AS term, unnest(centroid_weights) AS cw FROM st
-                    ) WHERE term IN (SELECT term FROM _q)
-                ), dots AS (
-                    SELECT c.i, c.story_id, sum(q.w * t.cw) AS dot
-                    FROM terms t JOIN _c c USING (story_id) JOIN _q q ON q.i = c.i AND q.term = t.term
-                    GROUP BY c.i, c.story_id
-                )
-                SELECT c.i, c.story_id,
-                       coalesce(d.dot, 0) / CASE WHEN coalesce(n.norm, 0) > 0 THEN n.norm ELSE 1 END
-                FROM _c c JOIN norms n USING (story_id) LEFT JOIN dots d USING (i, story_id)
-                """
-            ).fetchall()
-        return {(r[0], r[1]): float(r[2]) for r in rows}
+        return [
+            StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
+            for story_id, size, first, last, terms, weights in rows
+        ]
 
     def resolve_story(self, story_id: str) -> str:
         """The id a story lives on as, following recorded merges."""
@@ -581,6 +535,7 @@ class Store:
                 updated_run=run_id,
                 centroid_terms=list(story.centroid),
                 centroid_weights=list(story.centroid.values()),
+                updated_seq=seq,  # what the candidate index reads to catch up (storedrows.py)
             )
         self._insert_columns("stories", {k: [r[k] for r in rows] for k in rows[0]})
 
