@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from pipeline.fingerprint import TermWeighter, fingerprint_article
-from pipeline.index import CandidateIndex
-from pipeline.ingest import PreparedBatch, store_batch
-from pipeline.models import Article
-from pipeline.settings import Settings
-from pipeline.store import Store
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's pipeline, not the one installed in the venv
+    sys.path.insert(0, str(ROOT))
+
+from pipeline.fingerprint import TermWeighter, fingerprint_article  # noqa: E402
+from pipeline.index import CandidateIndex  # noqa: E402
+from pipeline.ingest import PreparedBatch, store_batch  # noqa: E402
+from pipeline.models import Article  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from pipeline.store import Store  # noqa: E402
 
 
 class Corpus:

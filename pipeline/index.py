@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .store import ArticleRef, Store, StoreError, StoryState, term_key
-from .storedrows import StoredRows, map_arrays, read_arrays, save_arrays
+from .storedrows import StoredRows, build_arrays, map_arrays, save_arrays
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
@@ -232,13 +232,13 @@ class CandidateIndex:
             return False
         band_keys, band_seqs = self.bands.folded()
         post_keys, post_stories = self.postings.folded()
-        current = self.rows.loaded and self.rows.base_seq == self.max_seq and not self.rows.overlay
-        rows = self.rows.arrays if current else read_arrays(store, self.max_seq)
         self.snapshot.mkdir(parents=True, exist_ok=True)
         version = self.snapshot / f"v{self.max_seq}-{uuid.uuid4().hex[:8]}"
         version.mkdir()
-        save_arrays(rows, version)
-        del rows
+        if self.rows.loaded and self.rows.base_seq == self.max_seq and not self.rows.overlay:
+            save_arrays(self.rows.arrays, version)  # already as of now
+        else:
+            build_arrays(store, self.max_seq, version)
         arrays = {
             "band_keys": band_keys, "band_seqs": band_seqs, "posting_keys": post_keys, "posting_stories": post_stories,
             "story_names": np.array(self.story_names, dtype=f"S{max((len(n) for n in self.story_names), default=1)}"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,9 +30,10 @@ from .fingerprint import cosine
 from .store import ArticleRef, Store, StoreError, StoryState
 
 READ_ROWS = 20_000  # rows per record batch when reading a whole table
+BUILD_MEMORY = "512MB"  # DuckDB's memory limit while the arrays are read from the store
 NO_DATE = np.iinfo(np.int32).min
 EPOCH = date(1970, 1, 1).toordinal()
-STORY_ARRAYS = ("story_ids", "story_counts", "story_first", "story_last", "story_offsets", "story_terms",
+STORY_ARRAYS = ("story_ids", "story_rows", "story_counts", "story_first", "story_last", "story_offsets", "story_terms",
                 "story_weights", "story_norms", "vocab")  # fmt: skip
 ARTICLE_ARRAYS = ("article_seqs", "article_signatures", "article_ids", "article_stories", "article_groups")
 ARRAYS = STORY_ARRAYS + ARTICLE_ARRAYS
@@ -64,71 +66,142 @@ def _date(days: int) -> date | None:
     return None if days == NO_DATE else date.fromordinal(EPOCH + days)
 
 
-def _batches(store: Store, sql: str, params: Sequence[object]) -> Iterator[pa.RecordBatch]:
-    reader = store.con.execute(sql, list(params)).to_arrow_reader(READ_ROWS)
-    yield from reader
+def _batches(store: Store | duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> Iterator[pa.RecordBatch]:
+    con = store.con if isinstance(store, Store) else store
+    yield from con.execute(sql, list(params)).to_arrow_reader(READ_ROWS)
 
 
-def read_arrays(store: Store, upto: int) -> Arrays:
+def _rebatched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Record batches of exactly READ_ROWS rows (the last one shorter), so two readers stay in step."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += len(batch)
+        while held >= READ_ROWS:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, READ_ROWS).combine_chunks().to_batches()[0]
+            rest = table.slice(READ_ROWS)
+            pending, held = rest.combine_chunks().to_batches() if len(rest) else [], len(rest)
+    if held:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+class _Target:
+    """One array filled chunk by chunk: in memory, or streamed into a .npy file (memory stays flat)."""
+
+    def __init__(self, folder: Path | None, name: str, dtype: str | type, shape: tuple[int, ...]) -> None:
+        self.dtype, self.shape, self.filled = np.dtype(dtype), shape, 0
+        self.array = np.empty(shape, dtype=self.dtype) if folder is None else None
+        self.file = None if folder is None else open(folder / f"{name}.npy", "wb")  # noqa: SIM115 (closed in finish)
+        if self.file is not None:
+            header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_1_0(self.file, header)
+
+    def put(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=self.dtype)  # widens fixed-width bytes to the target's
+        if self.file is not None:
+            self.file.write(chunk.tobytes())
+        else:
+            self.array[self.filled : self.filled + len(chunk)] = chunk
+        self.filled += len(chunk)
+
+    def finish(self) -> np.ndarray | None:
+        if self.file is not None:
+            self.file.close()
+        if self.filled != self.shape[0]:
+            raise StoreError("the store changed while the index read it")
+        return self.array
+
+
+def build_arrays(store: Store, upto: int, folder: Path | None = None) -> Arrays:
     """Every story and every article up to seq ``upto``, as the arrays a ``StoredRows`` serves from.
 
-    Reads whole tables (seconds at a million articles): done when a snapshot is written, or once
-    per process when there is no snapshot.
+    Reads whole tables chunk by chunk (tens of seconds at a million articles): done when a snapshot
+    is written (``folder``: streamed into its .npy files, then mapped), or once per process when
+    there is none (in memory). DuckDB's memory is capped meanwhile: it would otherwise keep every
+    page it read cached (1.5 GB at a million articles), and these pages are read once.
     """
-    vocab_terms = sorted(
-        (
-            r[0].encode("utf-8")
-            for r in store.con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()
-        ),
-    )
-    vocab = np.array(vocab_terms, dtype=f"S{max((len(t) for t in vocab_terms), default=1)}")
+    limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    store.con.execute(f"SET memory_limit = '{BUILD_MEMORY}'")
+    try:
+        return _build(store, upto, folder)
+    finally:
+        store.con.execute(f"SET memory_limit = '{limit}'")  # DuckDB's own text for the setting
+
+
+def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
+    distinct = store.con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()
+    vocab_terms = sorted(r[0].encode("utf-8") for r in distinct)  # byte order, as numpy compares
     value_set = pa.array([t.decode("utf-8") for t in vocab_terms], type=pa.string())
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS}
-    lengths: list[np.ndarray] = []
+    stories, entries, id_width = store.con.execute(
+        "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
+    ).fetchall()[0]
+    articles, *widths = store.con.execute(
+        "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
+        "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
+        "FROM articles a JOIN article_signatures s USING (seq) WHERE a.seq <= ?",
+        [upto],
+    ).fetchall()[0]
+    shapes = {
+        "story_ids": (f"S{id_width}", (stories,)), "story_rows": (np.int64, (stories,)),
+        "story_counts": (np.int64, (stories,)),
+        "story_first": (np.int32, (stories,)), "story_last": (np.int32, (stories,)),
+        "story_offsets": (np.int64, (stories + 1,)), "story_terms": (np.int32, (entries,)),
+        "story_weights": (np.float64, (entries,)), "story_norms": (np.float64, (stories,)),
+        "vocab": (f"S{max((len(t) for t in vocab_terms), default=1)}", (len(vocab_terms),)),
+        "article_seqs": (np.int64, (articles,)), "article_signatures": (np.uint32, (articles, widths[3] // 4)),
+        "article_ids": (f"S{widths[0]}", (articles,)), "article_stories": (f"S{widths[1]}", (articles,)),
+        "article_groups": (f"S{widths[2]}", (articles,)),
+    }  # fmt: skip
+    out = {name: _Target(folder, name, dtype, shape) for name, (dtype, shape) in shapes.items()}
+    out["vocab"].put(np.array(vocab_terms, dtype=out["vocab"].dtype))
+    out["story_offsets"].put(np.zeros(1, dtype=np.int64))
+    ids: list[np.ndarray] = []
+    offset = 0
+    # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
     sql = (
-        "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-        "FROM stories ORDER BY story_id"
+        "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights FROM stories"
     )
     for batch in _batches(store, sql, []):
         terms, weights = batch.column("centroid_terms"), batch.column("centroid_weights")
-        parts["story_ids"].append(_fixed_bytes(batch.column("story_id")))
-        parts["story_counts"].append(batch.column("article_count").to_numpy(zero_copy_only=False).astype(np.int64))
-        parts["story_first"].append(_days(batch.column("first_published")))
-        parts["story_last"].append(_days(batch.column("last_published")))
-        lengths.append(pc.list_value_length(terms).to_numpy(zero_copy_only=False).astype(np.int64))
-        ids = pc.index_in(pc.list_flatten(terms), value_set=value_set).to_numpy(zero_copy_only=False)
-        parts["story_terms"].append(ids.astype(np.int32))
+        ids.append(_fixed_bytes(batch.column("story_id")).astype(out["story_ids"].dtype))
+        out["story_counts"].put(batch.column("article_count").to_numpy(zero_copy_only=False))
+        out["story_first"].put(_days(batch.column("first_published")))
+        out["story_last"].put(_days(batch.column("last_published")))
+        lengths = pc.list_value_length(terms).to_numpy(zero_copy_only=False).astype(np.int64)
+        out["story_offsets"].put(offset + np.cumsum(lengths))
+        offset += int(lengths.sum())
+        out["story_terms"].put(pc.index_in(pc.list_flatten(terms), value_set=value_set).to_numpy(zero_copy_only=False))
         flat = pc.list_flatten(weights).to_numpy(zero_copy_only=False).astype(np.float64)
-        parts["story_weights"].append(flat)
-        owner = np.repeat(np.arange(len(batch)), lengths[-1])
-        parts["story_norms"].append(np.sqrt(np.bincount(owner, weights=flat * flat, minlength=len(batch))))
-    sql = (
-        "SELECT a.seq, a.article_id, a.story_id, a.variant_group, s.signature FROM articles a "
-        "JOIN article_signatures s USING (seq) WHERE a.seq <= ? ORDER BY a.seq"
-    )
-    for batch in _batches(store, sql, [upto]):
-        parts["article_seqs"].append(batch.column("seq").to_numpy(zero_copy_only=False).astype(np.int64))
-        parts["article_ids"].append(_fixed_bytes(batch.column("article_id")))
-        parts["article_stories"].append(_fixed_bytes(batch.column("story_id")))
-        parts["article_groups"].append(_fixed_bytes(batch.column("variant_group")))
-        signatures = _fixed_bytes(batch.column("signature"), texts=False)
-        parts["article_signatures"].append(np.frombuffer(signatures.tobytes(), dtype=np.uint32).reshape(len(batch), -1))
-    arrays = {name: _concat(chunks) for name, chunks in parts.items() if name != "vocab"}
-    arrays["vocab"] = vocab
-    arrays["story_offsets"] = np.concatenate([[0], np.cumsum(_concat(lengths))]).astype(np.int64)
-    ids = arrays["story_ids"]
-    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():  # lookups binary-search them
-        raise StoreError("story ids did not come back in byte order")
-    return arrays
-
-
-def _concat(chunks: list[np.ndarray]) -> np.ndarray:
-    if not chunks:
-        return np.zeros(0)
-    if chunks[0].dtype.kind == "S":  # widths differ between chunks: widen to the widest
-        width = max(c.dtype.itemsize for c in chunks)
-        return np.concatenate([c.astype(f"S{width}") for c in chunks])
-    return np.concatenate(chunks)
+        out["story_weights"].put(flat)
+        owner = np.repeat(np.arange(len(batch)), lengths)
+        out["story_norms"].put(np.sqrt(np.bincount(owner, weights=flat * flat, minlength=len(batch))))
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=out["story_ids"].dtype)
+    order = np.argsort(all_ids, kind="stable")  # lookups binary-search the ids
+    if len(order) > 1 and not (all_ids[order][1:] > all_ids[order][:-1]).all():
+        raise StoreError("duplicate story ids in the stories table")
+    out["story_ids"].put(all_ids[order])
+    out["story_rows"].put(order)
+    # Both tables hold their rows in seq order (appended in it, never deleted): read side by side, no join.
+    placements = _batches(store, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto])
+    signatures = _batches(store.con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto])
+    last = 0
+    for placed, signed in zip(_rebatched(placements), _rebatched(signatures), strict=True):
+        seqs = placed.column("seq").to_numpy(zero_copy_only=False).astype(np.int64)
+        if not np.array_equal(seqs, signed.column("seq").to_numpy(zero_copy_only=False)) or (
+            len(seqs) and (seqs[0] <= last or (np.diff(seqs) <= 0).any())
+        ):
+            raise StoreError("articles and their signatures are not stored in seq order")
+        last = int(seqs[-1]) if len(seqs) else last
+        out["article_seqs"].put(seqs)
+        out["article_ids"].put(_fixed_bytes(placed.column("article_id")))
+        out["article_stories"].put(_fixed_bytes(placed.column("story_id")))
+        out["article_groups"].put(_fixed_bytes(placed.column("variant_group")))
+        blobs = _fixed_bytes(signed.column("signature"), texts=False)
+        out["article_signatures"].put(np.frombuffer(blobs.tobytes(), dtype=np.uint32).reshape(len(seqs), -1))
+    arrays = {name: target.finish() for name, target in out.items()}
+    return arrays if folder is None else map_arrays(folder)
 
 
 def empty_arrays() -> Arrays:
@@ -182,7 +255,7 @@ class StoredRows:
     def refresh(self, store: Store, since: int, upto: int) -> None:
         """Take in the stories written by articles ``since < seq <= upto`` (all of them on first use)."""
         if not self.loaded:
-            self.load(read_arrays(store, upto), upto)
+            self.load(build_arrays(store, upto), upto)
             return
         for story in store.stories_updated(max(since, self.base_seq), upto):
             self.overlay[story.story_id] = story
@@ -202,7 +275,7 @@ class StoredRows:
             else:
                 base.append(story_id)
         a = self.arrays
-        for story_id, row in zip(base, _find(a["story_ids"], base).tolist(), strict=True):
+        for story_id, row in zip(base, self._story_rows(base).tolist(), strict=True):
             if row < 0:
                 continue
             lo, hi = int(a["story_offsets"][row]), int(a["story_offsets"][row + 1])
@@ -238,7 +311,7 @@ class StoredRows:
 
     def _base_scores(self, queries: Sequence[dict[str, float]], pairs: list[tuple[int, str]]) -> dict:
         a = self.arrays
-        rows = _find(a["story_ids"], [s for _, s in pairs])
+        rows = self._story_rows([s for _, s in pairs])
         keep = rows >= 0
         pairs = [p for p, k in zip(pairs, keep.tolist(), strict=True) if k]
         rows = rows[keep]
@@ -276,6 +349,12 @@ class StoredRows:
         norms = np.asarray(a["story_norms"][rows], dtype=np.float64)
         values = dots / np.where(norms > 0, norms, 1.0)
         return {pair: float(v) for pair, v in zip(pairs, values.tolist(), strict=True)}
+
+    def _story_rows(self, story_ids: Sequence[str]) -> np.ndarray:
+        """Row of each story in the per-story arrays (-1 if absent): ids are kept sorted, rows in table order."""
+        found = _find(self.arrays["story_ids"], story_ids)
+        rows = np.asarray(self.arrays["story_rows"], dtype=np.int64)
+        return np.where(found >= 0, rows[np.maximum(found, 0)] if len(rows) else -1, -1)
 
     # ---- articles ------------------------------------------------------------------------------
 
