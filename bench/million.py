@@ -368,6 +368,7 @@ def main() -> None:
         shutil.copyfile(template, big)
         shutil.rmtree(snapshot_path(big), ignore_errors=True)
         shutil.copytree(snapshot, snapshot_path(big))
+        os.sync()  # the copies' write-back would otherwise compete with the measured runs for the disk
         size_per_article = template.stat().st_size / args.stored
         empty = measure(empty_db, probe)
         full = measure(big, probe)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .store import ArticleRef, Store, StoreError, StoryState, term_key
-from .storedrows import StoredRows, build_arrays, map_arrays, save_arrays
+from .storedrows import StoredRows, build_arrays, map_arrays, mapped, save_arrays
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
@@ -268,7 +268,7 @@ class CandidateIndex:
             if manifest.get("format") != SNAPSHOT_FORMAT:
                 return  # an older layout: ignored, and replaced by the next save
             arrays = {
-                name: np.load(version / f"{name}.npy", mmap_mode="r")
+                name: mapped(version / f"{name}.npy")
                 for name in ("band_keys", "band_seqs", "posting_keys", "posting_stories", "story_names")
             }
             rows = map_arrays(version)

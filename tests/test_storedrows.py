@@ -13,6 +13,7 @@ from pipeline.index import CandidateIndex
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.storedrows import is_mapped
 
 POSTING_TERMS = 20
 
@@ -91,7 +92,7 @@ def test_snapshot_and_database_serve_the_same_stories_scores_and_signatures(ecb_
         assert CandidateIndex.for_database(ecb_settings.db).save(store, force=True)
         mapped = CandidateIndex.for_database(ecb_settings.db)
         mapped.refresh(store)
-        assert isinstance(mapped.rows.arrays["story_weights"], np.memmap)
+        assert is_mapped(mapped.rows.arrays["story_weights"]) and is_mapped(mapped.rows.arrays["article_signatures"])
         assert mapped.rows.base_seq == store.max_seq()
         check_served(mapped, store)
 
