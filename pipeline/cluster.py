@@ -16,7 +16,9 @@ An article relates to its story in one of three ways, tested in this order:
 
 otherwise it founds a new story (``new_story``), linked to an older story it matches outside
 the time window. An article that bridges two stories whose centroids are close
-(``merge_threshold``) merges them.
+(``merge_threshold``) merges them. After the batch, each story it grew is looked at again: when
+its latest variants are two look-alike events (``pipeline.split``), the later one's variant
+groups move to a new story, linked to the old one as ``split``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -33,9 +35,11 @@ from .fingerprint import cosine, estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
-from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState
+from .split import two_events
+from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
+SPLIT_WINDOW = 32  # latest distinct variants of a grown story bisected for a split (bounds its cost)
 
 
 @dataclass
@@ -49,6 +53,8 @@ class BatchAssignment:
     grown: set[str] = field(default_factory=set)
     merges: list[StoryMerge] = field(default_factory=list)
     links: list[StoryLink] = field(default_factory=list)
+    moves: dict[str, str] = field(default_factory=dict)
+    """Variant group -> the story split off that it moves to (stored members included)."""
     unchanged: int = 0
 
 
@@ -76,6 +82,7 @@ class _Batch:
         self.postings: dict[str, set[str]] = defaultdict(set)
         self.members: dict[str, set[int]] = defaultdict(set)
         self.redirects: dict[str, str] = {}
+        self.variants: list[StoryVariant] = []  # distinct variants this batch added, for the split check
 
     def resolve(self, story_id: str) -> str:
         story_id = self.index.resolve(story_id)
@@ -199,6 +206,8 @@ def assign_batch(
         assignment = _assign_one(batch, article, fp, seq + i, candidates[i], out)
         out.assignments.append(assignment)
         out.articles.append(_row(article, fp, assignment, seq + i, run_id, now))
+    if settings.cluster.split_min_variants:
+        _split_two_events(batch, out)
     out.stories = {sid: batch.stories[sid] for sid in sorted(out.created | out.grown) if sid in batch.stories}
     out.created &= out.stories.keys()
     out.grown = (out.grown & out.stories.keys()) - out.created
@@ -300,6 +309,7 @@ def _assign_one(
     if relation in ("rewrite", "new_story"):
         _grow(batch, story, fp.terms)
         batch.members[story.story_id].add(seq)
+        batch.variants.append(StoryVariant(seq, article_id, story.story_id, group, fp.terms))
     if story.story_id not in out.created:
         out.grown.add(story.story_id)
     _extend(story, article.published_at)
@@ -350,6 +360,44 @@ def _merge_bridged(
         out.grown.add(keep.story_id)
         story = keep
     return story
+
+
+def _split_two_events(batch: _Batch, out: BatchAssignment) -> None:
+    """Split off the later of two look-alike events from each story this batch grew (one query for all).
+
+    The latest ``SPLIT_WINDOW`` distinct variants of a story are bisected; the side without the
+    earliest of them moves, with its copies (whole variant groups), to a new story.
+    """
+    settings = batch.settings.cluster
+    grown = {s for s in out.created | out.grown if s in batch.stories}
+    # Stored members of stories merged in this batch still carry the merged story's id.
+    stored = grown | {old for old in batch.redirects if batch.resolve(old) in grown}
+    by_story: dict[str, list[StoryVariant]] = defaultdict(list)
+    for variant in [*batch.store.story_variants(stored, SPLIT_WINDOW), *batch.variants]:
+        by_story[batch.resolve(variant.story_id)].append(variant)
+    for story_id in sorted(grown):
+        variants = sorted(by_story[story_id], key=lambda v: v.seq)[-SPLIT_WINDOW:]
+        bisection = two_events([v.terms for v in variants], settings.split_min_variants, settings.split_threshold)
+        if bisection is None:
+            continue
+        moved = [v for v, side in zip(variants, bisection.side, strict=True) if not side]
+        story, new = batch.stories[story_id], StoryState(make_id("s", "split", moved[0].article_id), {}, 0, is_new=True)
+        for variant in moved:
+            story.remove(variant.terms)
+            new.add(variant.terms)
+            out.moves[variant.variant_group] = new.story_id
+        new.size, story.size = len(moved), max(1, story.size - len(moved))
+        batch.add_story(new)
+        out.created.add(new.story_id)
+        out.grown.add(story_id)
+        out.links.append(StoryLink(new.story_id, story_id, bisection.ratio, moved[-1].article_id, relation="split"))
+    if out.moves:
+        for row in out.articles:
+            row.row["story_id"] = out.moves.get(row.row["variant_group"], row.row["story_id"])
+        out.assignments = [
+            replace(a, story_id=out.moves[a.variant_group]) if a.variant_group in out.moves else a
+            for a in out.assignments
+        ]
 
 
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
