@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -35,11 +35,9 @@ from .fingerprint import cosine, estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
-from .split import two_events
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
-SPLIT_WINDOW = 32  # latest distinct variants of a grown story bisected for a split (bounds its cost)
 
 
 @dataclass
@@ -206,8 +204,9 @@ def assign_batch(
         assignment = _assign_one(batch, article, fp, seq + i, candidates[i], out)
         out.assignments.append(assignment)
         out.articles.append(_row(article, fp, assignment, seq + i, run_id, now))
-    if settings.cluster.split_min_variants:
-        _split_two_events(batch, out)
+    from .repair import repair_batch  # repair builds on this module's batch state; imported here, not circularly
+
+    repair_batch(batch, out)
     out.stories = {sid: batch.stories[sid] for sid in sorted(out.created | out.grown) if sid in batch.stories}
     out.created &= out.stories.keys()
     out.grown = (out.grown & out.stories.keys()) - out.created
@@ -346,58 +345,25 @@ def _merge_bridged(
         if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
             continue
         keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
-        keep.add(drop.centroid)
-        batch.changed.add(keep.story_id)
-        batch.post(keep, drop.centroid)
-        keep.size += drop.size
-        keep.posted |= drop.posted
-        for day in (drop.first_published, drop.last_published):
-            _extend(keep, day)
-        batch.members[keep.story_id] |= batch.members.pop(drop.story_id, set())
-        batch.redirects[drop.story_id] = keep.story_id
-        del batch.stories[drop.story_id]
-        out.merges.append(StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity))
-        out.grown.add(keep.story_id)
+        fold_story(batch, keep, drop, StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity), out)
         story = keep
     return story
 
 
-def _split_two_events(batch: _Batch, out: BatchAssignment) -> None:
-    """Split off the later of two look-alike events from each story this batch grew (one query for all).
-
-    The latest ``SPLIT_WINDOW`` distinct variants of a story are bisected; the side without the
-    earliest of them moves, with its copies (whole variant groups), to a new story.
-    """
-    settings = batch.settings.cluster
-    grown = {s for s in out.created | out.grown if s in batch.stories}
-    # Stored members of stories merged in this batch still carry the merged story's id.
-    stored = grown | {old for old in batch.redirects if batch.resolve(old) in grown}
-    by_story: dict[str, list[StoryVariant]] = defaultdict(list)
-    for variant in [*batch.store.story_variants(stored, SPLIT_WINDOW), *batch.variants]:
-        by_story[batch.resolve(variant.story_id)].append(variant)
-    for story_id in sorted(grown):
-        variants = sorted(by_story[story_id], key=lambda v: v.seq)[-SPLIT_WINDOW:]
-        bisection = two_events([v.terms for v in variants], settings.split_min_variants, settings.split_threshold)
-        if bisection is None:
-            continue
-        moved = [v for v, side in zip(variants, bisection.side, strict=True) if not side]
-        story, new = batch.stories[story_id], StoryState(make_id("s", "split", moved[0].article_id), {}, 0, is_new=True)
-        for variant in moved:
-            story.remove(variant.terms)
-            new.add(variant.terms)
-            out.moves[variant.variant_group] = new.story_id
-        new.size, story.size = len(moved), max(1, story.size - len(moved))
-        batch.add_story(new)
-        out.created.add(new.story_id)
-        out.grown.add(story_id)
-        out.links.append(StoryLink(new.story_id, story_id, bisection.ratio, moved[-1].article_id, relation="split"))
-    if out.moves:
-        for row in out.articles:
-            row.row["story_id"] = out.moves.get(row.row["variant_group"], row.row["story_id"])
-        out.assignments = [
-            replace(a, story_id=out.moves[a.variant_group]) if a.variant_group in out.moves else a
-            for a in out.assignments
-        ]
+def fold_story(batch: _Batch, keep: StoryState, drop: StoryState, merge: StoryMerge, out: BatchAssignment) -> None:
+    """Fold story ``drop`` into ``keep``: centroid, size, extent, members; its id redirects to ``keep``."""
+    keep.add(drop.centroid)
+    batch.changed.add(keep.story_id)
+    batch.post(keep, drop.centroid)
+    keep.size += drop.size
+    keep.posted |= drop.posted
+    for day in (drop.first_published, drop.last_published):
+        _extend(keep, day)
+    batch.members[keep.story_id] |= batch.members.pop(drop.story_id, set())
+    batch.redirects[drop.story_id] = keep.story_id
+    del batch.stories[drop.story_id]
+    out.merges.append(merge)
+    out.grown.add(keep.story_id)
 
 
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
