@@ -74,40 +74,55 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
 
 
 def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
-    """Give the stories this batch founded that are still small a second look (one query for all).
+    """Fold small stories into the larger stories they now match (one scoring query for the batch).
 
-    An article that matched nothing when it arrived founds a story; others on its event may have
-    arrived after it, in this batch, and grown a story it now matches. A story of at most
-    ``REHOME_VARIANTS`` distinct variants whose centroid reaches ``rewrite_threshold`` with a
-    larger story (a candidate from the index or the batch, within the time window) is folded into
-    the best such story, as a merge: an article joining once the story it belongs to has grown.
+    An article that matched nothing when it arrived founds a story; the rest of its event may have
+    arrived after it and grown a story it matches now. So, once the batch is in, a small story (at
+    most ``REHOME_VARIANTS`` distinct variants) that reaches ``rewrite_threshold`` with a larger
+    one, within the time window, is folded into the best such story, as a merge. Pairs are looked
+    up both ways: from the small stories this batch founded to their candidates, and from the
+    stories this batch grew to small stored candidates (an event whose first article came in an
+    earlier batch).
     """
     settings = batch.settings.cluster
     variants: dict[str, list[StoryVariant]] = defaultdict(list)
     for variant in batch.variants:
         variants[batch.resolve(variant.story_id)].append(variant)
-    small = [s for s in sorted(out.created) if s in batch.stories and 0 < len(variants[s]) <= REHOME_VARIANTS]
-    lookups = {s: query_terms(batch.stories[s].centroid, settings.query_terms) for s in small}
-    wanted = {
-        batch.resolve(c) for q in lookups.values() for c in batch.index.candidate_stories(q, settings.max_candidates)
+    touched = sorted(s for s in out.created | out.grown if s in batch.stories and variants[s])
+    is_touched = set(touched)
+    small = {s for s in touched if s in out.created and len(variants[s]) <= REHOME_VARIANTS}
+    queries = [_unit(batch.stories[s].centroid) for s in touched]
+    lookups = [query_terms(q, settings.query_terms) for q in queries]
+    pairs = {
+        (i, batch.resolve(c))
+        for i, terms in enumerate(lookups)
+        for c in batch.index.candidate_stories(terms, settings.max_candidates)
     }
-    for story in batch.store.load_stories(wanted - batch.stories.keys(), settings.posting_terms).values():
+    scores = batch.store.story_scores(queries, ((i, c) for i, c in pairs if c not in is_touched))
+    threshold = settings.rewrite_threshold
+    matched = {c for (_, c), score in scores.items() if score >= threshold}
+    for story in batch.store.load_stories(matched - batch.stories.keys(), settings.posting_terms).values():
         batch.add_story(story)
-    for story_id in small:
-        story = batch.stories.get(story_id)
-        if story is None or batch.resolve(story_id) != story_id:
-            continue  # folded into another small story already
-        candidates = set(batch.index.candidate_stories(lookups[story_id], settings.max_candidates))
-        candidates |= {s for t in lookups[story_id] for s in batch.postings.get(t, ())}
-        best: tuple[float, StoryState] | None = None
-        for other_id in sorted({batch.resolve(c) for c in candidates} - {story_id}):
-            other = batch.stories.get(other_id)
-            if other is None or other.size <= story.size:
-                continue
-            score = cosine(story.centroid, other.centroid) / (story.norm * other.norm)
-            joins = score >= settings.rewrite_threshold and stories_overlap(story, other, settings.window_days)
-            if joins and (best is None or score > best[0]):
-                best = (score, other)
-        if best is not None:
-            last, into = variants[story_id][-1], best[1]
-            fold_story(batch, into, story, StoryMerge(story_id, into.story_id, last.article_id, last.seq, best[0]), out)
+    found = [(score, touched[i], c) for (i, c), score in scores.items() if score >= threshold]
+    for i, story_id in enumerate(touched):  # the batch's own stories match on their live centroids
+        if story_id in small:
+            others = {batch.resolve(o) for t in lookups[i] for o in batch.postings.get(t, ())} - {story_id}
+            for other in sorted(others & batch.stories.keys()):
+                story = batch.stories[other]
+                found.append((cosine(queries[i], story.centroid, story.norm), story_id, other))
+    for score, looked_up, candidate in sorted(found, key=lambda f: (-f[0], f[1], f[2])):
+        a, b = batch.resolve(looked_up), batch.resolve(candidate)
+        if a == b or score < threshold or a not in batch.stories or b not in batch.stories:
+            continue
+        drop, keep = sorted((batch.stories[a], batch.stories[b]), key=lambda s: (s.size, s.story_id))
+        small_now = drop.story_id in small or (drop.story_id not in is_touched and drop.size <= REHOME_VARIANTS)
+        if small_now and drop.size < keep.size and stories_overlap(drop, keep, settings.window_days):
+            # The article that made them meet: the newest variant the batch gave either side.
+            latest = max((v for k in {looked_up, a, b} for v in variants[k]), key=lambda v: v.seq)
+            merge = StoryMerge(drop.story_id, keep.story_id, latest.article_id, latest.seq, score)
+            fold_story(batch, keep, drop, merge, out)
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = sum(w * w for w in vector.values()) ** 0.5 or 1.0
+    return {t: w / norm for t, w in vector.items()}
