@@ -16,9 +16,9 @@ An article relates to its story in one of three ways, tested in this order:
 
 otherwise it founds a new story (``new_story``), linked to an older story it matches outside
 the time window. An article that bridges two stories whose centroids are close
-(``merge_threshold``) merges them. After the batch, each story it grew is looked at again: when
-its latest variants are two look-alike events (``pipeline.split``), the later one's variant
-groups move to a new story, linked to the old one as ``split``.
+(``merge_threshold``) merges them. After the batch, its stories get a second look
+(``pipeline.repair``): a story whose latest variants are two look-alike events is split, and a
+small story that now matches a larger one is folded into it.
 """
 
 from __future__ import annotations
