@@ -16,7 +16,9 @@ An article relates to its story in one of three ways, tested in this order:
 
 otherwise it founds a new story (``new_story``), linked to an older story it matches outside
 the time window. An article that bridges two stories whose centroids are close
-(``merge_threshold``) merges them.
+(``merge_threshold``) merges them. After the batch, its stories get a second look
+(``pipeline.repair``): a story whose latest variants are two look-alike events is split, and a
+small story that now matches a larger one is folded into it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .fingerprint import cosine, estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
-from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState
+from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
 
@@ -49,6 +51,8 @@ class BatchAssignment:
     grown: set[str] = field(default_factory=set)
     merges: list[StoryMerge] = field(default_factory=list)
     links: list[StoryLink] = field(default_factory=list)
+    moves: dict[str, str] = field(default_factory=dict)
+    """Variant group -> the story split off that it moves to (stored members included)."""
     unchanged: int = 0
 
 
@@ -76,6 +80,7 @@ class _Batch:
         self.postings: dict[str, set[str]] = defaultdict(set)
         self.members: dict[str, set[int]] = defaultdict(set)
         self.redirects: dict[str, str] = {}
+        self.variants: list[StoryVariant] = []  # distinct variants this batch added, for the split check
 
     def resolve(self, story_id: str) -> str:
         story_id = self.index.resolve(story_id)
@@ -199,6 +204,9 @@ def assign_batch(
         assignment = _assign_one(batch, article, fp, seq + i, candidates[i], out)
         out.assignments.append(assignment)
         out.articles.append(_row(article, fp, assignment, seq + i, run_id, now))
+    from .repair import repair_batch  # repair builds on this module's batch state; imported here, not circularly
+
+    repair_batch(batch, out)
     out.stories = {sid: batch.stories[sid] for sid in sorted(out.created | out.grown) if sid in batch.stories}
     out.created &= out.stories.keys()
     out.grown = (out.grown & out.stories.keys()) - out.created
@@ -300,6 +308,7 @@ def _assign_one(
     if relation in ("rewrite", "new_story"):
         _grow(batch, story, fp.terms)
         batch.members[story.story_id].add(seq)
+        batch.variants.append(StoryVariant(seq, article_id, story.story_id, group, fp.terms))
     if story.story_id not in out.created:
         out.grown.add(story.story_id)
     _extend(story, article.published_at)
@@ -336,20 +345,25 @@ def _merge_bridged(
         if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
             continue
         keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
-        keep.add(drop.centroid)
-        batch.changed.add(keep.story_id)
-        batch.post(keep, drop.centroid)
-        keep.size += drop.size
-        keep.posted |= drop.posted
-        for day in (drop.first_published, drop.last_published):
-            _extend(keep, day)
-        batch.members[keep.story_id] |= batch.members.pop(drop.story_id, set())
-        batch.redirects[drop.story_id] = keep.story_id
-        del batch.stories[drop.story_id]
-        out.merges.append(StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity))
-        out.grown.add(keep.story_id)
+        fold_story(batch, keep, drop, StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity), out)
         story = keep
     return story
+
+
+def fold_story(batch: _Batch, keep: StoryState, drop: StoryState, merge: StoryMerge, out: BatchAssignment) -> None:
+    """Fold story ``drop`` into ``keep``: centroid, size, extent, members; its id redirects to ``keep``."""
+    keep.add(drop.centroid)
+    batch.changed.add(keep.story_id)
+    batch.post(keep, drop.centroid)
+    keep.size += drop.size
+    keep.posted |= drop.posted
+    for day in (drop.first_published, drop.last_published):
+        _extend(keep, day)
+    batch.members[keep.story_id] |= batch.members.pop(drop.story_id, set())
+    batch.redirects[drop.story_id] = keep.story_id
+    del batch.stories[drop.story_id]
+    out.merges.append(merge)
+    out.grown.add(keep.story_id)
 
 
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:

@@ -15,15 +15,18 @@ import math
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import regex
 import xxhash
-from datasketch import LeanMinHash
 
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
 from .sketch import ShingleMinHash
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 # Words, and numbers kept whole with their separators ("52-3", "9:30", "6.1"): scores, ages,
 # tolls and dates tell look-alike events apart better than any word.
@@ -79,6 +82,8 @@ def normalised_words(text: str) -> list[bytes]:
 
 def minhash(text: str, settings: FingerprintSettings) -> LeanMinHash:
     """The text's signature as a datasketch ``LeanMinHash`` (for ``jaccard``, ``MinHashLSH`` ...)."""
+    from datasketch import LeanMinHash  # deferred: datasketch imports scipy (0.7 s); the pipeline never needs it
+
     return LeanMinHash(seed=settings.seed, hashvalues=signatures([text], settings)[0])
 
 
@@ -145,12 +150,33 @@ class TermWeighter:
         key = (term, lang)
         zipf = self._zipf.get(key)
         if zipf is None:
-            from wordfreq import zipf_frequency
-
-            zipf = self._zipf[key] = zipf_frequency(term, lang)
+            zipf = self._zipf[key] = zipf_of(term, lang)
         if zipf >= STOP_ZIPF:
             return 0.0
         return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+
+
+def zipf_of(term: str, lang: str) -> float:
+    """wordfreq's ``zipf_frequency(term, lang)``, with one dictionary lookup for plain ASCII words.
+
+    ``zipf_frequency`` tokenises and normalises its argument on every call (~50 us); a worker meets
+    ~100k distinct terms in a run of a thousand pages, so that was 5 ms of CPU per page. A lower-case
+    ASCII word is its own single token in every wordfreq language used here, so its frequency is
+    the wordlist entry itself, rounded the way wordfreq rounds it (``test_zipf_of_matches_wordfreq``).
+    """
+    if not (term.isascii() and term.isalpha() and term.islower()):
+        from wordfreq import zipf_frequency
+
+        return zipf_frequency(term, lang)
+    from wordfreq import get_frequency_dict
+
+    # wordfreq caches this dict per argument tuple: ask for it exactly as its own lookups do, or it is built twice.
+    freq = max(get_frequency_dict(lang, "best").get(term, 0.0), _MIN_FREQ)
+    rounded = round(freq, math.floor(-math.log10(freq)) + 3)  # 3 significant digits, as wordfreq stores them
+    return round(math.log10(rounded) + 9, 2)
+
+
+_MIN_FREQ = 1e-9  # Zipf 0: wordfreq's floor for a word it has never seen
 
 
 def fingerprint_article(article: Article, weighter: TermWeighter, settings: FingerprintSettings) -> Fingerprint:

@@ -104,6 +104,7 @@ def store_batch(
         store.insert_articles(decided.articles)
         store.insert_links(decided.links, run_id)
         store.apply_merges(decided.merges, run_id)
+        store.move_variant_groups(decided.moves)
         last_seq = decided.articles[-1].row["seq"] if decided.articles else 0
         store.save_stories(
             list(decided.stories.values()),

@@ -113,10 +113,13 @@ def load_report(store: Store, story_id: str) -> StoryReport:
 
 
 def related_stories(store: Store, story_id: str) -> list[dict[str, Any]]:
-    """Stories this one continues, is continued by, or absorbed: rows of (how, other, similarity)."""
+    """Stories this one continues, is continued by, was split from, split off, or absorbed: rows of
+    (how, other, similarity)."""
     return store.query(
-        "SELECT 'continues' AS how, related_story_id AS other, similarity FROM story_links WHERE story_id = ? "
-        "UNION ALL SELECT 'continued by', story_id, similarity FROM story_links WHERE related_story_id = ? "
+        "SELECT CASE relation WHEN 'split' THEN 'split from' ELSE 'continues' END AS how, related_story_id AS other, "
+        "similarity FROM story_links WHERE story_id = ? "
+        "UNION ALL SELECT CASE relation WHEN 'split' THEN 'split off' ELSE 'continued by' END, story_id, similarity "
+        "FROM story_links WHERE related_story_id = ? "
         "UNION ALL SELECT 'absorbed', merged_story_id, similarity FROM story_merges WHERE into_story_id = ? "
         "ORDER BY 1, 2",
         [story_id, story_id, story_id],

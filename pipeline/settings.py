@@ -100,9 +100,18 @@ class ClusterSettings:
     On ECB+ dev 10 and 30 give the same stories; fewer means fewer centroids read per batch."""
     member_checks: int = 3
     """Candidate stories whose members are checked for near-duplicates that LSH banding can miss."""
+    split_threshold: float = 0.65
+    """After each batch, a grown story whose latest variants bisect into two groups with a cohesion ratio
+    (mean cosine between them over that within them, see pipeline/split.py) below this is split in two:
+    a look-alike event taken in on shared words. Rewrites of one event bisect at 0.7-1.0 on ECB+ dev."""
+    split_min_variants: int = 4
+    """Distinct variants each side of a split needs (0: never split). Fewer is noise, not an event."""
 
     def __post_init__(self) -> None:
-        _unit_interval(self, "rewrite_threshold", "merge_threshold")
+        _unit_interval(self, "rewrite_threshold", "merge_threshold", "split_threshold")
+        value = self.split_min_variants
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"ClusterSettings.split_min_variants must be an integer >= 0, got {value!r}")
         _positive(
             self,
             "article_terms",

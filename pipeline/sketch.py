@@ -20,7 +20,6 @@ from functools import lru_cache
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from .errors import ConfigError
 from .settings import SIGNATURE_SCHEME as SCHEME  # stored with the data: another scheme is refused
@@ -147,10 +146,18 @@ class ShingleMinHash:
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's own (a, b) draw for this seed, as read-only columns.
 
-    Memoised because drawing them costs ~1 ms (256 RandomState calls) and callers fingerprint one
-    article at a time; the result is a pure function of its arguments and is never written to.
+    The draw is ``datasketch.MinHash._init_permutations``, statement for statement (a test compares it
+    with ``MinHash(num_perm, seed).permutations``): importing datasketch pulls in scipy, 0.7 s of start-up
+    in every worker process and CLI call, for two arrays. Memoised because drawing them costs ~1 ms
+    (256 RandomState calls) and callers fingerprint one article at a time; the result is a pure
+    function of its arguments and is never written to.
     """
-    a, b = MinHash(num_perm=num_perm, seed=seed).permutations
+    gen = np.random.RandomState(seed)
+    draws = [
+        (gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
+        for _ in range(num_perm)
+    ]
+    a, b = np.array(draws, dtype=np.uint64).T
     columns = a.astype(np.uint64)[:, None], b.astype(np.uint64)[:, None]
     for column in columns:
         column.setflags(write=False)

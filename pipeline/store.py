@@ -96,6 +96,17 @@ class ArticleRef:
     variant_group: str
 
 
+@dataclass(frozen=True)
+class StoryVariant:
+    """One distinct variant (an article that shaped its story's centroid) with its term vector."""
+
+    seq: int
+    article_id: str
+    story_id: str
+    variant_group: str
+    terms: dict[str, float]
+
+
 @dataclass
 class StoryState:
     """A story as clustering sees it: a term centroid (sum of its distinct variants' vectors) and extent."""
@@ -122,6 +133,17 @@ class StoryState:
             self.centroid[term] = self.centroid.get(term, 0.0) + weight
         self._norm = None
 
+    def remove(self, vector: dict[str, float]) -> None:
+        """Take a term vector out of the centroid (a variant moved to another story)."""
+        for term, weight in vector.items():
+            if term in self.centroid:
+                left = self.centroid[term] - weight
+                if left > 1e-9:
+                    self.centroid[term] = left
+                else:
+                    del self.centroid[term]
+        self._norm = None
+
     def truncate(self, keep: int) -> None:
         """Keep only the centroid's ``keep`` heaviest terms."""
         if len(self.centroid) > keep:
@@ -146,12 +168,15 @@ class StoryMerge:
 
 @dataclass(frozen=True)
 class StoryLink:
-    """A new story that continues an older one outside its time window."""
+    """A new story related to an older one: it ``follows`` it (same subject, outside the time window) or
+    was ``split`` from it (a look-alike event the older story had taken in; ``similarity`` is then the
+    cohesion ratio of the two, see ``pipeline.split``)."""
 
     story_id: str
     related_story_id: str
     similarity: float
     article_id: str
+    relation: str = "follows"
 
 
 @dataclass(frozen=True)
@@ -403,6 +428,54 @@ class Store:
             ).fetchall()
         return [r[0] for r in members]
 
+    def story_variants(self, story_ids: Iterable[str], per_story: int) -> list[StoryVariant]:
+        """The latest ``per_story`` distinct variants of each story with their term vectors, by seq."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return []
+        with self._table("_stories", story_id=ids):
+            rows = self.con.execute(
+                """
+                SELECT m.seq, m.article_id, m.story_id, m.variant_group, v.terms, v.weights
+                FROM (
+                    SELECT seq, article_id, story_id, variant_group FROM articles JOIN _stories USING (story_id)
+                    WHERE assigned_as IN ('new_story', 'rewrite')
+                    QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
+                ) m JOIN article_vectors v USING (article_id)
+                ORDER BY m.seq
+                """,
+                [per_story],
+            ).fetchall()
+        return [StoryVariant(r[0], r[1], r[2], r[3], dict(zip(r[4], r[5], strict=True))) for r in rows]
+
+    def move_variant_groups(self, moves: dict[str, str]) -> None:
+        """Move every article of each variant group to the story given for it (a split of a story)."""
+        if not moves:
+            return
+        with self._table("_moves", variant_group=list(moves), story_id=list(moves.values())):
+            self.con.execute(
+                "UPDATE articles a SET story_id = m.story_id FROM _moves m WHERE a.variant_group = m.variant_group"
+            )
+
+    def split_members(self, after: int, upto: int, upto_member: int) -> dict[int, str]:
+        """Story of each article ``seq <= upto_member`` now in a story split off by batches ``after < seq <= upto``.
+
+        A split moves stored variant groups to a new story (``move_variant_groups``) without a merge
+        record: this is how the candidate index learns where those articles live now.
+        """
+        split = self.con.execute(
+            "SELECT l.story_id FROM story_links l JOIN stories s USING (story_id) "
+            "WHERE l.relation = 'split' AND s.updated_seq > ? AND s.updated_seq <= ?",
+            [after, upto],
+        ).fetchall()
+        if not split:
+            return {}
+        with self._table("_split", story_id=[r[0] for r in split]):
+            rows = self.con.execute(
+                "SELECT a.seq, a.story_id FROM articles a JOIN _split USING (story_id) WHERE a.seq <= ?", [upto_member]
+            ).fetchall()
+        return dict(rows)
+
     def stories_updated(self, after: int, upto: int) -> list[StoryState]:
         """Stories written by batches whose last article is ``after < seq <= upto`` (a read of the table's tail)."""
         rows = self.con.execute(
@@ -483,8 +556,8 @@ class Store:
         """Record stories that continue older ones (same subject, outside the time window)."""
         for link in links:
             self.con.execute(
-                "INSERT OR IGNORE INTO story_links VALUES (?, ?, 'follows', ?, ?, ?)",
-                [link.story_id, link.related_story_id, link.similarity, link.article_id, run_id],
+                "INSERT OR IGNORE INTO story_links VALUES (?, ?, ?, ?, ?, ?)",
+                [link.story_id, link.related_story_id, link.relation, link.similarity, link.article_id, run_id],
             )
 
     def save_stories(

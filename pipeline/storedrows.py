@@ -9,7 +9,9 @@ the store when there is none, plus:
 
 * an overlay of the stories written after ``base_seq`` (``stories.updated_seq``: rows rewritten
   later sit at the table's tail, so the read is pruned by zone maps), refreshed with the index;
-* the articles after ``base_seq``, read from the store by a seq range (also a tail read).
+* the articles after ``base_seq``, read from the store by a seq range (also a tail read);
+* where articles up to ``base_seq`` live after a later split moved them (merges need nothing:
+  callers resolve story ids through ``story_merges``).
 
 A lookup is a binary search over sorted ids, then a slice: O(log n) in the corpus size.
 """
@@ -258,20 +260,24 @@ class StoredRows:
     arrays: Arrays = field(default_factory=empty_arrays)
     base_seq: int = 0
     overlay: dict[str, StoryState] = field(default_factory=dict)
+    moved: dict[int, str] = field(default_factory=dict)  # seq -> story, for articles split off since
     loaded: bool = False
 
     def load(self, arrays: Arrays, base_seq: int) -> None:
         """Serve from these arrays (mapped or read), which cover everything up to ``base_seq``."""
         self.arrays, self.base_seq, self.loaded = arrays, base_seq, True
         self.overlay.clear()
+        self.moved.clear()
 
     def refresh(self, store: Store, since: int, upto: int) -> None:
         """Take in the stories written by articles ``since < seq <= upto`` (all of them on first use)."""
         if not self.loaded:
             self.load(build_arrays(store, upto), upto)
             return
-        for story in store.stories_updated(max(since, self.base_seq), upto):
+        since = max(since, self.base_seq)
+        for story in store.stories_updated(since, upto):
             self.overlay[story.story_id] = story
+        self.moved.update(store.split_members(since, upto, self.base_seq))
 
     # ---- stories -------------------------------------------------------------------------------
 
@@ -381,12 +387,10 @@ class StoredRows:
             pos = np.minimum(np.searchsorted(a["article_seqs"], base), len(a["article_seqs"]) - 1)
             pos = pos[a["article_seqs"][pos] == base]
             for p in sorted(pos.tolist()):
-                found[int(a["article_seqs"][p])] = (
-                    np.array(a["article_signatures"][p], dtype=np.uint32),
-                    ArticleRef(
-                        _text(a["article_ids"][p]), _text(a["article_stories"][p]), _text(a["article_groups"][p])
-                    ),
-                )
+                seq = int(a["article_seqs"][p])
+                story = self.moved.get(seq) or _text(a["article_stories"][p])  # merges: the caller resolves
+                ref = ArticleRef(_text(a["article_ids"][p]), story, _text(a["article_groups"][p]))
+                found[seq] = (np.array(a["article_signatures"][p], dtype=np.uint32), ref)
         found.update(store.signatures(wanted[wanted > self.base_seq].tolist()))
         return found
 

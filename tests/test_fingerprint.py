@@ -13,6 +13,7 @@ from pipeline.fingerprint import (
     minhash,
     normalise,
     shingles,
+    zipf_of,
 )
 from pipeline.settings import ClusterSettings, FingerprintSettings
 
@@ -68,3 +69,24 @@ def test_term_vectors_of_chinese_and_japanese_pages_need_no_optional_tokenizers(
     weighter = TermWeighter(ClusterSettings())
     assert weighter.vector(None, "歌手蔡健雅今天在台北举行演唱会。", "zh")
     assert weighter.vector(None, "東京で大きな地震がありました。", "ja")
+
+
+def test_zipf_of_matches_wordfreq() -> None:
+    """The one-lookup path gives wordfreq's own value for every term of real articles in four languages."""
+    from wordfreq import zipf_frequency
+
+    from pipeline.fingerprint import _WORD, _term
+
+    texts = {"en": "\n".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "seeds").iterdir()))}
+    texts["de"] = "Die Bundesregierung hat am Mittwoch in Berlin über die Straßenbahn und Größe der Städte beraten."
+    texts["fr"] = "Le gouvernement français a annoncé mercredi une réforme de l'assurance chômage à Paris."
+    texts["tr"] = "İstanbul'da Işık ailesi için büyük bir tören düzenlendi; Ilgaz ve İzmir'den konuklar geldi."
+    checked = 0
+    for lang, text in texts.items():
+        for token in _WORD.findall(text):
+            term = _term(token)
+            if len(term) >= 2 and not term[0].isdigit():
+                assert zipf_of(term, lang) == zipf_frequency(term, lang), (term, lang)
+                checked += 1
+    assert checked > 500
+    assert zipf_of("qzxwvjk", "en") == 0.0 and zipf_of("the", "en") > 7

@@ -133,3 +133,12 @@ def test_normalised_words_are_the_words_of_the_normalised_text() -> None:
         assert normalised_words(text) == normalise(text).encode("utf-8").split()
     for record in ecb_records({9})[:20]:
         assert normalised_words(record["text"]) == normalise(record["text"]).encode("utf-8").split()
+
+
+def test_permutations_are_datasketchs_own_draw() -> None:
+    from pipeline.sketch import _permutations
+
+    for num_perm, seed in ((128, 1), (64, 7), (16, 123456)):
+        a, b = MinHash(num_perm=num_perm, seed=seed).permutations
+        ours_a, ours_b = _permutations(num_perm, seed)
+        assert np.array_equal(ours_a[:, 0], a) and np.array_equal(ours_b[:, 0], b)

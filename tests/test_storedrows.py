@@ -129,3 +129,32 @@ def test_an_older_database_loses_the_story_id_index_and_gains_updated_seq(tmp_pa
         ]
         columns = [r[0] for r in store.con.execute("DESCRIBE stories").fetchall()]
         assert "updated_seq" in columns
+
+
+def test_articles_split_off_after_the_snapshot_are_placed_in_their_new_story(
+    ecb_settings: Settings, tmp_path: Path
+) -> None:
+    with Store.open(ecb_settings.db, read_only=True) as store:
+        assert CandidateIndex.for_database(ecb_settings.db).save(store, force=True)
+        snapshot_seq = store.max_seq()
+    ingest_paths([write_jsonl(tmp_path / "second.jsonl", ecb_records({4}))], ecb_settings)
+    new_story = "s00000000000000aa"
+    with Store.open(ecb_settings.db) as store:  # what a split does: a new story, a link, the group moved
+        seq, story_id, group = store.con.execute(
+            "SELECT seq, story_id, variant_group FROM articles WHERE seq <= ? ORDER BY seq LIMIT 1", [snapshot_seq]
+        ).fetchall()[0]
+        top = store.max_seq()
+        store.con.execute(
+            "INSERT INTO stories SELECT * REPLACE (? AS story_id, ? AS updated_seq) FROM stories WHERE story_id = ?",
+            [new_story, top, story_id],
+        )
+        store.con.execute(
+            "INSERT INTO story_links VALUES (?, ?, 'split', 0.5, 'a0', 'run-test')", [new_story, story_id]
+        )
+        store.move_variant_groups({group: new_story})
+    with Store.open(ecb_settings.db, read_only=True) as store:
+        index = CandidateIndex.for_database(ecb_settings.db)
+        index.refresh(store)
+        assert index.rows.base_seq == snapshot_seq
+        assert index.signatures(store, [seq])[seq][1].story_id == new_story
+        check_served(index, store)
