@@ -54,6 +54,12 @@ def term_key(term: str) -> int:
     return xxhash.xxh64_intdigest(term.encode("utf-8")) >> 1
 
 
+# The latest ``?`` distinct variants (articles that shaped the centroid) of each story in table ``_stories``.
+_LATEST_VARIANTS = """
+    SELECT seq, article_id, story_id, variant_group FROM articles JOIN _stories USING (story_id)
+    WHERE assigned_as IN ('new_story', 'rewrite')
+    QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
+"""
 LOCK_MESSAGE = "lock"
 LOCK_POLL_MAX = 0.1  # seconds between attempts to take a busy lock, at most
 # Every open (the writer's, once a batch, and every reader's) replays the write-ahead log, holding the
@@ -415,17 +421,9 @@ class Store:
         ids = sorted(set(story_ids))
         if not ids:
             return []
-        # Find the members on the narrow columns first: joining the signature blobs by story would
-        # scan every stored signature.
+        # Found on the narrow columns: joining the signature blobs by story would scan every stored signature.
         with self._table("_stories", story_id=ids):
-            members = self.con.execute(
-                """
-                SELECT seq FROM articles JOIN _stories USING (story_id)
-                WHERE assigned_as IN ('new_story', 'rewrite')
-                QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
-                """,
-                [per_story],
-            ).fetchall()
+            members = self.con.execute(f"SELECT seq FROM ({_LATEST_VARIANTS})", [per_story]).fetchall()
         return [r[0] for r in members]
 
     def story_variants(self, story_ids: Iterable[str], per_story: int) -> list[StoryVariant]:
@@ -435,13 +433,9 @@ class Store:
             return []
         with self._table("_stories", story_id=ids):
             rows = self.con.execute(
-                """
+                f"""
                 SELECT m.seq, m.article_id, m.story_id, m.variant_group, v.terms, v.weights
-                FROM (
-                    SELECT seq, article_id, story_id, variant_group FROM articles JOIN _stories USING (story_id)
-                    WHERE assigned_as IN ('new_story', 'rewrite')
-                    QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
-                ) m JOIN article_vectors v USING (article_id)
+                FROM ({_LATEST_VARIANTS}) m JOIN article_vectors v USING (article_id)
                 ORDER BY m.seq
                 """,
                 [per_story],
