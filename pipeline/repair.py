@@ -91,7 +91,7 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
     touched = sorted(s for s in out.created | out.grown if s in batch.stories and variants[s])
     is_touched = set(touched)
     small = {s for s in touched if s in out.created and len(variants[s]) <= REHOME_VARIANTS}
-    queries = [_unit(batch.stories[s].centroid) for s in touched]
+    queries = [_unit(batch.stories[s]) for s in touched]
     lookups = [query_terms(q, settings.query_terms) for q in queries]
     pairs = {
         (i, batch.resolve(c))
@@ -123,6 +123,7 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
             fold_story(batch, keep, drop, merge, out)
 
 
-def _unit(vector: dict[str, float]) -> dict[str, float]:
-    norm = sum(w * w for w in vector.values()) ** 0.5 or 1.0
-    return {t: w / norm for t, w in vector.items()}
+def _unit(story: StoryState) -> dict[str, float]:
+    """The story's centroid scaled to unit length, by the norm the story state already keeps."""
+    norm = story.norm
+    return {t: w / norm for t, w in story.centroid.items()}
