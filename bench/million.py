@@ -16,7 +16,7 @@
    memory, the start-up cost of the candidate index, and the database size per article.
 
 Cost per new article, for n stored: candidate lookups are binary searches in the index snapshot's
-sorted arrays (postings, story centroids, article signatures: O(log n), memory-mapped), stories
+sorted arrays (postings, story centroids, article signatures and term vectors: O(log n), memory-mapped), stories
 rewritten since the snapshot are read from the store's tail, and a few columnar scans per batch
 (known inputs, content hashes, story members) stay O(n) at a small constant.
 """
@@ -179,6 +179,7 @@ def _chunk(store, vocab, rng, lo, hi, story_of, first, story_words, story_day, d
                 "article_id": ids,
                 "terms": _lists(vocab.words.take(pa.array(term_idx.ravel())), ARTICLE_TERMS),
                 "weights": _lists(pa.array(_weights(rng, n, ARTICLE_TERMS).ravel().astype(np.float32)), ARTICLE_TERMS),
+                "seq": seqs,
             }
         ),
     }

@@ -37,7 +37,7 @@ from .storedrows import StoredRows, build_arrays, map_arrays, mapped, save_array
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
-SNAPSHOT_FORMAT = 2  # 2: story centroids and article signatures too (storedrows.py)
+SNAPSHOT_FORMAT = 3  # 2: story centroids and article signatures too (storedrows.py); 3: article term vectors
 SNAPSHOT_AFTER = 50_000  # unsaved postings (and 5% of the index) before a run writes a new snapshot
 
 
@@ -187,6 +187,10 @@ class CandidateIndex:
     def signatures(self, store: Store, seqs: Iterable[int]) -> dict[int, tuple[np.ndarray, ArticleRef]]:
         """MinHash signatures and placement of stored articles, by seq (their story ids need resolving)."""
         return self.rows.signatures(store, seqs)
+
+    def vectors(self, store: Store, seqs: Iterable[int]) -> dict[int, dict[str, float]]:
+        """Term vectors of stored articles, by seq."""
+        return self.rows.vectors(store, seqs)
 
     def resolve(self, story_id: str) -> str:
         """Follow merges to the story an id lives on as."""

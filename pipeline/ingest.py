@@ -112,6 +112,7 @@ def store_batch(
             settings.cluster.story_terms,
             settings.cluster.posting_terms,
             last_seq,
+            vectors=lambda seqs: index.vectors(store, seqs),
         )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)

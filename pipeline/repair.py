@@ -46,7 +46,12 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
     # Stored members of stories merged in this batch still carry the merged story's id.
     stored = grown | {old for old in batch.redirects if batch.resolve(old) in grown}
     by_story: dict[str, list[StoryVariant]] = defaultdict(list)
-    for variant in [*batch.store.story_variants(stored, SPLIT_WINDOW), *batch.variants]:
+    latest = batch.store.latest_variants(stored, SPLIT_WINDOW)
+    vectors = batch.index.vectors(batch.store, (seq for seq, _ in latest))
+    stored_variants = [
+        StoryVariant(seq, ref.article_id, ref.story_id, ref.variant_group, vectors.get(seq, {})) for seq, ref in latest
+    ]
+    for variant in [*stored_variants, *batch.variants]:
         by_story[batch.resolve(variant.story_id)].append(variant)
     for story_id in sorted(grown):
         variants = sorted(by_story[story_id], key=lambda v: v.seq)[-SPLIT_WINDOW:]

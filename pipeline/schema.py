@@ -88,6 +88,10 @@ DROP INDEX IF EXISTS stories_story_id;
 -- The last article of the batch that wrote the row: the candidate index catches up on the stories
 -- written since its snapshot by this column (rewritten rows sit at the table's tail: zone maps prune).
 ALTER TABLE stories ADD COLUMN IF NOT EXISTS updated_seq BIGINT;
+-- The article's seq: the candidate index reads term vectors by it (storedrows.py). Filled in once for
+-- databases from before the column (this text runs only when the schema changes).
+ALTER TABLE article_vectors ADD COLUMN IF NOT EXISTS seq BIGINT;
+UPDATE article_vectors v SET seq = a.seq FROM articles a WHERE v.seq IS NULL AND a.article_id = v.article_id;
 CREATE TABLE IF NOT EXISTS story_postings (
     term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,

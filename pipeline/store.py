@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -426,21 +426,32 @@ class Store:
             members = self.con.execute(f"SELECT seq FROM ({_LATEST_VARIANTS})", [per_story]).fetchall()
         return [r[0] for r in members]
 
-    def story_variants(self, story_ids: Iterable[str], per_story: int) -> list[StoryVariant]:
-        """The latest ``per_story`` distinct variants of each story with their term vectors, by seq."""
+    def latest_variants(self, story_ids: Iterable[str], per_story: int) -> list[tuple[int, ArticleRef]]:
+        """The latest ``per_story`` distinct variants of each story, by seq (term vectors come from the index)."""
         ids = sorted(set(story_ids))
         if not ids:
             return []
         with self._table("_stories", story_id=ids):
             rows = self.con.execute(
-                f"""
-                SELECT m.seq, m.article_id, m.story_id, m.variant_group, v.terms, v.weights
-                FROM ({_LATEST_VARIANTS}) m JOIN article_vectors v USING (article_id)
-                ORDER BY m.seq
-                """,
-                [per_story],
+                f"SELECT seq, article_id, story_id, variant_group FROM ({_LATEST_VARIANTS}) ORDER BY seq", [per_story]
             ).fetchall()
-        return [StoryVariant(r[0], r[1], r[2], r[3], dict(zip(r[4], r[5], strict=True))) for r in rows]
+        return [(r[0], ArticleRef(r[1], r[2], r[3])) for r in rows]
+
+    def vectors(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
+        """Term vectors of stored articles by seq, read in one seq range (cheap for the newest: zone maps prune).
+
+        A list column is not read by seq without decoding whole row groups: older articles' vectors
+        are served by the candidate index's arrays (``StoredRows.vectors``).
+        """
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return {}
+        with self._table("_seqs", seq=wanted):
+            rows = self.con.execute(
+                "SELECT seq, terms, weights FROM article_vectors JOIN _seqs USING (seq) WHERE seq BETWEEN ? AND ?",
+                [wanted[0], wanted[-1]],
+            ).fetchall()
+        return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
     def move_variant_groups(self, moves: dict[str, str]) -> None:
         """Move every article of each variant group to the story given for it (a split of a story)."""
@@ -523,6 +534,7 @@ class Store:
                 "article_id": ids,
                 "terms": [list(a.terms) for a in articles],
                 "weights": [list(a.terms.values()) for a in articles],
+                "seq": seqs,
             },
         )
 
@@ -555,7 +567,13 @@ class Store:
             )
 
     def save_stories(
-        self, stories: Sequence[StoryState], run_id: str, keep_terms: int, posting_terms: int, seq: int
+        self,
+        stories: Sequence[StoryState],
+        run_id: str,
+        keep_terms: int,
+        posting_terms: int,
+        seq: int,
+        vectors: Callable[[Iterable[int]], dict[int, dict[str, float]]] | None = None,
     ) -> None:
         """Write the given stories: centroid (top terms), new postings, canonical, extent, member relations.
 
@@ -563,7 +581,8 @@ class Store:
         text, then the first ingested. Each member's relation is then derived from it:
         ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
         otherwise ``rewrite``. Only member rows whose values change are updated: rewriting old
-        rows is what would make a write cost grow with the corpus.
+        rows is what would make a write cost grow with the corpus. ``vectors`` gives stored articles'
+        term vectors by seq (the candidate index's; by default the store's own, a scan).
         """
         if not stories:
             return
@@ -578,7 +597,7 @@ class Store:
                     postings["seq"].append(seq)
         self._insert_columns("story_postings", postings)
         members = self._members([s.story_id for s in stories])
-        updates, rows = self._member_updates(members)
+        updates, rows = self._member_updates(members, vectors or self.vectors)
         if updates["article_id"]:
             with self._table("_updates", **updates):
                 self.con.execute(
@@ -619,7 +638,9 @@ class Store:
             members[row["story_id"]].append(row)
         return members
 
-    def _member_updates(self, members: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[Any]], list[dict]]:
+    def _member_updates(
+        self, members: dict[str, list[dict[str, Any]]], vectors_of: Callable[[Iterable[int]], dict[int, dict]]
+    ) -> tuple[dict[str, list[Any]], list[dict]]:
         """Per story: its canonical, each member's relation and similarity to it, and the story row."""
         canonicals = {
             sid: min(rows, key=lambda r: (r["published_at"] is None, r["published_at"] or date.min,
@@ -634,7 +655,7 @@ class Store:
         stale = [
             r for sid, rows in members.items() for r in rows if sid in changed or r["canonical_similarity"] is None
         ]
-        vectors = self._vectors({r["article_id"] for r in stale} | {c["article_id"] for c in canonicals.values()})
+        vectors = vectors_of({r["seq"] for r in stale} | {c["seq"] for c in canonicals.values()})
         updates: dict[str, list[Any]] = {
             "article_id": [],
             "is_canonical": [],
@@ -651,7 +672,7 @@ class Store:
                 relation = "near_duplicate"
             else:
                 relation = "rewrite"
-            mine, theirs = vectors.get(row["article_id"], {}), vectors.get(canon["article_id"], {})
+            mine, theirs = vectors.get(row["seq"], {}), vectors.get(canon["seq"], {})
             similarity = sum(w * theirs.get(t, 0.0) for t, w in mine.items())
             new = (row is canon, relation, round(similarity, 6))
             old = (row["is_canonical"], row["relation"], row["canonical_similarity"])
@@ -677,15 +698,6 @@ class Store:
                 }
             )
         return updates, rows
-
-    def _vectors(self, article_ids: set[str]) -> dict[str, dict[str, float]]:
-        if not article_ids:
-            return {}
-        with self._table("_ids", article_id=sorted(article_ids)):
-            found = self.con.execute(
-                "SELECT article_id, terms, weights FROM article_vectors JOIN _ids USING (article_id)"
-            ).fetchall()
-        return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in found}
 
     def record_rejections(self, run_id: str, rejections: Sequence[Rejection]) -> None:
         """Upsert rejections: one row per (source_uri, reason), counting how often it was seen."""

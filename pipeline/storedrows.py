@@ -1,11 +1,13 @@
 """The stored rows clustering reads for each candidate, held as arrays beside the candidate index.
 
 Scoring a batch's candidate stories needs their centroids; checking near-duplicates needs the
-candidate articles' signatures and placement. Fetched from DuckDB by id, each is a random read
+candidate articles' signatures and placement; the split check and each member's similarity to its
+canonical need stored articles' term vectors. Fetched from DuckDB by id, each is a random read
 (~0.4 ms a story at a million articles, and only through an ART index on ``stories.story_id``
-whose full rewrite at every checkpoint cost several seconds). So the index keeps them as numpy
-arrays "as of" one article ``base_seq``, memory-mapped from the index snapshot or read once from
-the store when there is none, plus:
+whose full rewrite at every checkpoint cost several seconds; a term vector, a list column, cannot be
+read by seq without decoding its whole row group: 10 ms for one, a full scan for a thousand). So the
+index keeps them as numpy arrays "as of" one article ``base_seq``, memory-mapped from the index
+snapshot or read once from the store when there is none, plus:
 
 * an overlay of the stories written after ``base_seq`` (``stories.updated_seq``: rows rewritten
   later sit at the table's tail, so the read is pruned by zone maps), refreshed with the index;
@@ -37,7 +39,8 @@ NO_DATE = np.iinfo(np.int32).min
 EPOCH = date(1970, 1, 1).toordinal()
 STORY_ARRAYS = ("story_ids", "story_rows", "story_counts", "story_first", "story_last", "story_offsets", "story_terms",
                 "story_weights", "story_norms", "vocab")  # fmt: skip
-ARTICLE_ARRAYS = ("article_seqs", "article_signatures", "article_ids", "article_stories", "article_groups")
+ARTICLE_ARRAYS = ("article_seqs", "article_signatures", "article_ids", "article_stories", "article_groups",
+                  "vector_offsets", "vector_text_offsets", "vector_text", "vector_weights")  # fmt: skip
 ARRAYS = STORY_ARRAYS + ARTICLE_ARRAYS
 Arrays = dict[str, np.ndarray]
 
@@ -139,6 +142,13 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
     stories, entries, id_width = store.con.execute(
         "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
     ).fetchall()[0]
+    entries_a, text_bytes = store.con.execute(
+        # each term's UTF-8 bytes and a NUL after it (array_to_string puts one separator fewer)
+        "SELECT coalesce(sum(len(terms)), 0), "
+        "coalesce(sum(strlen(array_to_string(terms, ' ')) + (len(terms) > 0)::INT), 0) "
+        "FROM article_vectors WHERE seq <= ?",
+        [upto],
+    ).fetchall()[0]
     articles, *widths = store.con.execute(
         "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
         "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
@@ -155,10 +165,13 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
         "article_seqs": (np.int64, (articles,)), "article_signatures": (np.uint32, (articles, widths[3] // 4)),
         "article_ids": (f"S{widths[0]}", (articles,)), "article_stories": (f"S{widths[1]}", (articles,)),
         "article_groups": (f"S{widths[2]}", (articles,)),
+        "vector_offsets": (np.int64, (articles + 1,)), "vector_text_offsets": (np.int64, (articles + 1,)),
+        "vector_text": (np.uint8, (text_bytes,)), "vector_weights": (np.float32, (entries_a,)),
     }  # fmt: skip
     out = {name: _Target(folder, name, dtype, shape) for name, (dtype, shape) in shapes.items()}
     out["vocab"].put(np.array(vocab_terms, dtype=out["vocab"].dtype))
-    out["story_offsets"].put(np.zeros(1, dtype=np.int64))
+    for name in ("story_offsets", "vector_offsets", "vector_text_offsets"):
+        out[name].put(np.zeros(1, dtype=np.int64))
     ids: list[np.ndarray] = []
     offset = 0
     # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
@@ -185,16 +198,19 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
         raise StoreError("duplicate story ids in the stories table")
     out["story_ids"].put(all_ids[order])
     out["story_rows"].put(order)
-    # Both tables hold their rows in seq order (appended in it, never deleted): read side by side, no join.
+    # The three tables hold their rows in seq order (appended in it, never deleted): read side by side, no join.
     placements = _batches(store, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto])
     signatures = _batches(store.con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto])
+    vectors = _batches(store.con.cursor(), "SELECT seq, terms, weights FROM article_vectors WHERE seq <= ?", [upto])
     last = 0
-    for placed, signed in zip(_rebatched(placements), _rebatched(signatures), strict=True):
+    ends = [0, 0]  # entries and text bytes written so far
+    readers = zip(_rebatched(placements), _rebatched(signatures), _rebatched(vectors), strict=True)
+    for placed, signed, vectored in readers:
         seqs = placed.column("seq").to_numpy(zero_copy_only=False).astype(np.int64)
-        if not np.array_equal(seqs, signed.column("seq").to_numpy(zero_copy_only=False)) or (
-            len(seqs) and (seqs[0] <= last or (np.diff(seqs) <= 0).any())
-        ):
-            raise StoreError("articles and their signatures are not stored in seq order")
+        in_step = all(np.array_equal(seqs, t.column("seq").to_numpy(zero_copy_only=False)) for t in (signed, vectored))
+        if not in_step or (len(seqs) and (seqs[0] <= last or (np.diff(seqs) <= 0).any())):
+            raise StoreError("articles, their signatures and their vectors are not stored in seq order")
+        _put_vectors(out, vectored, ends)
         last = int(seqs[-1]) if len(seqs) else last
         out["article_seqs"].put(seqs)
         out["article_ids"].put(_fixed_bytes(placed.column("article_id")))
@@ -206,6 +222,26 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
     return arrays if folder is None else map_arrays(folder)
 
 
+def _put_vectors(out: dict[str, _Target], batch: pa.RecordBatch, ends: list[int]) -> None:
+    """Append a chunk of term vectors: weights, and the terms as UTF-8 text with a NUL after each."""
+    terms, weights = batch.column("terms"), batch.column("weights")
+    counts = pc.list_value_length(terms).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(terms)
+    offset_type = np.int64 if pa.types.is_large_string(flat.type) else np.int32
+    offsets = np.frombuffer(flat.buffers()[1], dtype=offset_type)
+    offsets = offsets[flat.offset : flat.offset + len(flat) + 1]
+    data = np.frombuffer(flat.buffers()[2], np.uint8)[offsets[0] : offsets[-1]] if len(flat) else np.zeros(0, np.uint8)
+    relative = (offsets - offsets[0]).astype(np.int64)
+    text = np.insert(data, relative[1:], 0)  # a NUL at the end of every term
+    term_bytes = np.concatenate([[0], np.cumsum(np.diff(relative) + 1)])
+    out["vector_text_offsets"].put(ends[1] + term_bytes[np.cumsum(counts)])
+    out["vector_offsets"].put(ends[0] + np.cumsum(counts))
+    out["vector_text"].put(text)
+    out["vector_weights"].put(pc.list_flatten(weights).to_numpy(zero_copy_only=False).astype(np.float32))
+    ends[0] += int(counts.sum())
+    ends[1] += len(text)
+
+
 def empty_arrays() -> Arrays:
     """Arrays holding no story and no article."""
     return {
@@ -213,6 +249,8 @@ def empty_arrays() -> Arrays:
         "story_ids": np.zeros(0, dtype="S1"), "vocab": np.zeros(0, dtype="S1"), "article_ids": np.zeros(0, dtype="S1"),
         "article_stories": np.zeros(0, dtype="S1"), "article_groups": np.zeros(0, dtype="S1"),
         "story_offsets": np.zeros(1, dtype=np.int64), "article_signatures": np.zeros((0, 1), dtype=np.uint32),
+        "vector_offsets": np.zeros(1, dtype=np.int64), "vector_text_offsets": np.zeros(1, dtype=np.int64),
+        "vector_text": np.zeros(0, dtype=np.uint8), "vector_weights": np.zeros(0, dtype=np.float32),
     }  # fmt: skip
 
 
@@ -392,6 +430,24 @@ class StoredRows:
                 ref = ArticleRef(_text(a["article_ids"][p]), story, _text(a["article_groups"][p]))
                 found[seq] = (np.array(a["article_signatures"][p], dtype=np.uint32), ref)
         found.update(store.signatures(wanted[wanted > self.base_seq].tolist()))
+        return found
+
+    def vectors(self, store: Store, seqs: Iterable[int]) -> dict[int, dict[str, float]]:
+        """Term vectors of stored articles, by seq (those after ``base_seq`` read from the store's tail)."""
+        wanted = np.array(sorted(set(seqs)), dtype=np.int64)
+        a = self.arrays
+        base = wanted[wanted <= self.base_seq]
+        found: dict[int, dict[str, float]] = {}
+        if len(base) and len(a["article_seqs"]):
+            pos = np.minimum(np.searchsorted(a["article_seqs"], base), len(a["article_seqs"]) - 1)
+            pos = pos[a["article_seqs"][pos] == base]
+            offsets, text_offsets = a["vector_offsets"], a["vector_text_offsets"]
+            text, weights = a["vector_text"], a["vector_weights"]
+            for p in pos.tolist():
+                lo, hi = int(offsets[p]), int(offsets[p + 1])
+                terms = text[int(text_offsets[p]) : int(text_offsets[p + 1])].tobytes().decode("utf-8").split("\0")
+                found[int(a["article_seqs"][p])] = dict(zip(terms[:-1], weights[lo:hi].tolist(), strict=True))
+        found.update(store.vectors(wanted[wanted > self.base_seq].tolist()))
         return found
 
 

@@ -27,7 +27,7 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
     with Store.open(settings.db) as store:
         run_id = store.begin_run(["seeds"])
 
-        def crash(*_args: object) -> None:
+        def crash(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("simulated crash after the articles were inserted")
 
         monkeypatch.setattr(store, "save_stories", crash)

@@ -75,6 +75,14 @@ def check_served(index: CandidateIndex, store: Store) -> None:
     assert any(v > 0.3 for v in served.values())  # real matches among them, not only zeros
     signatures = signatures_in_store(store)
     assert served_signatures(index, store, signatures) == signatures
+    vectors = vectors_in_store(store)
+    assert index.vectors(store, vectors) == vectors
+    assert index.vectors(store, [max(vectors) + 1]) == {}  # an unknown seq is absent, not an error
+
+
+def vectors_in_store(store: Store) -> dict[int, dict[str, float]]:
+    rows = store.con.execute("SELECT seq, terms, weights FROM article_vectors").fetchall()
+    return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
 
 @pytest.fixture
@@ -108,6 +116,7 @@ def test_stories_written_after_the_snapshot_come_from_the_store(ecb_settings: Se
         index.refresh(store)
         assert index.rows.base_seq == snapshot_seq < store.max_seq()
         assert index.rows.overlay  # the stories written since, read from the table's tail
+        assert len(index.rows.arrays["vector_offsets"]) == snapshot_seq + 1  # later vectors come from the store
         grown = store.con.execute(
             "SELECT count(*) FROM stories WHERE updated_seq > ? AND created_run IN "
             "(SELECT run_id FROM runs WHERE new > 0 ORDER BY started_at LIMIT 1)",
@@ -117,10 +126,12 @@ def test_stories_written_after_the_snapshot_come_from_the_store(ecb_settings: Se
         check_served(index, store)
 
 
-def test_an_older_database_loses_the_story_id_index_and_gains_updated_seq(tmp_path: Path) -> None:
-    db = str(tmp_path / "old.duckdb")
+def test_an_older_database_loses_the_story_id_index_and_gains_updated_seq(ecb_settings: Settings) -> None:
+    db = ecb_settings.db
     with Store.open(db) as store:
+        expected = vectors_in_store(store)
         store.con.execute("ALTER TABLE stories DROP COLUMN updated_seq")
+        store.con.execute("ALTER TABLE article_vectors DROP COLUMN seq")
         store.con.execute("CREATE INDEX stories_story_id ON stories (story_id)")
         store.con.execute("UPDATE meta SET value = 'older' WHERE key = 'schema_digest'")
     with Store.open(db) as store:  # a writer brings the schema up to date
@@ -129,6 +140,10 @@ def test_an_older_database_loses_the_story_id_index_and_gains_updated_seq(tmp_pa
         ]
         columns = [r[0] for r in store.con.execute("DESCRIBE stories").fetchall()]
         assert "updated_seq" in columns
+        assert vectors_in_store(store) == expected  # article_vectors.seq filled in from articles
+        index = CandidateIndex()
+        index.refresh(store)
+        check_served(index, store)
 
 
 def test_articles_split_off_after_the_snapshot_are_placed_in_their_new_story(
