@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import unicodedata
@@ -24,6 +25,7 @@ import xxhash
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
 from .sketch import ShingleMinHash
+from .wordtable import table
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -157,23 +159,72 @@ class TermWeighter:
 
 
 def zipf_of(term: str, lang: str) -> float:
-    """wordfreq's ``zipf_frequency(term, lang)``, with one dictionary lookup for plain ASCII words.
+    """wordfreq's ``zipf_frequency(term, lang)``, read from a memory-mapped copy of its word list.
 
-    ``zipf_frequency`` tokenises and normalises its argument on every call (~50 us); a worker meets
-    ~100k distinct terms in a run of a thousand pages, so that was 5 ms of CPU per page. A lower-case
-    ASCII word is its own single token in every wordfreq language used here, so its frequency is
-    the wordlist entry itself, rounded the way wordfreq rounds it (``test_zipf_of_matches_wordfreq``).
+    wordfreq loads a language's list as a dict in every process (0.15-0.5 s each; preparation
+    workers start for every run) and tokenises its argument on every call (~50 us; a worker meets
+    ~100k distinct terms in a run of a thousand pages). Here the list is a table built once per
+    machine (``pipeline.wordtable``) and wordfreq's steps are followed with it. A term that is
+    already one plain token (lower-case ASCII letters, or letters of one alphabet that case folding
+    and the language's normal form leave unchanged, in a language whose preprocessing is only
+    that) is looked up as it is; any other term goes through wordfreq's own tokeniser. The values
+    are wordfreq's to the last digit (``test_zipf_of_matches_wordfreq``).
     """
-    if not (term.isascii() and term.isalpha() and term.islower()):
+    words = table(lang)
+    if words is None:  # no cache folder: wordfreq itself
         from wordfreq import zipf_frequency
 
         return zipf_frequency(term, lang)
-    from wordfreq import get_frequency_dict
+    plain = (term if term.isalpha() and term.islower() else None) if term.isascii() else _plain_token(term, lang)
+    if plain is not None:
+        return _zipf_from_freq(words.freq(plain) or 0.0)
+    from wordfreq.numbers import digit_freq, smash_numbers
+    from wordfreq.tokens import lossy_tokenize
 
-    # wordfreq caches this dict per argument tuple: ask for it exactly as its own lookups do, or it is built twice.
-    freq = max(get_frequency_dict(lang, "best").get(term, 0.0), _MIN_FREQ)
-    rounded = round(freq, math.floor(-math.log10(freq)) + 3)  # 3 significant digits, as wordfreq stores them
-    return round(math.log10(rounded) + 9, 2)
+    # wordfreq's _word_frequency with the table for its dict: 1/f = 1/f1 + 1/f2 + ... over the tokens.
+    one_over = 0.0
+    for token in lossy_tokenize(term, lang):
+        smashed = smash_numbers(token)
+        freq = words.freq(smashed)
+        if freq is None:
+            return _zipf_from_freq(0.0)
+        if smashed != token:
+            freq *= digit_freq(token)
+        one_over += 1.0 / freq
+    return _zipf_from_freq(1.0 / one_over if one_over else 0.0)
+
+
+def _plain_token(term: str, lang: str) -> str | None:
+    """What wordfreq looks ``term`` up as, when its preprocessing makes it one plain token; else None."""
+    form = _plain_form(lang)
+    if form is None:
+        return None
+    token = unicodedata.normalize(form, term).casefold()
+    if _ONE_ALPHABET.fullmatch(token) is None or not unicodedata.is_normalized(form, token):
+        return None
+    return token
+
+
+# Letters of one spaced alphabet: a run of them is one wordfreq token ("日本s" or "covidー" are two).
+_ONE_ALPHABET = regex.compile(r"\p{Latin}+|\p{Greek}+|\p{Cyrillic}+", regex.V1)
+
+
+@functools.cache
+def _plain_form(lang: str) -> str | None:
+    """The normal form wordfreq puts ``lang`` text in, if that and case folding are all its preprocessing does."""
+    from wordfreq.language_info import get_language_info
+
+    info = get_language_info(lang)
+    plain = info["tokenizer"] == "regex" and not info["remove_marks"] and not info["dotless_i"]
+    plain = plain and not (info["diacritics_under"] or info["transliteration"] or info["lookup_transliteration"])
+    return info["normal_form"] if plain else None
+
+
+def _zipf_from_freq(freq: float) -> float:
+    """A word-list frequency on the Zipf scale, rounded as wordfreq rounds it (unlisted words: 0.0)."""
+    unrounded = max(freq, _MIN_FREQ)
+    rounded = round(unrounded, math.floor(-math.log(unrounded, 10)) + 3)  # 3 significant digits
+    return round(math.log(rounded, 10) + 9, 2)
 
 
 _MIN_FREQ = 1e-9  # Zipf 0: wordfreq's floor for a word it has never seen

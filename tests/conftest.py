@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,11 @@ SHARED = ROOT.parent / "shared"
 ECB_DEV = SHARED / "data" / "ecbplus-dev.jsonl"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Word tables (pipeline/wordtable.py) are built in a folder of this session, not the user's cache;
+# set here, before any worker process starts, so workers inherit it.
+_CACHE = tempfile.mkdtemp(prefix="storyline-test-cache-")
+os.environ["STORYLINE_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 @pytest.fixture

@@ -81,6 +81,13 @@ def test_zipf_of_matches_wordfreq() -> None:
     texts["de"] = "Die Bundesregierung hat am Mittwoch in Berlin über die Straßenbahn und Größe der Städte beraten."
     texts["fr"] = "Le gouvernement français a annoncé mercredi une réforme de l'assurance chômage à Paris."
     texts["tr"] = "İstanbul'da Işık ailesi için büyük bir tören düzenlendi; Ilgaz ve İzmir'den konuklar geldi."
+    texts["ru"] = "Правительство в среду обсудило в Москве ёлочные базары и цены на жильё."
+    texts["el"] = "Η κυβέρνηση συζήτησε την Τετάρτη στην Αθήνα το νέο νομοσχέδιο για τις λέξεις."
+    texts["pl"] = "Rząd w środę omówił w Warszawie źródła energii i ceny węgla."
+    texts["ro"] = "Guvernul a discutat miercuri la București despre același proiect, acelaşi buget."
+    texts["en"] += " 日本s covidー ﬁnance naïve café doesn't o'keeffe covid19 mp3s"  # scripts, ligature, digits
+    texts["de"] += " Stra\u00dfe Grösse fu\u0308r rock'n'rolls"  # sharp s, a decomposed umlaut
+    texts["ar"] = "قال الناشط الحقوقي السوداني خالد عبد الكريم لـ الصباح"
     checked = 0
     for lang, text in texts.items():
         for token in _WORD.findall(text):
@@ -90,3 +97,34 @@ def test_zipf_of_matches_wordfreq() -> None:
                 checked += 1
     assert checked > 500
     assert zipf_of("qzxwvjk", "en") == 0.0 and zipf_of("the", "en") > 7
+
+
+def test_word_tables_are_built_once_mapped_and_optional(tmp_path: Path, monkeypatch) -> None:
+    """A table holds wordfreq's frequency for every word of its list, is mapped from disk once
+    built, and an unwritable cache folder falls back to wordfreq itself with the same values."""
+    from importlib.metadata import version
+
+    from wordfreq import get_frequency_dict, zipf_frequency
+
+    from pipeline import wordtable
+    from pipeline.storedrows import is_mapped
+
+    monkeypatch.setenv("STORYLINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(wordtable, "_tables", {})
+    built = wordtable.table("fr")
+    words = get_frequency_dict("fr", "best")
+    assert built is not None and len(built) == len(words)
+    assert all(built.freq(w) == f for w, f in words.items())  # the whole list
+    assert built.freq("qzxwvjkplm") is None
+    monkeypatch.setattr(wordtable, "_tables", {})
+    mapped = wordtable.table("fr")
+    assert is_mapped(mapped.keys) and is_mapped(mapped.freqs)
+    folder = f"wordfreq-{version('wordfreq')}-table{wordtable.FORMAT}"  # a new wordfreq gets new tables
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [folder]
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("STORYLINE_CACHE_DIR", str(blocked))
+    monkeypatch.setattr(wordtable, "_tables", {})
+    assert wordtable.table("fr") is None
+    for term in ("maison", "l’état", "d’une", "covid19"):
+        assert zipf_of(term, "fr") == zipf_frequency(term, "fr")
