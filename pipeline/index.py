@@ -117,7 +117,7 @@ class CandidateIndex:
         self.story_names: list[str] = []
         self._story_numbers: dict[str, int] | None = {}
         self.redirects: dict[str, str] = {}
-        self.rows = StoredRows()  # centroids and signatures of stored candidates
+        self.rows = StoredRows()  # centroids, signatures and term vectors of stored candidates
         self.load_seconds = 0.0
         self.snapshot = Path(snapshot) if snapshot else None
         self.snapshot_seq = 0  # the last article the loaded (or saved) snapshot covers

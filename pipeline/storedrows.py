@@ -293,7 +293,7 @@ def _find(sorted_ids: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
 
 @dataclass
 class StoredRows:
-    """Story centroids and article signatures as of ``base_seq``, plus the stories rewritten since."""
+    """Story centroids, article signatures and term vectors as of ``base_seq``, plus the stories rewritten since."""
 
     arrays: Arrays = field(default_factory=empty_arrays)
     base_seq: int = 0
@@ -417,38 +417,40 @@ class StoredRows:
 
     def signatures(self, store: Store, seqs: Iterable[int]) -> dict[int, tuple[np.ndarray, ArticleRef]]:
         """MinHash signatures and placement (story as of then: resolve it) of stored articles, by seq."""
-        wanted = np.array(sorted(set(seqs)), dtype=np.int64)
         a = self.arrays
-        base = wanted[wanted <= self.base_seq]
+        positions, later = self._article_positions(seqs)
         found: dict[int, tuple[np.ndarray, ArticleRef]] = {}
-        if len(base) and len(a["article_seqs"]):
-            pos = np.minimum(np.searchsorted(a["article_seqs"], base), len(a["article_seqs"]) - 1)
-            pos = pos[a["article_seqs"][pos] == base]
-            for p in sorted(pos.tolist()):
-                seq = int(a["article_seqs"][p])
-                story = self.moved.get(seq) or _text(a["article_stories"][p])  # merges: the caller resolves
-                ref = ArticleRef(_text(a["article_ids"][p]), story, _text(a["article_groups"][p]))
-                found[seq] = (np.array(a["article_signatures"][p], dtype=np.uint32), ref)
-        found.update(store.signatures(wanted[wanted > self.base_seq].tolist()))
+        for p in positions.tolist():
+            seq = int(a["article_seqs"][p])
+            story = self.moved.get(seq) or _text(a["article_stories"][p])  # merges: the caller resolves
+            ref = ArticleRef(_text(a["article_ids"][p]), story, _text(a["article_groups"][p]))
+            found[seq] = (np.array(a["article_signatures"][p], dtype=np.uint32), ref)
+        found.update(store.signatures(later))
         return found
 
     def vectors(self, store: Store, seqs: Iterable[int]) -> dict[int, dict[str, float]]:
         """Term vectors of stored articles, by seq (those after ``base_seq`` read from the store's tail)."""
-        wanted = np.array(sorted(set(seqs)), dtype=np.int64)
         a = self.arrays
-        base = wanted[wanted <= self.base_seq]
+        positions, later = self._article_positions(seqs)
+        offsets, text_offsets = a["vector_offsets"], a["vector_text_offsets"]
+        text, weights = a["vector_text"], a["vector_weights"]
         found: dict[int, dict[str, float]] = {}
-        if len(base) and len(a["article_seqs"]):
-            pos = np.minimum(np.searchsorted(a["article_seqs"], base), len(a["article_seqs"]) - 1)
-            pos = pos[a["article_seqs"][pos] == base]
-            offsets, text_offsets = a["vector_offsets"], a["vector_text_offsets"]
-            text, weights = a["vector_text"], a["vector_weights"]
-            for p in pos.tolist():
-                lo, hi = int(offsets[p]), int(offsets[p + 1])
-                terms = text[int(text_offsets[p]) : int(text_offsets[p + 1])].tobytes().decode("utf-8").split("\0")
-                found[int(a["article_seqs"][p])] = dict(zip(terms[:-1], weights[lo:hi].tolist(), strict=True))
-        found.update(store.vectors(wanted[wanted > self.base_seq].tolist()))
+        for p in positions.tolist():
+            lo, hi = int(offsets[p]), int(offsets[p + 1])
+            terms = text[int(text_offsets[p]) : int(text_offsets[p + 1])].tobytes().decode("utf-8").split("\0")
+            found[int(a["article_seqs"][p])] = dict(zip(terms[:-1], weights[lo:hi].tolist(), strict=True))
+        found.update(store.vectors(later))
         return found
+
+    def _article_positions(self, seqs: Iterable[int]) -> tuple[np.ndarray, list[int]]:
+        """Rows in the per-article arrays of the wanted seqs they hold (ascending), and the seqs after ``base_seq``."""
+        wanted = np.array(sorted(set(seqs)), dtype=np.int64)
+        stored = self.arrays["article_seqs"]
+        base = wanted[wanted <= self.base_seq]
+        if not len(base) or not len(stored):
+            return np.zeros(0, dtype=np.int64), wanted[wanted > self.base_seq].tolist()
+        pos = np.minimum(np.searchsorted(stored, base), len(stored) - 1)
+        return pos[stored[pos] == base], wanted[wanted > self.base_seq].tolist()
 
 
 def _text(value: bytes) -> str:

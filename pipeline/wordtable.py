@@ -29,7 +29,7 @@ import xxhash
 
 FORMAT = 2  # 2: frequencies, not Zipf values
 _ARRAYS = ("keys", "checks", "freqs")
-_tables: dict[tuple[str | None, ...], WordTable | None] = {}
+_tables: dict[tuple[str | None, str], WordTable | None] = {}
 
 
 class WordTable:
@@ -65,10 +65,9 @@ def cache_root() -> Path:
 def table(lang: str) -> WordTable | None:
     """The mapped table of ``lang`` (built on first use on this machine); None if it cannot be had."""
     cache_key = (os.environ.get("STORYLINE_CACHE_DIR"), lang)  # called for every new term: no Path built
-    found = _tables.get(cache_key, _tables)
-    if found is _tables:
-        found = _tables[cache_key] = _load_or_build(cache_root(), lang)
-    return found  # type: ignore[return-value]
+    if cache_key not in _tables:
+        _tables[cache_key] = _load_or_build(cache_root(), lang)
+    return _tables[cache_key]
 
 
 def _folder(root: Path) -> Path:
