@@ -31,6 +31,7 @@ from pipeline.ingest import (
     batched,
     close_run,
     deliver_run_alerts,
+    open_batch_store,
     open_for_run,
     prepare_batch,
     raise_if_nothing_ingested,
@@ -42,7 +43,6 @@ from pipeline.parallel import PreparePool
 from pipeline.runreport import by_input
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths
-from pipeline.store import Store
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
@@ -59,7 +59,7 @@ def prepare_task(settings: Settings, batch: Batch) -> PreparedBatch:
 @task(name="store-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2, persist_result=False)
 def store_task(settings: Settings, index: CandidateIndex, run_id: str, prepared: PreparedBatch) -> IngestReport:
     """Cluster and write one prepared batch in one transaction (the single writer)."""
-    with Store.open(settings.db) as store:
+    with open_batch_store(settings) as store:
         return store_batch(store, index, run_id, prepared, settings)
 
 

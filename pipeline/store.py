@@ -204,8 +204,13 @@ class Store:
         self.read_only = read_only
 
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False, wait_seconds: float = 30.0) -> Store:
-        """Open (and for writers, create or migrate) the database; wait politely for a busy lock."""
+    def open(
+        cls, path: str | Path, read_only: bool = False, wait_seconds: float = 30.0, threads: int | None = None
+    ) -> Store:
+        """Open (and for writers, create or migrate) the database; wait politely for a busy lock.
+
+        ``threads`` caps DuckDB's threads for this connection (default: one per core).
+        """
         path = str(path)
         if read_only and path != ":memory:" and not Path(path).exists():
             raise StoreError(f"no Storyline database at {path} (run `storyline ingest` first)")
@@ -231,6 +236,11 @@ class Store:
         # Tables are passed in with register(); name lookups in Python frames (replacement scans)
         # cost ~100 failed imports per statement.
         con.execute("SET python_enable_replacements = false")
+        # DuckDB draws a progress bar on the terminal for statements over 2 s (an index build, a big
+        # checkpoint); in a command that reports its own progress, or a log, it is noise.
+        con.execute("SET enable_progress_bar = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
         if not read_only:
             # A checkpoint rewrites every row group a batch touched (0.3-0.5 s at a million articles,
             # once the stories ART index, rewritten whole, was gone). Batches close without one and

@@ -223,6 +223,22 @@ def test_appending_to_the_index_scores_exactly_like_a_rebuild(tmp_path: Path) ->
     assert all(abs(incremental[k] - rebuilt[k]) < 1e-9 for k in rebuilt)
 
 
+def test_a_new_database_starts_with_an_empty_index_that_its_first_run_appends_to(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "new.duckdb"))
+    open_for_run(settings, ["nothing yet"])
+    with Store.open(settings.db) as store:
+        assert index_state(store) is not None and index_state(store).articles == 0
+    ingest_paths([SEEDS], settings)
+    queries = ["Japan Taiwan security talks", "taiwan", "minister said"]
+    with Store.open(settings.db) as store:
+        assert index_state(store).covers(corpus_state(store)) and corpus_state(store).articles == 5
+        appended = _all_scores(store, queries)
+        build_search_index(store)
+        rebuilt = _all_scores(store, queries)
+    assert appended.keys() == rebuilt.keys() and len(rebuilt) >= 5
+    assert all(abs(appended[k] - rebuilt[k]) < 1e-9 for k in rebuilt)
+
+
 def test_snippet_picks_the_densest_passage_and_marks_matches() -> None:
     text = " ".join(["filler"] * 80) + " The minister said talks with Taiwan would go ahead. " + " ".join(["x"] * 80)
     snippet = make_snippet(text, ["talk", "taiwan"], width=12)
