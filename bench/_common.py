@@ -52,9 +52,24 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 def children_cpu() -> float:
-    """CPU seconds of this process's finished (reaped) child processes, e.g. a closed worker pool."""
+    """CPU seconds of this process's descendants: reaped children, plus the live ones and what they reaped.
+
+    Preparation workers fork from a forkserver, a live child that reaps them, so their CPU shows up in
+    that child's counters rather than in this process's ``RUSAGE_CHILDREN``. Linux only for the live
+    part (``/proc``); elsewhere only reaped children are counted.
+    """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    total = usage.ru_utime + usage.ru_stime
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == me:  # fields after the name: state, ppid, ... utime(12) stime cutime cstime
+            total += sum(int(v) for v in fields[11:15]) / tick
+    return total
 
 
 def median(values: list[float]) -> float:

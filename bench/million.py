@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
+from _common import children_cpu  # noqa: E402
 
 from pipeline.index import CandidateIndex, snapshot_path  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -308,9 +309,9 @@ def child(db: str, probe: str) -> None:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the extraction workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    """CPU time of this process and of all its descendants (the forkserver and its extraction workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + children_cpu()
 
 
 def _peak_rss_mb() -> float:

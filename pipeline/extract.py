@@ -109,6 +109,13 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Reje
     )
 
 
+def warm_up() -> None:
+    """Import and set up what HTML extraction and language identification load on first use."""
+    page = "<html><head><title>Warm-up</title></head><body><article>{}</article></body></html>"
+    text = "A short paragraph of text, long enough for the extractor to keep it as the article body. "
+    extract(RawDocument("warm-up", "html", page.format(f"<p>{text * 4}</p>" * 3)), ExtractSettings())
+
+
 # The wide date search reads copyright footers ("© 2021") as 1 January publication dates.
 _DATE_PARAMS = {"extensive_search": False, "original_date": True}
 

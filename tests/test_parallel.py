@@ -84,3 +84,19 @@ def test_workers_setting_must_be_positive() -> None:
 
     with pytest.raises(ConfigError, match="workers"):
         ExtractSettings(workers=0)
+
+
+def test_workers_see_the_parents_environment_of_now_not_of_when_their_forkserver_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [{"id": r["id"], "text": r["text"]} for r in ecb_records({1})][:MIN_PARALLEL_DOCUMENTS]
+    batch = list(read_paths([write_jsonl(tmp_path / "ecb.jsonl", texts)]))
+    settings = Settings(extract=ExtractSettings(workers=2))
+    with PreparePool(settings) as pool:  # starts the forkserver (if not already) with today's environment
+        first = pool.prepare(batch)
+    cache = tmp_path / "later-cache"
+    monkeypatch.setenv("STORYLINE_CACHE_DIR", str(cache))
+    with PreparePool(settings) as pool:
+        again = pool.prepare(batch)
+    assert again == first
+    assert list(cache.glob("wordfreq-*/en")), "the workers built their English word table in the new cache folder"
