@@ -64,15 +64,7 @@ def build_pages(path: Path, pages: int) -> int:
 
 def extract_only(path: Path) -> int:
     """The baseline: trafilatura.extract(fast=True) on every page of the file, in this process."""
-    import trafilatura
-
-    done = 0
-    with path.open("rb") as fh, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for line in fh:
-            trafilatura.extract(json.loads(line)["html"], fast=True)
-            done += 1
-    return done
+    return _extract_share((path, 0, 1))
 
 
 def _extract_share(args: tuple[Path, int, int]) -> int:

@@ -256,13 +256,18 @@ def cosine(a: dict[str, float], b: dict[str, float], b_norm: float | None = None
     """Cosine similarity of two sparse vectors (``a`` assumed unit length)."""
     if len(a) > len(b):
         a, b = b, a
-    # Most pairs share few terms: find them with one set operation, then add up the products in
-    # the smaller vector's order (the same sum, to the last bit, as adding zeros for the rest).
-    shared = a.keys() & b.keys()
-    dot = sum(w * b[t] for t, w in a.items() if t in shared) if shared else 0.0
+    product = dot(a, b)
     if b_norm is None:
-        return dot
-    return dot / b_norm if b_norm else 0.0
+        return product
+    return product / b_norm if b_norm else 0.0
+
+
+def dot(a: dict[str, float], b: dict[str, float]) -> float:
+    """Dot product of two sparse vectors, summed in ``a``'s order."""
+    # Most pairs share few terms: find them with one set operation, then add up their products (the
+    # same sum, to the last bit, as adding a zero for every term of ``a`` missing from ``b``).
+    shared = a.keys() & b.keys()
+    return sum(w * b[t] for t, w in a.items() if t in shared) if shared else 0.0
 
 
 def top_shared_terms(a: dict[str, float], b: dict[str, float], n: int = 8) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import xxhash
 
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
+from .fingerprint import dot
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
 from .settings import SEARCH_BREADTH
@@ -683,7 +684,7 @@ class Store:
             else:
                 relation = "rewrite"
             mine, theirs = vectors.get(row["seq"], {}), vectors.get(canon["seq"], {})
-            similarity = sum(w * theirs.get(t, 0.0) for t, w in mine.items())
+            similarity = dot(mine, theirs)
             new = (row is canon, relation, round(similarity, 6))
             old = (row["is_canonical"], row["relation"], row["canonical_similarity"])
             if new != old:
