@@ -73,9 +73,8 @@ def _extract_text(raw: RawDocument) -> Article:
 
 def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Rejection:
     import trafilatura  # deferred: importing it costs ~0.5 s and text-only runs never need it
-    from trafilatura.utils import load_html
 
-    from .htmlmeta import page_metadata
+    from .htmlmeta import load_html, page_metadata
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -153,6 +153,31 @@ def test_real_pages_metadata(extracted: dict[str, Article | Rejection]) -> None:
     assert {"de", "en"} <= {a.language for a in articles}
 
 
+@needs_eval_data
+def test_parsed_tree_extracts_as_trafilaturas_own() -> None:
+    """Storyline parses with element classes chosen in C; text and metadata match trafilatura's own parse."""
+    import trafilatura
+    from trafilatura.utils import load_html as trafilatura_load_html
+
+    from pipeline.htmlmeta import load_html, page_metadata
+
+    params = {"extensive_search": False, "original_date": True}
+    compared = 0
+    for _key, truth in SAMPLE:
+        html = gzip.decompress((HTML_EVAL / "html" / f"{truth['file']}.gz").read_bytes()).decode("utf-8", "replace")
+        results = []
+        for tree in (trafilatura_load_html(html), load_html(html)):
+            assert tree is not None
+            doc = trafilatura.bare_extraction(tree, include_comments=False, include_tables=False, fast=True)
+            results.append((doc.text if doc else None, page_metadata(tree, None, params, search_author=False)))
+        assert results[0] == results[1], truth["file"]
+        compared += 1
+    assert compared == SAMPLE_SIZE
+    # What is not a page stays not a page, as trafilatura decides it.
+    for content in ("just some words", "<p>one block</p>", ""):
+        assert (load_html(content) is None) == (trafilatura_load_html(content) is None), content
+
+
 # --- synthetic HTML ------------------------------------------------------------------------------------------
 
 
