@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 # Words, and numbers kept whole with their separators ("52-3", "9:30", "6.1"): scores, ages,
 # tolls and dates tell look-alike events apart better than any word.
 _WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’]*|\p{N}+(?:[.,:\-–/]\p{N}+)*")
-_SENTENCE = regex.compile(r"(?<=[.!?…])\s+|\n+|[\"“”]")
+# A sentence ends at whitespace after . ! ? or …, at a line break, or at a double quote. The first word
+# of each sentence is the first word after such a break (no word contains one); matched against the
+# text after a line break, this finds the text's first word too.
+_FIRST_WORD = regex.compile(rf"(?:[.!?…]\s|\n|[\"“”])[^\p{{L}}\p{{N}}]*({_WORD.pattern})")
 _NON_WORD = regex.compile(r"[^\p{L}\p{N}]+")
 _POSSESSIVE = ("'s", "’s")
 STOP_ZIPF = 5.4  # words this common (the, said, would, ...) carry no story signal
@@ -121,27 +124,42 @@ class TermWeighter:
         known = self._tokens.setdefault(lang, {})
         if len(known) > TOKEN_CACHE_SIZE:  # bounded: a firehose brings an endless vocabulary
             known.clear()
+        # Every occurrence of a token counts; a capitalised token met inside a sentence (not as its first
+        # word) at least once is a name and weighs ``name_boost`` times more. Occurrences are counted per
+        # distinct token (two C-level regex passes and Counters), not weighed one by one.
+        whole = f"{title}\n{text}" if title else text
+        occurrences = Counter(_WORD.findall(whole))
+        at_start = Counter(_FIRST_WORD.findall(f"\n{whole}"))
+        new = [token for token in occurrences if token not in known]
+        if new:
+            self._learn(new, lang, known)
         name_boost = self.settings.name_boost
         counts: Counter[str] = Counter()
         boost: dict[str, float] = {}
-        for sentence in _SENTENCE.split(f"{title}\n{text}" if title else text):
-            for position, token in enumerate(_WORD.findall(sentence)):
-                entry = known.get(token)
-                if entry is None:
-                    term = _term(token)
-                    entry = known[token] = (term, self._weight(term, lang))
-                term, weight = entry
-                if weight <= 0.0:
-                    continue
-                counts[term] += 1
-                if position > 0 and token[0].isupper():  # a capitalised word inside a sentence: a name
-                    weight *= name_boost
-                if weight > boost.get(term, 0.0):
-                    boost[term] = weight
+        for token, n in occurrences.items():
+            term, weight = known[token]
+            if weight <= 0.0:
+                continue
+            counts[term] += n
+            if n > at_start.get(token, 0) and token[0].isupper():  # capitalised inside a sentence: a name
+                weight *= name_boost
+            if weight > boost.get(term, 0.0):
+                boost[term] = weight
         scored = {t: (1.0 + math.log(c)) * boost[t] for t, c in counts.items()}
         top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[: self.settings.article_terms]
         norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
         return {t: w / norm for t, w in top}
+
+    def _learn(self, tokens: list[str], lang: str, known: dict[str, tuple[str, float]]) -> None:
+        """Add tokens first met to the token cache, looking their terms' frequencies up in one go."""
+        terms = [_term(token) for token in tokens]
+        unweighed = {t for t in terms if len(t) >= 2 and not t[0].isdigit() and (t, lang) not in self._zipf}
+        if unweighed:
+            ordered = sorted(unweighed)
+            for term, zipf in zip(ordered, zipfs_of(ordered, lang), strict=True):
+                self._zipf[(term, lang)] = zipf
+        for token, term in zip(tokens, terms, strict=True):
+            known[token] = (term, self._weight(term, lang))
 
     def _weight(self, term: str, lang: str) -> float:
         if term[0].isdigit():
@@ -156,6 +174,27 @@ class TermWeighter:
         if zipf >= STOP_ZIPF:
             return 0.0
         return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+
+
+def zipfs_of(terms: Sequence[str], lang: str) -> list[float]:
+    """``zipf_of`` of each term; the terms that are one plain token are looked up in one pass."""
+    words = table(lang)
+    if words is None:
+        return [zipf_of(term, lang) for term in terms]
+    plain = [_plain(term, lang) for term in terms]
+    direct = [token for token in plain if token is not None]
+    freqs = iter(words.freq_many(direct)) if direct else iter(())
+    return [
+        zipf_of(term, lang) if token is None else _zipf_from_freq(next(freqs) or 0.0)
+        for term, token in zip(terms, plain, strict=True)
+    ]
+
+
+def _plain(term: str, lang: str) -> str | None:
+    """The one plain token wordfreq looks ``term`` up as, or None when its own tokeniser must decide."""
+    if term.isascii():
+        return term if term.isalpha() and term.islower() else None
+    return _plain_token(term, lang)
 
 
 def zipf_of(term: str, lang: str) -> float:
@@ -175,7 +214,7 @@ def zipf_of(term: str, lang: str) -> float:
         from wordfreq import zipf_frequency
 
         return zipf_frequency(term, lang)
-    plain = (term if term.isalpha() and term.islower() else None) if term.isascii() else _plain_token(term, lang)
+    plain = _plain(term, lang)
     if plain is not None:
         return _zipf_from_freq(words.freq(plain) or 0.0)
     from wordfreq.numbers import digit_freq, smash_numbers
@@ -220,6 +259,7 @@ def _plain_form(lang: str) -> str | None:
     return info["normal_form"] if plain else None
 
 
+@functools.lru_cache(maxsize=8192)  # wordfreq's frequencies come in a few hundred steps
 def _zipf_from_freq(freq: float) -> float:
     """A word-list frequency on the Zipf scale, rounded as wordfreq rounds it (unlisted words: 0.0)."""
     unrounded = max(freq, _MIN_FREQ)

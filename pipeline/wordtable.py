@@ -52,6 +52,17 @@ class WordTable:
             return float(self.freqs[at])
         return None
 
+    def freq_many(self, words: list[str]) -> list[float | None]:
+        """``freq`` of each word, found with one vectorised binary search (a run meets ~100 new words a page)."""
+        data = [word.encode("utf-8") for word in words]
+        keys = np.fromiter((xxhash.xxh64_intdigest(b) >> 1 for b in data), dtype=np.int64, count=len(data))
+        at = self.keys.searchsorted(keys)
+        inside = at < len(self.keys)
+        at = np.where(inside, at, 0)
+        checks = np.fromiter((xxhash.xxh32_intdigest(b) for b in data), dtype=np.uint32, count=len(data))
+        found = inside & (self.keys[at] == keys) & (self.checks[at] == checks)
+        return [float(f) if hit else None for f, hit in zip(self.freqs[at].tolist(), found.tolist(), strict=True)]
+
 
 def cache_root() -> Path:
     """The folder Storyline keeps machine-local caches in."""

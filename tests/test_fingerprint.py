@@ -61,6 +61,51 @@ def test_terms_favour_rare_words_and_names() -> None:
     assert abs(sum(w * w for w in vector.values()) - 1.0) < 1e-9
 
 
+def _vector_token_by_token(weighter: TermWeighter, title: str | None, text: str, lang: str) -> dict[str, float]:
+    """The term vector as first written: sentence by sentence, one token at a time (the oracle)."""
+    import math
+    from collections import Counter
+
+    import regex
+
+    from pipeline.fingerprint import _WORD, _term
+
+    counts: Counter[str] = Counter()
+    boost: dict[str, float] = {}
+    for sentence in regex.split(r"(?<=[.!?…])\s+|\n+|[\"“”]", f"{title}\n{text}" if title else text):
+        for position, token in enumerate(_WORD.findall(sentence)):
+            term = _term(token)
+            weight = weighter._weight(term, lang)
+            if weight <= 0.0:
+                continue
+            counts[term] += 1
+            if position > 0 and token[0].isupper():
+                weight *= weighter.settings.name_boost
+            boost[term] = max(weight, boost.get(term, 0.0))
+    scored = {t: (1.0 + math.log(c)) * boost[t] for t, c in counts.items()}
+    top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[: weighter.settings.article_terms]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    return {t: w / norm for t, w in top}
+
+
+def test_term_vectors_count_each_occurrence_and_boost_names_inside_sentences() -> None:
+    texts = [
+        (None, "Sato met Aso. Aso said “Sato is here.” Then SATO left!\n\nsato, sato… Sato?"),
+        ("Taipei talks", 'Officials met in Taipei. "Taipei," one said, "is calm." In 2024, 52-3 and 6.1 mattered.'),
+        ("", "... . ! ? — Le ministre. L’état d’une nation: Ça va? Über 95 Männer trafen sich in Köln."),
+        ("Merkel's visit", "Merkel’s aides and Merkel's critics: MERKEL, merkel. Berlin; Berlin. berlin"),
+    ]
+    for lang in ("en", "de", "fr"):
+        weighter = TermWeighter(ClusterSettings())
+        for title, text in texts * 2:  # the second pass reads the token cache
+            vector = weighter.vector(title, text, lang)
+            expected = _vector_token_by_token(weighter, title, text, lang)
+            assert vector == expected and list(vector) == list(expected)
+    named = TermWeighter(ClusterSettings()).vector(None, "Sato arrived. Later we met Sato. Aso arrived.", "en")
+    alone = TermWeighter(ClusterSettings()).vector(None, "Sato arrived. Aso arrived. Aso left.", "en")
+    assert named["sato"] > named["aso"] and alone["sato"] < alone["aso"]  # boosted only when met inside
+
+
 def test_normalise_folds_unicode_forms() -> None:
     assert normalise("Ｆｕｌｌ‐width “quotes”") == normalise("full width quotes")
 
@@ -116,6 +161,8 @@ def test_word_tables_are_built_once_mapped_and_optional(tmp_path: Path, monkeypa
     assert built is not None and len(built) == len(words)
     assert all(built.freq(w) == f for w, f in words.items())  # the whole list
     assert built.freq("qzxwvjkplm") is None
+    sample = [*list(words)[::997], "qzxwvjkplm", "", "l’état"]
+    assert built.freq_many(sample) == [built.freq(w) for w in sample]  # the vectorised lookup agrees
     monkeypatch.setattr(wordtable, "_tables", {})
     mapped = wordtable.table("fr")
     assert is_mapped(mapped.keys) and is_mapped(mapped.freqs)
