@@ -178,6 +178,27 @@ def test_parsed_tree_extracts_as_trafilaturas_own() -> None:
         assert (load_html(content) is None) == (trafilatura_load_html(content) is None), content
 
 
+@needs_eval_data
+def test_reused_extractor_options_extract_as_trafilaturas_keywords() -> None:
+    """One options template per process, copied per page with its URL: the same text as bare_extraction's keywords."""
+    import trafilatura
+
+    from pipeline.extract import _extractor_options
+    from pipeline.htmlmeta import load_html
+
+    for number, (key, truth) in enumerate(SAMPLE):
+        html = gzip.decompress((HTML_EVAL / "html" / f"{truth['file']}.gz").read_bytes()).decode("utf-8", "replace")
+        url = key if number % 2 and key.startswith("http") else None
+        for fast in (True, False) if number % 5 == 0 else (True,):
+            given = trafilatura.bare_extraction(load_html(html), options=_extractor_options(fast, url))
+            keywords = trafilatura.bare_extraction(
+                load_html(html), url=url, with_metadata=False, include_comments=False, include_tables=False, fast=fast
+            )
+            assert (given.text if given else None) == (keywords.text if keywords else None), truth["file"]
+    assert _extractor_options(True, "https://a.example/x").url == "https://a.example/x"
+    assert _extractor_options(True, None).url is None  # the template itself is never changed
+
+
 # --- synthetic HTML ------------------------------------------------------------------------------------------
 
 
