@@ -223,18 +223,22 @@ def _prefetch(
     """
     batch = _Batch(settings, index, store)
     batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
-    candidates = [
-        _Candidates(
-            stories={
-                index.resolve(s)
-                for s in index.candidate_stories(
-                    query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
-                )
-            },
-            band_hits=index.near_duplicate_candidates(fp.band_keys),
+    candidates: list[_Candidates] = []
+    copies = set(batch.by_hash)
+    for _, fp in fresh:
+        if fp.content_hash in copies:  # an exact copy (of a stored article or an earlier one here) follows it
+            candidates.append(_Candidates(stories=set(), band_hits=set()))
+            continue
+        copies.add(fp.content_hash)
+        stories = index.candidate_stories(
+            query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
         )
-        for _, fp in fresh
-    ]
+        candidates.append(
+            _Candidates(
+                stories={index.resolve(s) for s in stories},
+                band_hits=index.near_duplicate_candidates(fp.band_keys),
+            )
+        )
     for seq, (signature, ref) in index.signatures(store, {s for c in candidates for s in c.band_hits}).items():
         batch.add_signature(seq, signature, ref)
     scores = index.story_scores(

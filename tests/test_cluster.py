@@ -106,3 +106,30 @@ def test_variants_record_why_they_were_assigned(seeds_dir: Path, settings: Setti
             assert {"taiwan", "sato"} & set(shared_terms)
         if is_canonical:
             assert canonical_similarity == pytest.approx(1.0, abs=1e-3)
+
+
+def test_exact_copies_are_not_scored_against_stories(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy follows its original by content hash: looking its story candidates up would be wasted work."""
+    from pipeline.index import CandidateIndex
+
+    looked_up: list[int] = []
+    real = CandidateIndex.candidate_stories
+
+    def counting(self: CandidateIndex, *args: object, **kwargs: object) -> object:
+        looked_up.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CandidateIndex, "candidate_stories", counting)
+    ingest_paths([write(tmp_path / "first.jsonl", [{"id": "v0", "text": VALENCIA[0]}])], settings)
+    looked_up.clear()
+    copies = [{"id": f"copy-{n}", "text": VALENCIA[0]} for n in range(3)]  # stored before, and twice in this batch
+    fresh = [{"id": "v1", "text": VALENCIA[1]}, {"id": "v1-copy", "text": VALENCIA[1]}]
+    ingest_paths([write(tmp_path / "second.jsonl", copies + fresh)], settings)
+    relation = dict(rows(settings.db, "SELECT external_id, relation FROM articles"))
+    assert [relation[f"copy-{n}"] for n in range(3)] == ["exact"] * 3
+    story = dict(rows(settings.db, "SELECT external_id, story_id FROM articles"))
+    assert story["copy-0"] == story["copy-2"] == story["v0"] and story["v1-copy"] == story["v1"]
+    # One lookup for v1, the only new text, plus the repair pass's for the story the batch grew.
+    assert len(looked_up) <= 2 < len(copies) + len(fresh)
