@@ -37,6 +37,11 @@ from .settings import SEARCH_BREADTH
 _STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 
 
+def stored_vector(terms: dict[str, float]) -> dict[str, float]:
+    """A term vector as ``article_vectors`` gives it back: its weights are stored as 32-bit FLOATs."""
+    return dict(zip(terms, np.asarray(list(terms.values()), dtype=np.float32).tolist(), strict=True))
+
+
 def _id_list(ids: Sequence[str]) -> str:
     """A constant IN list of story ids (filtered in the scan of the id column, before other columns are read).
 
