@@ -69,3 +69,18 @@ def test_newer_schema_is_refused(settings: Settings) -> None:
 def test_read_only_open_of_missing_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no Storyline database"):
         Store.open(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_a_batchs_vectors_in_memory_are_what_the_store_gives_back(seeds_dir: Path, settings: Settings) -> None:
+    """Saving stories reads the batch's own vectors from memory: they must equal the stored FLOAT[] ones."""
+    from pipeline.store import stored_vector
+
+    ingest_paths([seeds_dir], settings)
+    prepared = prepare_batch(list(read_paths([seeds_dir])), settings)
+    with Store.open(settings.db, read_only=True) as store:
+        seqs = dict(store.con.execute("SELECT source_uri, seq FROM articles").fetchall())
+        back = store.vectors(list(seqs.values()))
+    assert len(back) == len(prepared.items) == 5
+    for article, fp in prepared.items:
+        assert stored_vector(fp.terms) == back[seqs[article.source_uri]]
+        assert list(stored_vector(fp.terms)) == list(fp.terms)  # term order kept too
