@@ -63,6 +63,8 @@ class _Candidates:
     stories: set[str]
     band_hits: set[int]
     scores: dict[str, float] = field(default_factory=dict)
+    query: dict[str, float] | None = None
+    """The article's top terms, as ``query_terms`` picks them (computed once, read by every scoring)."""
 
 
 class _Batch:
@@ -117,7 +119,12 @@ class _Batch:
         prefetch; one the batch created, grew or merged is scored against its live centroid.
         """
         ids = {self.resolve(s) for s in candidates.stories}
-        for term in query_terms(fp.terms, self.settings.cluster.query_terms):
+        query = (
+            candidates.query
+            if candidates.query is not None
+            else query_terms(fp.terms, self.settings.cluster.query_terms)
+        )
+        for term in query:
             ids |= {self.resolve(s) for s in self.postings.get(term, ())}
         scored = []
         for story_id in ids:
@@ -230,13 +237,12 @@ def _prefetch(
             candidates.append(_Candidates(stories=set(), band_hits=set()))
             continue
         copies.add(fp.content_hash)
-        stories = index.candidate_stories(
-            query_terms(fp.terms, settings.cluster.query_terms), settings.cluster.max_candidates
-        )
+        query = query_terms(fp.terms, settings.cluster.query_terms)
         candidates.append(
             _Candidates(
-                stories={index.resolve(s) for s in stories},
+                stories={index.resolve(s) for s in index.candidate_stories(query, settings.cluster.max_candidates)},
                 band_hits=index.near_duplicate_candidates(fp.band_keys),
+                query=query,
             )
         )
     for seq, (signature, ref) in index.signatures(store, {s for c in candidates for s in c.band_hits}).items():
