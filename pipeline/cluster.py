@@ -60,11 +60,11 @@ class BatchAssignment:
 class _Candidates:
     """What one article is compared with: candidate stories (with their stored-centroid cosine) and LSH hits."""
 
+    query: dict[str, float]
+    """The article's top terms, as ``query_terms`` picks them (computed once, read by every scoring)."""
     stories: set[str]
     band_hits: set[int]
     scores: dict[str, float] = field(default_factory=dict)
-    query: dict[str, float] | None = None
-    """The article's top terms, as ``query_terms`` picks them (computed once, read by every scoring)."""
 
 
 class _Batch:
@@ -119,12 +119,7 @@ class _Batch:
         prefetch; one the batch created, grew or merged is scored against its live centroid.
         """
         ids = {self.resolve(s) for s in candidates.stories}
-        query = (
-            candidates.query
-            if candidates.query is not None
-            else query_terms(fp.terms, self.settings.cluster.query_terms)
-        )
-        for term in query:
+        for term in candidates.query:
             ids |= {self.resolve(s) for s in self.postings.get(term, ())}
         scored = []
         for story_id in ids:
@@ -233,16 +228,16 @@ def _prefetch(
     candidates: list[_Candidates] = []
     copies = set(batch.by_hash)
     for _, fp in fresh:
+        query = query_terms(fp.terms, settings.cluster.query_terms)
         if fp.content_hash in copies:  # an exact copy (of a stored article or an earlier one here) follows it
-            candidates.append(_Candidates(stories=set(), band_hits=set()))
+            candidates.append(_Candidates(query, stories=set(), band_hits=set()))
             continue
         copies.add(fp.content_hash)
-        query = query_terms(fp.terms, settings.cluster.query_terms)
         candidates.append(
             _Candidates(
+                query,
                 stories={index.resolve(s) for s in index.candidate_stories(query, settings.cluster.max_candidates)},
                 band_hits=index.near_duplicate_candidates(fp.band_keys),
-                query=query,
             )
         )
     for seq, (signature, ref) in index.signatures(store, {s for c in candidates for s in c.band_hits}).items():

@@ -25,7 +25,7 @@ import xxhash
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
 from .sketch import ShingleMinHash
-from .wordtable import table
+from .wordtable import WordTable, table
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -155,7 +155,7 @@ class TermWeighter:
         terms = [_term(token) for token in tokens]
         unweighed = {t for t in terms if len(t) >= 2 and not t[0].isdigit() and (t, lang) not in self._zipf}
         if unweighed:
-            ordered = sorted(unweighed)
+            ordered = list(unweighed)
             for term, zipf in zip(ordered, zipfs_of(ordered, lang), strict=True):
                 self._zipf[(term, lang)] = zipf
         for token, term in zip(tokens, terms, strict=True):
@@ -177,15 +177,16 @@ class TermWeighter:
 
 
 def zipfs_of(terms: Sequence[str], lang: str) -> list[float]:
-    """``zipf_of`` of each term; the terms that are one plain token are looked up in one pass."""
+    """``zipf_of`` of each term: the plain ones looked up in one vectorised search, the rest one by one."""
     words = table(lang)
-    if words is None:
-        return [zipf_of(term, lang) for term in terms]
+    if words is None:  # no cache folder: wordfreq itself
+        from wordfreq import zipf_frequency
+
+        return [zipf_frequency(term, lang) for term in terms]
     plain = [_plain(term, lang) for term in terms]
-    direct = [token for token in plain if token is not None]
-    freqs = iter(words.freq_many(direct)) if direct else iter(())
+    freqs = iter(words.freq_many([token for token in plain if token is not None]))
     return [
-        zipf_of(term, lang) if token is None else _zipf_from_freq(next(freqs) or 0.0)
+        _zipf_tokenised(term, lang, words) if token is None else _zipf_from_freq(next(freqs) or 0.0)
         for term, token in zip(terms, plain, strict=True)
     ]
 
@@ -209,14 +210,11 @@ def zipf_of(term: str, lang: str) -> float:
     that) is looked up as it is; any other term goes through wordfreq's own tokeniser. The values
     are wordfreq's to the last digit (``test_zipf_of_matches_wordfreq``).
     """
-    words = table(lang)
-    if words is None:  # no cache folder: wordfreq itself
-        from wordfreq import zipf_frequency
+    return zipfs_of([term], lang)[0]
 
-        return zipf_frequency(term, lang)
-    plain = _plain(term, lang)
-    if plain is not None:
-        return _zipf_from_freq(words.freq(plain) or 0.0)
+
+def _zipf_tokenised(term: str, lang: str, words: WordTable) -> float:
+    """A term that is not one plain token: wordfreq's tokeniser, then its sum over the tokens, with the table."""
     from wordfreq.numbers import digit_freq, smash_numbers
     from wordfreq.tokens import lossy_tokenize
 

@@ -45,15 +45,10 @@ class WordTable:
 
     def freq(self, word: str) -> float | None:
         """The word's frequency in wordfreq's list, None when it is not listed."""
-        data = word.encode("utf-8")
-        key = xxhash.xxh64_intdigest(data) >> 1
-        at = int(self.keys.searchsorted(key))
-        if at < len(self.keys) and int(self.keys[at]) == key and int(self.checks[at]) == xxhash.xxh32_intdigest(data):
-            return float(self.freqs[at])
-        return None
+        return self.freq_many([word])[0]
 
     def freq_many(self, words: list[str]) -> list[float | None]:
-        """``freq`` of each word, found with one vectorised binary search (a run meets ~100 new words a page)."""
+        """Each word's frequency (None: not listed), found with one vectorised binary search for all."""
         data = [word.encode("utf-8") for word in words]
         keys = np.fromiter((xxhash.xxh64_intdigest(b) >> 1 for b in data), dtype=np.int64, count=len(data))
         at = self.keys.searchsorted(keys)
