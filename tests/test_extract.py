@@ -178,6 +178,25 @@ def test_parsed_tree_extracts_as_trafilaturas_own() -> None:
         assert (load_html(content) is None) == (trafilatura_load_html(content) is None), content
 
 
+def test_html_repair_is_trafilaturas() -> None:
+    """The repair before parsing, with its quick look for characters libxml2 refuses, is trafilatura's own."""
+    import random
+
+    from trafilatura.utils import INVALID_XML_CHARS, repair_faulty_html
+
+    from pipeline.htmlmeta import _INVALID_XML_CHARS, _repair_faulty_html
+
+    refused = {chr(c) for c in range(0x110000) if INVALID_XML_CHARS.match(chr(c))}
+    assert set(_INVALID_XML_CHARS) == refused
+    pieces = ["<p>", "text", "\n", "\t", "é", "€", "\U0001f600", *refused, "<!DOCTYPE html/>", "<html/>", "<html a/>"]
+    rng = random.Random(7)
+    documents = ["<!DOCTYPE html>\n<html><body><p>clean</p></body></html>", "<html/>\n<body>x</body>", ""]
+    documents += ["".join(rng.choices(pieces, k=rng.randint(1, 40))) for _ in range(3000)]
+    for document in documents:
+        beginning = document[:50].lower()
+        assert _repair_faulty_html(document, beginning) == repair_faulty_html(document, beginning), repr(document)
+
+
 @needs_eval_data
 def test_reused_extractor_options_extract_as_trafilaturas_keywords() -> None:
     """One options template per process, copied per page with its URL: the same text as bare_extraction's keywords."""
