@@ -78,20 +78,20 @@ def _extract_text(raw: RawDocument) -> Article:
 
 
 def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Rejection:
-    import trafilatura  # deferred: importing it costs ~0.5 s and text-only runs never need it
-
+    # deferred: importing trafilatura costs ~0.5 s and text-only runs never need it
     from .htmlmeta import load_html, page_metadata
+    from .htmltext import article_text
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree = load_html(raw.content)  # parsed once: trafilatura extracts from a copy, metadata reads this
-        doc = None
-        if tree is not None:
-            doc = trafilatura.bare_extraction(tree, options=_extractor_options(settings.fast_html, raw.url))
-        if doc is None or not (doc.text or "").strip():
-            return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
+        tree = load_html(raw.content)  # parsed once: metadata reads it, then extraction consumes it
+        if tree is None:
+            return _no_content(raw)
         meta = page_metadata(tree, raw.url, _DATE_PARAMS, search_author=not settings.fast_html)
-    text = "\n\n".join(p.strip() for p in doc.text.split("\n") if p.strip())
+        found = article_text(tree, _extractor_options(settings.fast_html, raw.url))
+    if not (found or "").strip():
+        return _no_content(raw)
+    text = "\n\n".join(p.strip() for p in found.split("\n") if p.strip())
     return Article(
         source_uri=raw.source_uri,
         text=text,
@@ -105,6 +105,10 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Reje
         external_id=raw.external_id,
         source=raw.source,
     )
+
+
+def _no_content(raw: RawDocument) -> Rejection:
+    return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
 
 
 def _extractor_options(fast: bool, url: str | None) -> Extractor:

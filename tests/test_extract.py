@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
@@ -218,6 +219,86 @@ def test_reused_extractor_options_extract_as_trafilaturas_keywords() -> None:
     assert _extractor_options(True, None).url is None  # the template itself is never changed
 
 
+@needs_eval_data
+def test_article_text_is_bare_extractions_text() -> None:
+    """Storyline's copy of trafilatura's cascade gives bare_extraction's text, page for page.
+
+    A hundred html-eval pages spread over the set, half of them short enough for the escalation test
+    (whose page measure Storyline computes its own way) to run; every fifth also in full (not fast) mode.
+    """
+    import trafilatura
+    from trafilatura.baseline import html2txt
+
+    from pipeline.extract import _extractor_options
+    from pipeline.htmlmeta import load_html
+    from pipeline.htmltext import article_text, page_text_length
+
+    pages = sorted((HTML_EVAL / "html").glob("*.html.gz"))[::10]
+    short = 0
+    for number, path in enumerate(pages):
+        html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        tree = load_html(html)
+        if tree is None:
+            continue
+        assert page_text_length(tree) == len(html2txt(tree)), path.name
+        for fast in (True, False) if number % 5 == 0 else (True,):
+            options = _extractor_options(fast, None)
+            expected = trafilatura.bare_extraction(load_html(html), options=options)
+            expected_text = expected.text if expected else None
+            assert article_text(load_html(html), options) == expected_text, (path.name, fast)
+            short += fast and 0 < len(expected_text or "") < 3000
+    assert len(pages) >= 90 and short >= 20
+
+
+def test_page_text_length_leaves_out_what_html2txt_does() -> None:
+    """The page measure on hand-made pages: furniture (footers by class or id, whichever attribute comes
+    first), the text after deleted pieces, control characters in block and inline text."""
+    import random
+
+    from lxml.html import fromstring
+    from trafilatura.baseline import html2txt
+    from trafilatura.utils import remove_control_characters
+
+    from pipeline.htmlmeta import load_html
+    from pipeline.htmltext import _printable, article_text, page_text_length
+
+    furniture = [
+        '<div id="site-footer" class="x">footer by id</div>',
+        '<div class="x" id="site-footer">id second: kept</div>',
+        '<div class="page-footer" id="x">footer by class</div>',
+        '<div id="x" class="page-footer">class second: kept</div>',
+        '<section class="footer">not a div: kept</section>',
+        '<div class="Cookie-Banner">cookie notice, any case</div>',
+        '<span id="onetrust-consent">consent by id</span><p>tail text stays</p>',
+        "<aside>aside<script>var x = 1;</script></aside>tail after aside",
+        "<svg><text>drawing</text></svg><template>hidden</template>",
+        '<div class="">empty class</div><div id="">empty id</div>',
+        "<p>block\u200bword<span>inline\u200bword</span><script>x</script>after\u200bscript</p>",
+        "<span>in\u200bline<style>p {}</style>tail\u200bof style</span>\n\t<li>item\xa0one</li>",
+        "<div><footer>gone</footer>first<aside>gone</aside>second</div><p>last\u2028line</p>",
+        "<p><script>x</script>joins\u200bthe p's text</p><div><p>x</p><svg></svg>joins\u200bthe p's tail</div>",
+    ]
+    for number in range(len(furniture) + 1):
+        body = "".join(furniture[:number]) + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+        html = f"<html><head><title>t</title></head><body>{body}</body></html>"
+        assert page_text_length(load_html(html)) == len(html2txt(load_html(html))), furniture[:number]
+    # html2txt's html wrapper when a page has no body; the root element is then itself measured.
+    for html in ("<div><p>no body here</p><aside>x</aside>tail</div>", "<html><p>a</p><footer>b</footer>c</html>"):
+        tree = fromstring(html)
+        assert page_text_length(tree) == len(html2txt(tree)), html
+    rng = random.Random(3)
+    characters = ["a", "é", " ", "\n", "\t", "\xa0", "\u200b", "\u2028", "\x85", "\x7f", "\ufeff", "\x01", "\U0001f600"]
+    for _ in range(5000):
+        text = "".join(rng.choices(characters, k=rng.randint(0, 12)))
+        assert _printable(text) == remove_control_characters(text), repr(text)
+    with pytest.raises(ValueError, match="comments"):
+        from pipeline.extract import _option_templates
+
+        options = copy.copy(_option_templates(True))
+        options.comments = True
+        article_text(load_html(page()), options)
+
+
 # --- synthetic HTML ------------------------------------------------------------------------------------------
 
 
@@ -312,12 +393,12 @@ def test_html_menu_only_page_is_rejected() -> None:
 
 
 def test_parser_failure_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
-    import trafilatura
+    import pipeline.htmltext
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(trafilatura, "bare_extraction", explode)
+    monkeypatch.setattr(pipeline.htmltext, "extract_content", explode)  # deep inside trafilatura's cascade
     assert rejection(html_doc(page())).reason == "extract_failed"
 
 
