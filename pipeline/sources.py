@@ -71,6 +71,10 @@ def read_file(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
     yield RawDocument(source_uri=uri, kind=kind, content=text)
 
 
+READ_BUFFER = 1 << 20
+"""Bytes read at a time from a JSONL file."""
+
+
 def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
     """Yield one raw document per JSONL line, or a rejection naming the line and what is wrong.
 
@@ -79,9 +83,10 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
     """
     uri = _uri(path)
     _, compressed = _suffix(path)
-    opener = gzip.open if compressed else open
     try:
-        fh = opener(path, "rb")
+        # A page record is ~150 kB: readline through the default 8 kB buffer refills it ~20 times a
+        # line (0.2 ms a record on the one reading process); a 1 MB buffer reads a record in one go.
+        fh = _open_jsonl(path, compressed)
     except OSError as exc:
         yield Rejection(uri, "unreadable", f"cannot open: {exc.strerror or exc}")
         return
@@ -96,10 +101,17 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
                     yield Rejection(where, "too_large", f"line is over {size:,} bytes, the limit is {max_bytes:,}")
                     continue
                 line = line.removeprefix(codecs.BOM_UTF8)
-                if line.strip():
+                if line and not line.isspace():  # (not strip(): that copies the whole record)
                     yield parse_jsonl_line(line, where, max_bytes)
         except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated .gz: keep what was read
             yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {exc}")
+
+
+def _open_jsonl(path: Path, compressed: bool) -> BinaryIO:
+    """The file for reading (the caller closes it)."""
+    if compressed:
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
+    return open(path, "rb", buffering=READ_BUFFER)
 
 
 def _skip_rest_of_line(fh: BinaryIO, chunk: int = 1 << 20) -> int:
@@ -128,6 +140,11 @@ def _parse_json(line: bytes) -> tuple[Any, bool]:
     return record, False
 
 
+def _has_text(value: object) -> bool:
+    """A string with something besides white space (``strip()`` would copy a whole page to tell)."""
+    return isinstance(value, str) and bool(value) and not value.isspace()
+
+
 def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> Item:
     """Parse one JSONL record (``id``, ``url``, ``html`` or ``text``, ``title``, ``published_at``, ``source``)."""
     if len(line) > max_bytes:
@@ -143,8 +160,8 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
     if not isinstance(record, dict):
         return Rejection(where, "malformed_jsonl", f"expected a JSON object, got {type(record).__name__}")
     html, text = record.get("html"), record.get("text")
-    body = html if isinstance(html, str) and html.strip() else text
-    if not isinstance(body, str) or not body.strip():
+    body = html if _has_text(html) else text
+    if not _has_text(body):
         return Rejection(where, "malformed_jsonl", "record has no non-empty 'html' or 'text' field")
     if unchecked and (bad := _unencodable_field(record)):
         return Rejection(where, "encoding", f"field {bad!r} holds an unpaired surrogate escape, not a character")
