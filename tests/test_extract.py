@@ -291,6 +291,15 @@ def test_page_text_length_leaves_out_what_html2txt_does() -> None:
     for _ in range(5000):
         text = "".join(rng.choices(characters, k=rng.randint(0, 12)))
         assert _printable(text) == remove_control_characters(text), repr(text)
+    # The furniture tests mirror this XPath: a trafilatura that changes it must be mirrored again.
+    from trafilatura.baseline import BASIC_CLEAN_XPATH
+
+    from pipeline.htmltext import _COOKIE_NOTICE, _FURNITURE_TAGS
+
+    tags = "|".join(f".//{tag}" for tag in sorted(_FURNITURE_TAGS - {"aside"}))
+    tags = tags.replace(".//fencedframe", ".//div[contains(@class|@id, 'footer')]|.//fencedframe")
+    cookie = f"re:test(@class, '{_COOKIE_NOTICE.pattern}', 'i') or re:test(@id, '{_COOKIE_NOTICE.pattern}', 'i')"
+    assert BASIC_CLEAN_XPATH.path == f".//aside|{tags}|.//*[{cookie}]"
     with pytest.raises(ValueError, match="comments"):
         from pipeline.extract import _option_templates
 
