@@ -29,7 +29,7 @@ from .ingest import Progress, close_run, deliver_run_alerts, open_for_run, run_b
 from .models import IngestReport, RawDocument, Rejection
 from .settings import Settings
 from .sourceconfig import SourceSpec
-from .sources import decode
+from .sources import decode, is_blank
 from .store import Store
 from .urls import canonical_url
 
@@ -264,6 +264,6 @@ def _decode(fetched: Fetched) -> str | Rejection:
         except (LookupError, UnicodeDecodeError):
             pass
         else:
-            if text.strip():
+            if not is_blank(text):
                 return text
     return decode(fetched.body, html=True)

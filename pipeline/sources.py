@@ -101,7 +101,7 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
                     yield Rejection(where, "too_large", f"line is over {size:,} bytes, the limit is {max_bytes:,}")
                     continue
                 line = line.removeprefix(codecs.BOM_UTF8)
-                if line and not line.isspace():  # (not strip(): that copies the whole record)
+                if not is_blank(line):
                     yield parse_jsonl_line(line, where, max_bytes)
         except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated .gz: keep what was read
             yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {exc}")
@@ -140,9 +140,17 @@ def _parse_json(line: bytes) -> tuple[Any, bool]:
     return record, False
 
 
+def is_blank(data: str | bytes) -> bool:
+    """Empty or only white space: ``not data.strip()``, without copying a whole page to tell.
+
+    ``isspace`` knows the same white space as ``strip`` and stops at the first other character.
+    """
+    return not data or data.isspace()
+
+
 def _has_text(value: object) -> bool:
-    """A string with something besides white space (``strip()`` would copy a whole page to tell)."""
-    return isinstance(value, str) and bool(value) and not value.isspace()
+    """A string with something besides white space."""
+    return isinstance(value, str) and not is_blank(value)
 
 
 def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> Item:
@@ -202,8 +210,8 @@ def decode(data: bytes, html: bool = False) -> str | Rejection:
                 text = data.decode(codec)
             except UnicodeDecodeError as exc:
                 return Rejection("", "encoding", f"invalid {codec} after its byte-order mark (byte {exc.start})")
-            return text if text.strip() else Rejection("", "empty", "the document holds only whitespace")
-    if not data.strip():
+            return Rejection("", "empty", "the document holds only whitespace") if is_blank(text) else text
+    if is_blank(data):
         detail = "the document is empty (0 bytes)" if not data else "the document holds only whitespace"
         return Rejection("", "empty", detail)
     if utf16 := _utf16_without_bom(data):

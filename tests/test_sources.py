@@ -602,3 +602,18 @@ def test_read_file_on_a_single_jsonl(tmp_path: Path) -> None:
 )
 def test_parse_date(value: object, expected: date | None) -> None:
     assert parse_date(value) == expected
+
+
+def test_is_blank_is_not_strip() -> None:
+    """The blank check that does not copy a page answers as ``not data.strip()`` does, for text and bytes."""
+    import random
+
+    from pipeline.sources import is_blank
+
+    rng = random.Random(5)
+    characters = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "a"]
+    for _ in range(5000):
+        text = "".join(rng.choices(characters, k=rng.randint(0, 6)))
+        assert is_blank(text) == (not text.strip()), repr(text)
+        data = text.encode("utf-8")
+        assert is_blank(data) == (not data.strip()), repr(data)
