@@ -18,6 +18,7 @@ for text without comments, the only output Storyline stores, and gives the same 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from copy import copy
 
@@ -103,15 +104,11 @@ def _cascade(tree: HtmlElement, options: Extractor, url: str | None) -> tuple[Ht
         recall = copy(options)
         recall.focus = "recall"
         retried_text = justext_text = ""
-        try:
+        with contextlib.suppress(Exception):  # trafilatura's guard: a failed retry keeps the first text
             retried_body, retried_text = _recall_retry(tree, recall, url)
-        except Exception:  # trafilatura's guard: a failed retry keeps the first text
-            retried_text = ""
         if not options.fast:
-            try:
+            with contextlib.suppress(Exception):  # the same guard for the justext candidate
                 justext_body, justext_text = justext_rescue(copy(tree), options)
-            except Exception:  # the same guard for the justext candidate
-                justext_text = ""
         if len(justext_text) > len(retried_text) and len(justext_text) > ESCALATION_JUSTEXT_RATIO * len(text):
             body, text = justext_body, justext_text
         elif len(retried_text) >= options.min_extracted_size and len(retried_text) > ESCALATION_ACCEPT_RATIO * len(
