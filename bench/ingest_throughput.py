@@ -70,7 +70,10 @@ def extract_only(path: Path) -> int:
 def _extract_share(args: tuple[Path, int, int]) -> int:
     """Extract every ``step``-th page of the file, starting at ``first`` (one process's share)."""
     import trafilatura
+    from trafilatura import main_extractor, xpaths
 
+    if main_extractor.BODY_XPATH is not xpaths.BODY_XPATH:  # pipeline.fastxpath.install() ran here
+        raise SystemExit("the baseline must be stock trafilatura, but this process has Storyline's XPath rewrites")
     path, first, step = args
     done = 0
     with path.open("rb") as fh, warnings.catch_warnings():

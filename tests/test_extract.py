@@ -225,6 +225,8 @@ def test_article_text_is_bare_extractions_text() -> None:
 
     A hundred html-eval pages spread over the set, half of them short enough for the escalation test
     (whose page measure Storyline computes its own way) to run; every fifth also in full (not fast) mode.
+    Both sides read the XPath expressions pipeline.fastxpath installs; that they select what
+    trafilatura's own do is tests/test_fastxpath.py's part.
     """
     import trafilatura
     from trafilatura.baseline import html2txt
