@@ -18,7 +18,8 @@ and most of that goes to three habits of the expressions that libxml2 evaluates 
   evaluating it on one) is preceded by ``[@*]``, which turns most elements away at once.
 
 ``install()`` puts the rewritten expressions in the place of trafilatura's in
-``trafilatura.main_extractor`` (the module whose functions read them) for this process; the lists
+``trafilatura.main_extractor`` and ``trafilatura.metadata`` (the modules whose functions read them:
+the body and furniture, and the title and author searches) for this process; the lists
 Storyline passes itself are ``FAST_*`` below. Any trafilatura call in the process then uses them,
 with the same results. tests/test_fastxpath.py checks every rewritten expression against its
 original on every tree extraction evaluates it on, for hundreds of real pages.
@@ -32,22 +33,27 @@ from itertools import pairwise
 
 from lxml import etree
 from lxml.etree import XPath
-from trafilatura import main_extractor
+from trafilatura import main_extractor, metadata
 from trafilatura import xpaths as original
 
 REGEXP_NS = {"re": "http://exslt.org/regular-expressions"}
 _REGEX_META = set("\\.^$*+?{}[]()|")
 _BOOLEAN_FUNCTIONS = {"contains(", "starts-with(", "translate(", "re:test(", "string(", "not("}
+# every element below the context node or the document, as the first step of a path
+_ANY_ELEMENT = re.compile(r"(?:^|[(|])\s*(\.?//)\*\[")
 _NAME_TESTS = re.compile(r"self::[\w-]+(?:\s+or\s+self::[\w-]+)*")
 
-# trafilatura.main_extractor's expression lists, in the order it reads them
-_MAIN_EXTRACTOR_LISTS = (
-    "BODY_XPATH",
-    "OVERALL_DISCARD_XPATH",
-    "DISCARD_IMAGE_ELEMENTS",
-    "TEASER_DISCARD_XPATH",
-    "PRECISION_DISCARD_XPATH",
-)
+# the expression lists install() replaces: where trafilatura's functions read them
+INSTALLED_IN = {
+    "BODY_XPATH": main_extractor,
+    "OVERALL_DISCARD_XPATH": main_extractor,
+    "DISCARD_IMAGE_ELEMENTS": main_extractor,
+    "TEASER_DISCARD_XPATH": main_extractor,
+    "PRECISION_DISCARD_XPATH": main_extractor,
+    "TITLE_XPATHS": metadata,
+    "AUTHOR_XPATHS": metadata,
+    "AUTHOR_DISCARD_XPATHS": metadata,
+}
 
 
 def rewrite(path: str) -> str:
@@ -81,18 +87,19 @@ def _guard_regex_tests(path: str) -> str:
 
 
 def _filter_by_name(path: str) -> str:
-    start = path.find(".//*[")
-    if start < 0:
+    match = _ANY_ELEMENT.search(path)
+    if match is None:
         return path
-    predicates, after = _predicates(path, start + len(".//*"))
+    start, axis = match.start(1), match.group(1)
+    predicates, after = _predicates(path, match.end() - 1)
     names = re.fullmatch(_NAME_TESTS, predicates[0])
     if names and len(predicates) > 1 and all(_is_boolean(predicate) for predicate in predicates[1:]):
-        selection = "(" + "|".join(f".//{name}" for name in re.findall(r"self::([\w-]+)", predicates[0])) + ")"
+        selection = "(" + "|".join(f"{axis}{name}" for name in re.findall(r"self::([\w-]+)", predicates[0])) + ")"
         predicates = predicates[1:]
     elif names:  # a positional predicate counts children of each parent: the walk must stay
-        selection, predicates = f".//*[{predicates[0]}]", predicates[1:]
+        selection, predicates = f"{axis}*[{predicates[0]}]", predicates[1:]
     else:
-        selection = ".//*"
+        selection = f"{axis}*"
     if predicates:
         selection += _attribute_filter(predicates[0])
     return path[:start] + selection + "".join(f"[{p}]" for p in predicates) + path[after:]
@@ -179,13 +186,14 @@ def _false_without_attributes(predicate: str) -> bool:
 FAST_RAW_TREE_PRUNE_XPATH = faster(original.RAW_TREE_PRUNE_XPATH)
 FAST_REMOVE_COMMENTS_AND_LISTS_XPATH = faster(original.REMOVE_COMMENTS_AND_LISTS_XPATH)
 FAST_REMOVE_COMMENTS_XPATH = faster(original.REMOVE_COMMENTS_XPATH)
-_FAST_MAIN_EXTRACTOR = {name: faster(getattr(original, name)) for name in _MAIN_EXTRACTOR_LISTS}
+INSTALLED = {name: faster(getattr(original, name)) for name in INSTALLED_IN}
 
 
 def install() -> None:
-    """Have trafilatura's main extractor read the rewritten expressions (idempotent)."""
-    for name, expressions in _FAST_MAIN_EXTRACTOR.items():
-        current = getattr(main_extractor, name)
+    """Have trafilatura's functions read the rewritten expressions (idempotent)."""
+    for name, expressions in INSTALLED.items():
+        module = INSTALLED_IN[name]
+        current = getattr(module, name)
         if current is not expressions and current is not getattr(original, name):
-            raise RuntimeError(f"trafilatura.main_extractor.{name} was replaced by someone else; not rewriting it")
-        setattr(main_extractor, name, expressions)
+            raise RuntimeError(f"{module.__name__}.{name} was replaced by someone else; not rewriting it")
+        setattr(module, name, expressions)

@@ -39,6 +39,10 @@ from trafilatura.utils import (
     line_processing,
 )
 
+from . import fastxpath
+
+fastxpath.install()  # trafilatura's title and author searches select with the rewritten expressions
+
 
 def _parser() -> HTMLParser:
     """trafilatura's parser settings, with element classes chosen in C rather than by a Python callback.

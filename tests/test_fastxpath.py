@@ -31,7 +31,7 @@ OWN_LISTS = ("RAW_TREE_PRUNE_XPATH", "REMOVE_COMMENTS_AND_LISTS_XPATH", "REMOVE_
 
 def rewritten_lists() -> dict[str, list[tuple[XPath, XPath]]]:
     """{list name: [(trafilatura's expression, its rewrite), ...]} for every list Storyline rewrites."""
-    lists = {name: getattr(fastxpath, f"FAST_{name}") for name in OWN_LISTS} | fastxpath._FAST_MAIN_EXTRACTOR
+    lists = {name: getattr(fastxpath, f"FAST_{name}") for name in OWN_LISTS} | fastxpath.INSTALLED
     return {name: list(zip(getattr(original, name), fast, strict=True)) for name, fast in lists.items()}
 
 
@@ -58,13 +58,13 @@ class Checked:
 
 @needs_pages
 def test_rewrites_select_what_trafilaturas_expressions_select_during_extraction(monkeypatch) -> None:
-    """On every tree extraction evaluates them on (raw, cleaned, tag-converted, body candidates, recall
-    retries), for 200 real pages in fast mode and 50 in full mode, the rewritten expressions give the same
-    elements in the same order as trafilatura's."""
+    """On every tree extraction evaluates them on (raw, cleaned, tag-converted, body candidates,
+    recall retries, the title and author searches), for 200 real pages in fast mode and 50 in full
+    mode, the rewritten expressions give the same elements in the same order as trafilatura's."""
     tally: dict[str, Counter] = {"calls": Counter(), "selected": Counter(), "differ": Counter()}
     for name, pairs in rewritten_lists().items():
         checked = [Checked(f"{name}[{i}]", o, f, tally) for i, (o, f) in enumerate(pairs)]
-        where = (htmltext, f"FAST_{name}") if name in OWN_LISTS else (main_extractor, name)
+        where = (htmltext, f"FAST_{name}") if name in OWN_LISTS else (fastxpath.INSTALLED_IN[name], name)
         monkeypatch.setattr(*where, checked)
 
     with warnings.catch_warnings():
@@ -84,8 +84,12 @@ def test_rewrites_select_what_trafilaturas_expressions_select_during_extraction(
         "OVERALL_DISCARD_XPATH[1]",
     ):
         assert tally["selected"][name] >= 20, (name, tally["selected"][name])
-    for name in ("DISCARD_IMAGE_ELEMENTS[0]", "TEASER_DISCARD_XPATH[0]", "REMOVE_COMMENTS_AND_LISTS_XPATH[0]"):
+    sometimes = ("DISCARD_IMAGE_ELEMENTS[0]", "TEASER_DISCARD_XPATH[0]", "REMOVE_COMMENTS_AND_LISTS_XPATH[0]")
+    for name in sometimes:
         assert tally["selected"][name] >= 5, (name, tally["selected"][name])
+    # the title search runs on every page, the author search in full mode when no meta tag names one
+    for name in ("TITLE_XPATHS[2]", "AUTHOR_XPATHS[0]", "AUTHOR_XPATHS[1]", "AUTHOR_DISCARD_XPATHS[0]"):
+        assert tally["selected"][name] >= 3, (name, tally["selected"][name])
     assert tally["calls"]["RAW_TREE_PRUNE_XPATH[0]"] >= 200
 
 
@@ -151,7 +155,7 @@ def test_rewrite_shapes_and_refusals() -> None:
 def test_install_is_idempotent_and_refuses_someone_elses_replacement(monkeypatch) -> None:
     fastxpath.install()
     fastxpath.install()
-    assert main_extractor.BODY_XPATH is fastxpath._FAST_MAIN_EXTRACTOR["BODY_XPATH"]
+    assert main_extractor.BODY_XPATH is fastxpath.INSTALLED["BODY_XPATH"]
     monkeypatch.setattr(main_extractor, "BODY_XPATH", list(original.BODY_XPATH))
     with pytest.raises(RuntimeError, match="replaced by someone else"):
         fastxpath.install()
