@@ -233,7 +233,7 @@ def test_article_text_is_bare_extractions_text() -> None:
 
     from pipeline.extract import _extractor_options
     from pipeline.htmlmeta import load_html
-    from pipeline.htmltext import article_text, page_text_length
+    from pipeline.htmltext import article_text, page_text_length, page_text_length_bound
 
     pages = sorted((HTML_EVAL / "html").glob("*.html.gz"))[::10]
     short = 0
@@ -243,6 +243,7 @@ def test_article_text_is_bare_extractions_text() -> None:
         if tree is None:
             continue
         assert page_text_length(tree) == len(html2txt(tree)), path.name
+        assert page_text_length_bound(tree) >= page_text_length(tree), path.name
         for fast in (True, False) if number % 5 == 0 else (True,):
             options = _extractor_options(fast, None)
             expected = trafilatura.bare_extraction(load_html(html), options=options)
@@ -262,7 +263,7 @@ def test_page_text_length_leaves_out_what_html2txt_does() -> None:
     from trafilatura.utils import remove_control_characters
 
     from pipeline.htmlmeta import load_html
-    from pipeline.htmltext import _printable, article_text, page_text_length
+    from pipeline.htmltext import _printable, article_text, page_text_length, page_text_length_bound
 
     furniture = [
         '<div id="site-footer" class="x">footer by id</div>',
@@ -284,10 +285,17 @@ def test_page_text_length_leaves_out_what_html2txt_does() -> None:
         body = "".join(furniture[:number]) + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
         html = f"<html><head><title>t</title></head><body>{body}</body></html>"
         assert page_text_length(load_html(html)) == len(html2txt(load_html(html))), furniture[:number]
+        assert page_text_length_bound(load_html(html)) >= page_text_length(load_html(html)), furniture[:number]
+    # blocks side by side: the spaces the measure puts around them are text no element holds
+    side_by_side = ("<p>a</p>" * 50, "<div><p>a</p><br><p>b</p></div>" * 20, "<li>x</li><script>" + "y" * 99)
+    for html in side_by_side:
+        tree = load_html(f"<html><body>{html}</body></html>")
+        assert page_text_length(tree) <= page_text_length_bound(tree) <= page_text_length(tree) * 4 + 400, html
     # html2txt's html wrapper when a page has no body; the root element is then itself measured.
     for html in ("<div><p>no body here</p><aside>x</aside>tail</div>", "<html><p>a</p><footer>b</footer>c</html>"):
         tree = fromstring(html)
         assert page_text_length(tree) == len(html2txt(tree)), html
+        assert page_text_length_bound(tree) >= page_text_length(tree), html
     rng = random.Random(3)
     characters = ["a", "é", " ", "\n", "\t", "\xa0", "\u200b", "\u2028", "\x85", "\x7f", "\ufeff", "\x01", "\U0001f600"]
     for _ in range(5000):
