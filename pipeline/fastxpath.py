@@ -14,8 +14,9 @@ and most of that goes to three habits of the expressions that libxml2 evaluates 
   ``(.//div|.//section)[...]`` lets libxml2 collect the elements by name (the union is in document
   order, as the original). Done only when no predicate that follows can be positional: each is then
   an ``or``/``and`` at its top level or reads only attributes.
-* a predicate that reads only attributes and is false on an element without any (checked by
-  evaluating it on one) is preceded by ``[@*]``, which turns most elements away at once.
+* a predicate that reads only attributes is preceded by ``[@id or @class]`` (the attributes it
+  reads) when it is false on an element without them (checked by evaluating it on a bare element,
+  which it cannot tell from one lacking just those): most elements are turned away at once.
 
 ``install()`` puts the rewritten expressions in the place of trafilatura's in
 ``trafilatura.main_extractor`` and ``trafilatura.metadata`` (the modules whose functions read them:
@@ -41,6 +42,7 @@ _REGEX_META = set("\\.^$*+?{}[]()|")
 _BOOLEAN_FUNCTIONS = {"contains(", "starts-with(", "translate(", "re:test(", "string(", "not("}
 # every element below the context node or the document, as the first step of a path
 _ANY_ELEMENT = re.compile(r"(?:^|[(|])\s*(\.?//)\*\[")
+_TOP_LEVEL_CONNECTIVE = re.compile(r"\s(?:or|and)\s")
 _NAME_TESTS = re.compile(r"self::[\w-]+(?:\s+or\s+self::[\w-]+)*")
 
 # the expression lists install() replaces: where trafilatura's functions read them
@@ -161,7 +163,7 @@ def _without_literals(text: str) -> str:
 def _is_boolean(predicate: str) -> bool:
     """True when the predicate cannot be positional: ``or``/``and`` at its top level, or attribute tests only."""
     for index, char, depth in _structure(predicate):
-        if depth == 0 and char == " " and predicate.startswith((" or ", " and "), index):
+        if depth == 0 and char.isspace() and _TOP_LEVEL_CONNECTIVE.match(predicate, index):
             return True
     return _reads_only_attributes(predicate)
 
