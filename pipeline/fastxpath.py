@@ -39,7 +39,10 @@ from trafilatura import xpaths as original
 
 REGEXP_NS = {"re": "http://exslt.org/regular-expressions"}
 _REGEX_META = set("\\.^$*+?{}[]()|")
-_BOOLEAN_FUNCTIONS = {"contains(", "starts-with(", "translate(", "re:test(", "string(", "not("}
+# what a predicate that reads only attributes is made of, its literals left out (``_reads_only_attributes``)
+_ATTRIBUTE_TEST_TOKENS = frozenset(
+    {"contains(", "starts-with(", "translate(", "re:test(", "string(", "not(", "and", "or"} | set("(),|=!")
+)
 # every element below the context node or the document, as the first step of a path
 _ANY_ELEMENT = re.compile(r"(?:^|[(|])\s*(\.?//)\*\[")
 _TOP_LEVEL_CONNECTIVE = re.compile(r"\s(?:or|and)\s")
@@ -157,7 +160,7 @@ def _structure(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
 
 
 def _without_literals(text: str) -> str:
-    return re.sub(r"'[^']*'|\"[^\"]*\"", "''", text)
+    return "".join(char for _, char, _ in _structure(text))
 
 
 def _is_boolean(predicate: str) -> bool:
@@ -170,13 +173,8 @@ def _is_boolean(predicate: str) -> bool:
 
 def _reads_only_attributes(predicate: str) -> bool:
     """True when the predicate reads nothing but the element's attributes (and is no number)."""
-    for token in re.findall(r"@?[\w:-]+\(?|\S", _without_literals(predicate)):
-        if token.startswith("@") or token in _BOOLEAN_FUNCTIONS or token in {"and", "or", "''", "'", "(", ")"}:
-            continue
-        if token in {",", "|", "="} or token == "!":
-            continue
-        return False
-    return True
+    tokens = re.findall(r"@?[\w:-]+\(?|\S", _without_literals(predicate))
+    return all(token.startswith("@") or token in _ATTRIBUTE_TEST_TOKENS for token in tokens)
 
 
 def _false_without_attributes(predicate: str) -> bool:

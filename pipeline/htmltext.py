@@ -141,8 +141,7 @@ def page_text_length(tree: HtmlElement) -> int:
     control characters out of their text) and joins the words of what is left. This walks the tree
     once and writes down the same text in the same order, without copying or changing the tree.
     """
-    body = tree.find(".//body")
-    root = tree if body is None else body
+    root = _measured_root(tree)
     pieces: list[str] = []
     add = pieces.append
     root_is_block = root.tag in _BLOCK_ELEMS
@@ -193,8 +192,7 @@ def page_text_length_bound(tree: HtmlElement) -> int:
     hold, plus two characters an element. On 451 html-eval pages that reach the escalation test, this
     bound alone shows 190 of the 360 whose text is long enough not to be retried.
     """
-    body = tree.find(".//body")
-    root = tree if body is None else body
+    root = _measured_root(tree)
     hidden = sum(map(len, _SCRIPT_AND_STYLE_TEXT(root)))
     return int(_TEXT_LENGTH(root)) - hidden + 2 * (int(_ELEMENT_COUNT(root)) + 1)
 
@@ -202,6 +200,12 @@ def page_text_length_bound(tree: HtmlElement) -> int:
 _TEXT_LENGTH = XPath("string-length()")
 _SCRIPT_AND_STYLE_TEXT = XPath(".//script/text()|.//style/text()", smart_strings=False)
 _ELEMENT_COUNT = XPath("count(.//*)")
+
+
+def _measured_root(tree: HtmlElement) -> HtmlElement:
+    """What html2txt measures: the body, or the whole tree when there is none."""
+    body = tree.find(".//body")
+    return tree if body is None else body
 
 
 def _printable(text: str) -> str:
