@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED = ROOT.parent / "shared"
 ECB_DEV = SHARED / "data" / "ecbplus-dev.jsonl"
+# real web pages with extraction ground truth (STORYLINE_SHARED points elsewhere when the data lives there)
+HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", SHARED)) / "data" / "html-eval"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Word tables (pipeline/wordtable.py) are built in a folder of this session, not the user's cache;

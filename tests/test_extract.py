@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import HTML_EVAL
 
 from pipeline.extract import extract, extract_many
 from pipeline.models import Article, RawDocument, Rejection
@@ -17,7 +17,6 @@ from pipeline.settings import ExtractSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEEDS = PROJECT / "seeds"
-HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", PROJECT.parent / "shared")) / "data" / "html-eval"
 
 PARAGRAPHS = [
     "Officials from the ruling parties of Japan and Taiwan held their first security dialogue on Friday, "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import os
 import warnings
 from collections import Counter
 from copy import copy
-from pathlib import Path
 
 import pytest
+from conftest import HTML_EVAL
 from lxml.etree import XPath
 from lxml.html import fromstring
 from trafilatura import main_extractor
@@ -21,8 +20,6 @@ from pipeline.htmlmeta import load_html
 from pipeline.models import RawDocument
 from pipeline.settings import ExtractSettings
 
-PROJECT = Path(__file__).resolve().parent.parent
-HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", PROJECT.parent / "shared")) / "data" / "html-eval"
 PAGES = sorted((HTML_EVAL / "html").glob("*.html.gz"))
 needs_pages = pytest.mark.skipif(not PAGES, reason=f"html-eval pages not found at {HTML_EVAL}")
 
