@@ -156,3 +156,62 @@ def test_install_is_idempotent_and_refuses_someone_elses_replacement(monkeypatch
     monkeypatch.setattr(main_extractor, "BODY_XPATH", list(original.BODY_XPATH))
     with pytest.raises(RuntimeError, match="replaced by someone else"):
         fastxpath.install()
+
+
+PREDICATES = (
+    "@id",
+    "@id|@class",
+    "contains(@id|@class, 'ad')",
+    "starts-with(@id|@class, 'ad')",
+    "@class='ad' or @id!='ad'",
+    "@id|@class = 'ad'",
+    "@id|@class != 'ad'",
+    "'ad' = @class",
+    "not(@class) and @id",
+    "string(@id|@style) = ''",
+    "contains(translate(@class, 'ADA', 'adX'), 'ad')",
+    "contains(translate(@class, 'AD', 'a'), 'ab')",
+    "((@class) and re:test(string(@class), '^ad|[Bb]ar(?!t)'))",
+    "re:test(string(@id|@class), 'AD', 'i')",
+    "(@id = 'x') = (@class = 'ad')",
+    "contains(@data-x, '') and not(contains(@style, 'display: none'))",
+)
+
+
+def test_compiled_predicates_equal_xpath_on_attribute_cases() -> None:
+    """Each predicate, compiled to Python, gives XPath's answer on elements covering attribute order,
+    empty and missing attributes, case and unions (lxml's own evaluation is the reference)."""
+    elements = fromstring(
+        """<div>
+        <p id="ad" class="x">1</p><p class="x" id="ad">2</p><p class="ad-slot">3</p><p id="">4</p><p class="">5</p>
+        <p>6</p><p class="AD Bar">7</p><p class="bart" style="display: none">8</p><p data-x="" id="x" class="ad">9</p>
+        <p style="" id="q">10</p><p class="ABad">11</p>
+        </div>"""
+    ).findall("p")
+    for predicate in PREDICATES:
+        test = fastxpath.compile_predicate(predicate)
+        reference = XPath(f"self::*[{predicate}]", namespaces=fastxpath.REGEXP_NS)
+        for element in elements:
+            assert test(element) == bool(reference(element)), (predicate, element.text)
+
+
+@pytest.mark.parametrize(
+    "predicate", ["1", "position() = 1", ".//h1", "count(@id)", "@id = @class", "text()", "contains(@id, 'a'"]
+)
+def test_predicates_outside_the_subset_are_refused(predicate: str) -> None:
+    with pytest.raises(fastxpath.Unsupported):
+        fastxpath.compile_predicate(predicate)
+
+
+def test_attribute_filtered_selectors_are_used_only_for_one_path_ending_in_an_attribute_regex_test() -> None:
+    selected = fastxpath.faster([XPath(".//*[@class][re:test(@class, 'a|b')]", namespaces=fastxpath.REGEXP_NS)])
+    assert isinstance(selected[0], fastxpath.AttributeFiltered)
+    refused = (
+        ".//*[re:test(@class, 'a|b')]|//author",
+        ".//*[re:test(@class, 'a|b')][1]",
+        ".//*[contains(@class, 'a')]",
+    )
+    for path in refused:
+        assert isinstance(fastxpath.faster([XPath(path, namespaces=fastxpath.REGEXP_NS)])[0], XPath), path
+    # trafilatura's furniture expressions, the costliest, are among them
+    assert all(isinstance(s, fastxpath.AttributeFiltered) for s in fastxpath.INSTALLED["OVERALL_DISCARD_XPATH"])
