@@ -359,19 +359,18 @@ class _Parser:
         return token
 
     def expression(self) -> _Value:
-        left = self.conjunction()
-        while self.peek() == "or":
-            self.take()
-            right = self.conjunction()
-            left = ("boolean", f"({self.code.boolean(left)} or {self.code.boolean(right)})")
-        return left
+        return self._connected("or", self.conjunction)
 
     def conjunction(self) -> _Value:
-        left = self.equality()
-        while self.peek() == "and":
+        return self._connected("and", self.equality)
+
+    def _connected(self, connective: str, operand: Callable[[], _Value]) -> _Value:
+        """Operands joined by ``or`` or ``and``, left to right, each converted to a boolean."""
+        left = operand()
+        while self.peek() == connective:
             self.take()
-            right = self.equality()
-            left = ("boolean", f"({self.code.boolean(left)} and {self.code.boolean(right)})")
+            right = operand()
+            left = ("boolean", f"({self.code.boolean(left)} {connective} {self.code.boolean(right)})")
         return left
 
     def equality(self) -> _Value:
