@@ -35,6 +35,7 @@ predicate against lxml's evaluation of it on hand-made elements.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
@@ -291,7 +292,8 @@ def _tokens(text: str) -> list[str]:
 
 # A compiled value: (kind, Python source). Kinds: "one" (the node-set of one attribute: the source is the
 # variable holding its value or None), "nodes" (a union of attributes: the source is the name of the
-# constant holding their names; ``_Code.unions`` has their variables), "string", "boolean".
+# constant holding their names; ``_Code.unions`` has their variables), "literal" (a string literal: the
+# source is its repr), "string", "boolean".
 _Value = tuple[str, str]
 
 
@@ -329,7 +331,7 @@ class _Code:
             return f"(_first(element, {source}) if {self.present(variables)} > 1 else ({' or '.join(variables)} or ''))"
         if kind == "boolean":
             return f"('true' if {source} else 'false')"
-        return source
+        return source  # a literal or a string
 
     def boolean(self, value: _Value) -> str:
         kind, source = value
@@ -337,7 +339,7 @@ class _Code:
             return f"({source} is not None)"
         if kind == "nodes":
             return "(" + " or ".join(f"{v} is not None" for v in self.unions[source]) + ")"
-        if kind == "string":
+        if kind in ("literal", "string"):
             return f"bool({source})"
         return source
 
@@ -396,7 +398,7 @@ class _Parser:
     def primary(self) -> _Value:
         token = self.take()
         if token[0] in "'\"":
-            return ("string", repr(token[1:-1]))
+            return ("literal", repr(token[1:-1]))
         if token == "(":
             value = self.expression()
             self.take(")")
@@ -434,7 +436,7 @@ class _Parser:
 
     def _call(self, name: str, arguments: list[_Value]) -> _Value:
         code, count = self.code, len(arguments)
-        literals = [ast_literal(source) for kind, source in arguments[1:] if kind == "string"]
+        literals = [str(ast.literal_eval(source)) for kind, source in arguments[1:] if kind == "literal"]
         if name == "not" and count == 1:
             return ("boolean", f"(not {code.boolean(arguments[0])})")
         if name == "string" and count == 1:
@@ -455,13 +457,6 @@ class _Parser:
             compiled = re.compile(pattern, re.IGNORECASE if flags and "i" in flags[0] else 0)  # as lxml's EXSLT
             return ("boolean", f"({code.constant(compiled.search)}({code.string(arguments[0])}) is not None)")
         raise Unsupported(f"function {name}() with {count} argument(s)")
-
-
-def ast_literal(source: str) -> str:
-    """The string a literal's source (``repr`` of it) stands for."""
-    import ast
-
-    return str(ast.literal_eval(source))
 
 
 FAST_RAW_TREE_PRUNE_XPATH = faster(original.RAW_TREE_PRUNE_XPATH)

@@ -175,6 +175,7 @@ PREDICATES = (
     "re:test(string(@id|@class), 'AD', 'i')",
     "(@id = 'x') = (@class = 'ad')",
     "contains(@data-x, '') and not(contains(@style, 'display: none'))",
+    "contains(@id, string(@class)) or starts-with(@class, @id)",
 )
 
 
@@ -196,7 +197,17 @@ def test_compiled_predicates_equal_xpath_on_attribute_cases() -> None:
 
 
 @pytest.mark.parametrize(
-    "predicate", ["1", "position() = 1", ".//h1", "count(@id)", "@id = @class", "text()", "contains(@id, 'a'"]
+    "predicate",
+    [
+        "1",
+        "position() = 1",
+        ".//h1",
+        "count(@id)",
+        "@id = @class",
+        "text()",
+        "contains(@id, 'a'",
+        "translate(@id, @class, 'x')",
+    ],
 )
 def test_predicates_outside_the_subset_are_refused(predicate: str) -> None:
     with pytest.raises(fastxpath.Unsupported):
