@@ -1,6 +1,6 @@
 """Adding 1,000 articles to a store of a million, against adding them to an empty store.
 
-    python bench/million.py [--stored 1000000] [--keep DIR]
+    python bench/million.py [--stored 1000000] [--keep DIR] [--repeats 3]
 
 1. Builds a store of ``--stored`` articles directly at the table level (running a million
    articles through extraction would take hours on two cores): real English words from wordfreq,
@@ -14,6 +14,8 @@
    transactions), once into an empty store and once into the million-article store, and prints
    the wall and CPU time of each (CPU: steadier on a shared machine), the ratios, the child's peak
    memory, the start-up cost of the candidate index, and the database size per article.
+   ``--repeats`` alternates the two runs that many times (the million-article store copied afresh
+   from the generated one each time) and reports medians, with every run's ratio.
 
 Cost per new article, for n stored: candidate lookups are binary searches in the index snapshot's
 sorted arrays (postings, story centroids, article signatures and term vectors: O(log n), memory-mapped), stories
@@ -344,6 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stored", type=int, default=1_000_000, help="articles in the big store")
     parser.add_argument("--keep", help="folder to build (and keep) the big store in; reused if present")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each kind, alternated (medians reported)")
     parser.add_argument("--child", nargs=2, metavar=("DB", "PROBE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -365,24 +368,38 @@ def main() -> None:
         prepare_store(template, snapshot)
         snapshot_bytes = sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
         big, empty_db = work / "big.duckdb", work / "empty.duckdb"
-        for path in (big, empty_db):  # left behind by an interrupted run
-            _remove_store(path)
-        shutil.copyfile(template, big)
-        shutil.rmtree(snapshot_path(big), ignore_errors=True)
-        shutil.copytree(snapshot, snapshot_path(big))
-        os.sync()  # the copies' write-back would otherwise compete with the measured runs for the disk
         size_per_article = template.stat().st_size / args.stored
-        empty = measure(empty_db, probe)
-        full = measure(big, probe)
+        runs: dict[str, list[dict]] = {"empty": [], "full": []}
+        for attempt in range(max(1, args.repeats)):
+            for path in (big, empty_db):  # left behind by an interrupted run, or by the last repeat
+                _remove_store(path)
+            shutil.copyfile(template, big)
+            shutil.copytree(snapshot, snapshot_path(big))
+            os.sync()  # the copies' write-back would otherwise compete with the measured runs for the disk
+            runs["empty"].append(measure(empty_db, probe))
+            runs["full"].append(measure(big, probe))
+            e, f = runs["empty"][-1], runs["full"][-1]
+            print(f"  run {attempt + 1}: empty {e['seconds']:.2f} s / {e['cpu_seconds']:.2f} s CPU, "
+                  f"{args.stored:,} stored {f['seconds']:.2f} s / {f['cpu_seconds']:.2f} s CPU: "
+                  f"{f['seconds'] / e['seconds']:.2f}x wall, {f['cpu_seconds'] / e['cpu_seconds']:.2f}x CPU",
+                  flush=True)  # fmt: skip
+        empty, full = _medians(runs["empty"]), _medians(runs["full"])
+        label = f"median of {len(runs['full'])} runs" if len(runs["full"]) > 1 else "one run"
         for name, r in (("empty store", empty), (f"{args.stored:,} stored", full)):
             print(f"{name:>17}: {r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU for {r['new']} new articles, "
-                  f"peak memory {r['peak_mb']:.0f} MB, index start-up {r['index_load_s']:.2f} s")  # fmt: skip
+                  f"peak memory {r['peak_mb']:.0f} MB, index start-up {r['index_load_s']:.2f} s ({label})")  # fmt: skip
         print(f"cost ratio (stored vs empty): {full['seconds'] / empty['seconds']:.2f}x wall, "
               f"{full['cpu_seconds'] / empty['cpu_seconds']:.2f}x CPU")  # fmt: skip
         print(f"database size: {template.stat().st_size / 2**30:.2f} GiB, {size_per_article / 1024:.1f} KiB "
               f"per article; index snapshot {snapshot_bytes / 2**20:.0f} MiB")  # fmt: skip
         for path in (big, empty_db):
             _remove_store(path)
+
+
+def _medians(runs: list[dict]) -> dict:
+    """Each figure's median over the runs (peak memory: the largest)."""
+    merged = {key: float(np.median([r[key] for r in runs])) for key in ("seconds", "cpu_seconds", "index_load_s")}
+    return {**runs[0], **merged, "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
 if __name__ == "__main__":
