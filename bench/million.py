@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
-from _common import children_cpu  # noqa: E402
+from _common import children_cpu, median  # noqa: E402
 
 from pipeline.index import CandidateIndex, snapshot_path  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -398,7 +398,7 @@ def main() -> None:
 
 def _medians(runs: list[dict]) -> dict:
     """Each figure's median over the runs (peak memory: the largest)."""
-    merged = {key: float(np.median([r[key] for r in runs])) for key in ("seconds", "cpu_seconds", "index_load_s")}
+    merged = {key: median([r[key] for r in runs]) for key in ("seconds", "cpu_seconds", "index_load_s")}
     return {**runs[0], **merged, "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
