@@ -221,6 +221,8 @@ def test_attribute_filtered_selectors_are_used_only_for_one_path_ending_in_an_at
         ".//*[re:test(@class, 'a|b')]|//author",
         ".//*[re:test(@class, 'a|b')][1]",
         ".//*[contains(@class, 'a')]",
+        ".//*[re:test(text(), 'a|b')]",
+        ".//*[@class][re:test(@class, 'a|b') and .//h1]",
     )
     for path in refused:
         assert isinstance(fastxpath.faster([XPath(path, namespaces=fastxpath.REGEXP_NS)])[0], XPath), path
