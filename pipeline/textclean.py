@@ -7,7 +7,8 @@ tag lists, and blocks like "RELATED ARTICLES" or "MOST POPULAR" full of other he
 
 The cleaner works on lines: it classifies each one (prose, headline-like short line, furniture)
 and keeps prose plus the short lines that sit inside the body. Metadata found on the way (header
-date, byline author, site) is returned, not thrown away.
+date, byline author, site) is returned, not thrown away. A copyright notice ending a paragraph
+("... in services. Copyright © 2020 Reuters.") is cut from it; the paragraph stays.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ LINK_LINE = re.compile(
 )
 NAV_ITEM = re.compile(r"^([•·▪►*>-]|\d{1,2}[.)])\s+\S")
 COPYRIGHT = re.compile(r"©|(?<!\w)\(c\)\s+(\d{4}|[A-Z])")
+# A copyright notice ending a line ("Copyright © 2020 Reuters.", "© AFP 2021", "... All rights reserved."):
+# it names a year or reserves rights, which a photo credit ("©Jane Doe/Getty") does not. A "©" may start
+# it anywhere; "(c)" and the word "copyright" only at a sentence start, since prose uses both in passing.
+COPYRIGHT_NOTICE = re.compile(
+    r"(?:(?:^|(?<=[.!?…\"”’')\]])\s)\s*(?:copyright\b\s*(?:©|\(c\))?|\(c\)|(?=all rights reserved\b))|\s*©)"
+    r"\s*(?:(?:[^\s©]{1,40}\s+){0,5}?(?:19|20)\d{2}\b|[^©]{0,80}?\ball rights reserved\b)[^©]{0,200}$",
+    re.I,
+)
+NOTICE_MAX_CHARS = 400  # longer than any COPYRIGHT_NOTICE match: only a line's tail is searched
+# A photo credit ending a caption: the sign and a few words of names or agencies ("©Jane Doe/Getty").
+PHOTO_CREDIT_AT_END = re.compile(r"(?:©|(?<!\w)\(c\)\s+(?=\d|[A-Z]))\s*\S+(?:\s+\S+){0,7}$")
 CREDIT_ANYWHERE = re.compile(r"\bphoto(graph)?s?\s*(:|by|credit)|\bimage\s*(:|credit)|\bcredit:|\bpicture:", re.I)
 CREDIT_AT_END = re.compile(
     r"(\((getty|ap|afp|reuters|epa|shutterstock|istock|alamy)[^)]*\)"
@@ -128,6 +140,9 @@ def _drop_furniture(lines: list[str]) -> tuple[list[str], str | None]:
     kept = []
     body_started = False
     for line in lines:
+        line = strip_copyright_notice(line)
+        if not line:
+            continue
         name = _byline_author(line) if author is None and not body_started else None
         if name:
             author = name
@@ -153,11 +168,24 @@ def _byline_author(line: str) -> str | None:
     return name
 
 
+def strip_copyright_notice(line: str) -> str:
+    """A prose line without the copyright notice ending it; a line that is only a notice becomes ''."""
+    if not is_prose(line) or not (match := COPYRIGHT_NOTICE.search(line, max(0, len(line) - NOTICE_MAX_CHARS))):
+        return line  # short lines with a notice are credit lines as a whole: is_photo_credit drops them
+    return line[: match.start()].rstrip()
+
+
 def is_photo_credit(line: str) -> bool:
-    """A caption or credit line: a copyright sign or a trailing agency credit; for short lines also 'Photo:'."""
-    if COPYRIGHT.search(line) or CREDIT_AT_END.search(line):
+    """A credit line, or a caption ending in a photo credit ("...in Taipei. ©Jane Doe/Getty").
+
+    A short line is one when it holds a copyright sign or credit words anywhere ("Photo: AP",
+    "© 2020 Reuters"); prose only when it ends in a credit, so text that mentions one keeps its words.
+    """
+    if CREDIT_AT_END.search(line):
         return True
-    return not is_prose(line) and bool(CREDIT_ANYWHERE.search(line))
+    if is_prose(line):
+        return bool(PHOTO_CREDIT_AT_END.search(line))
+    return bool(COPYRIGHT.search(line) or CREDIT_ANYWHERE.search(line))
 
 
 def _is_furniture_line(line: str) -> bool:

@@ -207,3 +207,16 @@ def test_search_breadth_may_change_on_an_existing_database(seeds_dir: Path, sett
     (seeds_dir / "extra.txt").write_text(ecb_records({1})[0]["text"], encoding="utf-8")
     wider = Settings(db=settings.db, cluster=ClusterSettings(max_candidates=40, query_terms=25, member_checks=5))
     assert ingest_paths([seeds_dir], wider).new == 1
+
+
+def test_one_line_record_ending_in_a_copyright_notice_keeps_its_words(tmp_path: Path, settings: Settings) -> None:
+    prose = (
+        "The central bank raised rates by half a point on Tuesday, its third rise this year, "
+        "citing stubborn inflation in services."
+    )
+    records = [{"id": "rates", "text": f"{prose} Copyright © 2020 Reuters."}]
+
+    report = ingest_paths([write_jsonl(tmp_path / "wire.jsonl", records)], settings)
+
+    assert (report.new, report.rejected) == (1, 0), report.rejections
+    assert rows(settings.db, "SELECT external_id, text FROM articles") == [("rates", prose)]

@@ -331,12 +331,55 @@ def test_repeated_long_paragraph_is_kept() -> None:
         "Photograph: Carl Court/Getty Images",
         "Image credit: Reuters",
         "© AFP 2021",
+        "Photo: AP",
+        "(Getty Images)",
+        "© 2020 Reuters",
+        "Copyright 2021 The Associated Press. All rights reserved.",
+        "Copyright © 2021 The Associated Press. All rights reserved. This material may not be published, "
+        "broadcast, rewritten or redistributed.",
         "Taiwanese and Japanese flags (Reuters)",
         "The two leaders met in Taipei on Friday, an official said. ©Sebastián Vivallo Oñate/Getty",
+        "The two leaders met in Taipei on Friday before the talks began, an official said (AP Photo/Chiang Ying-ying)",
     ],
 )
 def test_photo_credit_lines_are_dropped(line: str) -> None:
     assert_only_article(clean_dump(dump(TITLE, P1, line, P2, P3)))
+
+
+RATES = (
+    "The central bank raised rates by half a point on Tuesday, its third rise this year, "
+    "citing stubborn inflation in services."
+)
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Copyright © 2020 Reuters.",
+        "© 2020 Reuters",
+        "(c) 2021 The Associated Press. All rights reserved.",
+        "Copyright 2021 The Associated Press. All rights reserved. This material may not be published, "
+        "broadcast, rewritten or redistributed.",
+        "© AFP 2021",
+    ],
+)
+def test_trailing_copyright_notice_is_cut_from_prose(notice: str) -> None:
+    assert clean_dump(f"{RATES} {notice}").text == RATES
+    assert_only_article(clean_dump(dump(TITLE, P1, f"{P2} {notice}", P3)))
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Shares in the toy maker, whose logo carries a © sign on every box it sells, fell sharply after the results.",
+        "The court ruled on Monday. Copyright holders welcomed the decision, which ends a decade-long dispute.",
+        "The band's label said in a statement that (c) 2020 releases were unaffected by the ruling on Friday.",
+    ],
+    ids=["sign-inside", "copyright-word", "c-inside"],
+)
+def test_prose_mentioning_copyright_is_kept(prose: str) -> None:
+    assert clean_dump(prose).text == prose
+    assert_only_article(clean_dump(dump(TITLE, P1, prose, P2, P3)), P1, prose, P2, P3)
 
 
 @pytest.mark.parametrize(
@@ -504,15 +547,20 @@ def test_line_endings_and_spaces_are_normalised() -> None:
 # --- properties ----------------------------------------------------------------------------------------------
 
 
+NOTICE = re.compile(r"©|\(c\)|copyright|all rights reserved", re.I)
+
+
 def normalised_lines(raw: str) -> set[str]:
     return {" ".join(line.split()) for line in re.split(r"\r\n|\r|\n", raw)}
 
 
 def check_invariants(raw: str) -> None:
     cleaned = clean_dump(raw)
-    allowed = normalised_lines(raw) | {cleaned.title}
+    lines = normalised_lines(raw)
+    allowed = lines | {cleaned.title}
     for paragraph in paragraphs(cleaned):
-        assert paragraph in allowed, f"{paragraph!r} is not a line of the input"
+        cut = any(line.startswith(f"{paragraph} ") and NOTICE.search(line[len(paragraph) :]) for line in lines)
+        assert paragraph in allowed or cut, f"{paragraph!r} is not a line of the input, nor one without its notice"
     if cleaned.title is not None:
         assert cleaned.title
         assert "\n" not in cleaned.title
@@ -538,6 +586,8 @@ FURNITURE_AND_PROSE = st.sampled_from(
         "2021/08/19 11:36",
         "Updated : 2021-08-19 13:43 GMT+08:00",
         "Taiwanese and Japanese flags (Getty Images)",
+        "© 2020 Reuters",
+        f"{P2} Copyright © 2020 Reuters.",
         "READ MORE:",
         "RELATED ARTICLES",
         "Source link",

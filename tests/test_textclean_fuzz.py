@@ -22,6 +22,9 @@ LINE = st.one_of(
             "Page 2 of 3",
             "Officials from both parties met on Friday to discuss regional stability and the pressure they face.",
             "The meeting lasted more than two hours, and both sides said they would meet again next year.",
+            "The meeting lasted more than two hours, and both sides said so on Friday. Copyright © 2021 Reuters.",
+            "Copyright 2021 The Associated Press. All rights reserved.",
+            "© 2021",
             "\u00a0\u2003\ufeff",
             "x" * 5000,
         ]
