@@ -4,7 +4,7 @@
     storyline ingest --feed URL     ... or over live sources (--sitemap URL, --urls FILE, --sources FILE)
     storyline serve                 run the live sources on their schedules (single machine)
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
-    storyline stories               stories as a table, newest first
+    storyline stories               stories as a table, latest activity first
     storyline show STORY_ID         one story and its variants, with why each was assigned
     storyline check                 integrity checks (whole batches only, counts agree)
     storyline alerts                fired alerts and their delivery status
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="JSONL file with id, url, html or text (default stdin)")
     p.set_defaults(handler=cmd_extract)
 
-    p = with_db(sub.add_parser("stories", help="list stories, newest first"))
+    p = with_db(sub.add_parser("stories", help="list stories, latest activity first"))
     p.add_argument("--limit", type=int, default=50, help="how many stories (default 50)")
     p.set_defaults(handler=cmd_stories)
 
@@ -259,26 +259,53 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    """Print stories as a table, newest first."""
+    """Print stories as a table, latest activity first; an untitled story shows the start of its text."""
     from rich.table import Table
+    from rich.text import Text
 
     with _open_store(args) as store:
+        # Latest activity first: the later of the last publication date and the last ingest time, compared
+        # as timestamps, so undated stories rank by when they were ingested, among the dated ones. The
+        # canonical text is read for the untitled stories listed only (with none, no articles are scanned).
         rows = store.query(
-            "SELECT story_id, title, article_count, source_count, first_published, last_published, last_seen "
-            "FROM stories ORDER BY coalesce(last_published, CAST(last_seen AS DATE)) DESC, last_seen DESC, "
-            "story_id LIMIT ?",
+            """
+            WITH listed AS (
+                SELECT story_id, title, canonical_article_id, article_count, source_count, first_published,
+                       last_published, greatest(CAST(last_published AS TIMESTAMP), last_seen) AS last_activity
+                FROM stories ORDER BY last_activity DESC, story_id LIMIT ?
+            ), leads AS (
+                SELECT article_id, left(text, 200) AS lead FROM articles
+                WHERE article_id IN (SELECT canonical_article_id FROM listed WHERE nullif(trim(title), '') IS NULL)
+            )
+            SELECT l.*, leads.lead FROM listed l LEFT JOIN leads ON leads.article_id = l.canonical_article_id
+            ORDER BY l.last_activity DESC, l.story_id
+            """,
             [args.limit],
         )
-    table = Table(title=f"{len(rows)} stor{'y' if len(rows) == 1 else 'ies'} (newest first)")
+    table = Table(title=f"{len(rows)} stor{'y' if len(rows) == 1 else 'ies'} (latest activity first)")
     for name in ("story", "title", "articles", "sources", "first published", "last published"):
         table.add_column(name, overflow="fold")
     for r in rows:
+        title = Text(r["title"] or "") if r["lead"] is None else Text(_lead(r["lead"]), style="dim")
         table.add_row(
-            r["story_id"], r["title"] or "", str(r["article_count"]), str(r["source_count"]),
+            r["story_id"], title, str(r["article_count"]), str(r["source_count"]),
             _fmt(r["first_published"]), _fmt(r["last_published"]),
         )  # fmt: skip
     _console().print(table)
     return 0
+
+
+LEAD_CHARS = 60
+
+
+def _lead(text: str, width: int = LEAD_CHARS) -> str:
+    """The first words of a text, cut at a word boundary within ``width`` characters, with an ellipsis."""
+    words = " ".join(text.split())
+    if len(words) <= width:
+        return words
+    cut = words.rfind(" ", 0, width)
+    head = words[:cut] if cut > 0 else words[: width - 1]  # a first word longer than the width is cut inside
+    return head.rstrip(",;:-–— ") + "…"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,55 @@ def test_extract_reads_stdin_and_writes_jsonl(
     assert "river rose two metres" in records[0]["text"] and records[0]["language"] == "en"
     assert records[1]["title"] == "Flood closes bridge"
     assert "malformed_jsonl" in err and "2 extracted, 1 rejected" in err
+
+
+QUAKE = (
+    "A strong earthquake shook the northern coast of the island early on Sunday, cutting power to thousands "
+    "of homes and closing the two main ports until engineers could inspect the quays."
+)
+BUDGET = (
+    "Parliament passed the national budget late on Tuesday after a night of debate, raising spending on "
+    "schools and hospitals while freezing the pay of senior civil servants for two years."
+)
+FERRY = (
+    "Ferry crews walked out on Friday over a dispute about rosters, stranding hundreds of passengers at the "
+    "harbour and forcing the operator to cancel every crossing to the islands until Monday."
+)
+ECLIPSE = (
+    "Astronomers expect thousands of visitors in the desert town for the total solar eclipse, the first "
+    "visible from the region in more than a century, and hotels are already fully booked."
+)
+
+
+def ingest_jsonl(capsys: pytest.CaptureFixture[str], db_path: str, path: Path, *records: dict) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert run(capsys, "ingest", "--no-prefect", "--db", db_path, str(path))[0] == 0
+
+
+def test_stories_lists_untitled_and_undated_stories_by_latest_activity(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    soon = (date.today() + timedelta(days=3)).isoformat()  # a date after every ingest time: it is the latest
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "text": QUAKE},
+                 {"id": "eclipse", "text": ECLIPSE, "published_at": soon})  # fmt: skip
+    ingest_jsonl(capsys, db_path, tmp_path / "2.jsonl", {"id": "budget", "text": BUDGET, "published_at": "2021-05-04"})
+    ingest_jsonl(capsys, db_path, tmp_path / "3.jsonl", {"id": "ferry", "text": FERRY})
+    story_of = {
+        r["external_id"]: r["story_id"] for r in map(json.loads, run(capsys, "export", "--db", db_path)[1].splitlines())
+    }
+
+    code, out, _ = run(capsys, "stories", "--db", db_path)
+
+    assert code == 0 and "4 stories" in out
+    order = sorted(story_of, key=lambda name: out.index(story_of[name]))
+    assert order == ["eclipse", "ferry", "budget", "quake"]  # then by last ingest, the undated ones included
+    assert "A strong earthquake shook the northern coast of the island…" in out
+    assert "Parliament passed the national budget late on Tuesday after…" in out
+
+
+def test_stories_shows_titles_when_there_are_some(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits the north", "text": QUAKE})
+    out = run(capsys, "stories", "--db", db_path)[1]
+    assert "Quake hits the north" in out and "A strong earthquake" not in out
