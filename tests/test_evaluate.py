@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.evaluate import bcubed, pairwise
+from pipeline.evaluate import Chaining, baseline_stories, bcubed, chaining, pairwise, score_stories
 
 
 def test_perfect_clustering_scores_one() -> None:
@@ -29,3 +29,31 @@ def test_singletons_have_full_precision() -> None:
 def test_lengths_must_match() -> None:
     with pytest.raises(ValueError, match="3 predicted labels for 2 gold"):
         bcubed([1, 2, 3], ["a", "b"])
+
+
+def test_chaining_counts_stories_over_twice_the_largest_gold_story() -> None:
+    gold = ["a", "a", "b", "b", "c", "d", "e", "f", "g", "h", "i"]  # largest gold story: 2
+    pred = [1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4]  # 5 > 2 x 2; 4 is not over twice
+    assert chaining(pred, gold) == Chaining(largest=5, largest_gold=2, over_twice_gold=1)
+    assert chaining(list(range(11)), gold) == Chaining(largest=1, largest_gold=2, over_twice_gold=0)
+
+
+def test_story_scores_bundle_one_labelling() -> None:
+    gold = ["a", "a", "b", "b", "b", "c"]
+    pred = [1, 1, 1, 1, 1, 1]
+    scores = score_stories(pred, gold)
+    assert scores.stories == 1
+    assert scores.bcubed == bcubed(pred, gold) and scores.pairwise == pairwise(pred, gold)
+    assert scores.chaining == Chaining(largest=6, largest_gold=3, over_twice_gold=0)
+
+
+def test_baseline_skips_records_it_cannot_read_as_singletons() -> None:
+    records = [
+        {"id": "1", "title": "Quake hits Chile", "text": "A strong quake hit central Chile on Tuesday."},
+        {"id": "2", "html": "<p>A strong quake hit central Chile on Tuesday.</p>"},
+        {"id": "3", "title": "Quake hits Chile", "text": "A strong quake hit central Chile on Tuesday."},
+    ]
+    stories, skipped = baseline_stories(records)
+    assert skipped == 1
+    assert stories[0] == stories[2] and stories[1] == "skipped:2"
+
