@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from pipeline.cli import main
 from pipeline.evaluate import Chaining, baseline_stories, bcubed, chaining, pairwise, score_stories
 
 
@@ -57,3 +61,48 @@ def test_baseline_skips_records_it_cannot_read_as_singletons() -> None:
     assert skipped == 1
     assert stories[0] == stories[2] and stories[1] == "skipped:2"
 
+
+STORIES = {
+    "quake": [
+        ("Strong earthquake shakes central Chile", "A magnitude 7.1 earthquake struck central Chile on Tuesday, "
+         "damaging buildings in Valparaiso and cutting power to thousands of homes, the emergency office said."),
+        ("Magnitude 7.1 earthquake hits central Chile", "An earthquake of magnitude 7.1 hit central Chile, damaging "
+         "buildings in Valparaiso and leaving thousands of homes without power, the emergency office said."),
+    ],
+    "rates": [
+        ("Central bank raises interest rates to fight inflation", "The central bank raised its benchmark interest "
+         "rate by half a point to 4.5 percent, its steepest increase in a decade, as inflation hit a 40-year high."),
+        ("Bank lifts benchmark rate by half a point as inflation soars", "Inflation at a 40-year high pushed the "
+         "central bank to lift its benchmark interest rate by half a point, to 4.5 percent, a decade's steepest."),
+    ],
+}  # fmt: skip
+
+
+def labelled_file(tmp_path: Path) -> Path:
+    records = [
+        {"id": f"{story}-{i}", "title": title, "text": text, "cluster": story}
+        for story, versions in STORIES.items()
+        for i, (title, text) in enumerate(versions)
+    ]
+    records.append({"id": "page", "cluster": "page", "html": "<html><body><p>" + "A page of words. " * 20 + "</p>"})
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_evaluate_prints_storyline_and_the_baseline_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = labelled_file(tmp_path)
+    assert main(["evaluate", str(data)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "story B-cubed P=" in line]
+    assert [row.split("|")[0].strip() for row in rows] == ["storyline", "tfidf baseline"]
+    assert "5 articles, 3 gold stories (largest 2)" in out
+    assert "tfidf baseline |      3 stories | story B-cubed P=1.000 R=1.000 F1=1.000" in out
+    assert all("story pairwise P=" in row and "largest story" in row and "over 2x gold" in row for row in rows)
+    assert "tfidf baseline skipped 1 record(s)" in out
+
+    assert main(["evaluate", str(data), "--no-baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "storyline      |" in out and "tfidf baseline" not in out
