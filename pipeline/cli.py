@@ -25,11 +25,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import ConfigError, NothingIngestedError, StorylineError
 from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
 
 EXPORT_COLUMNS = (
     "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "author",
@@ -106,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variant-field", default="variant", help="field holding gold near-duplicate groups, if any")
     p.add_argument("--shuffle", type=int, action="append", metavar="SEED", help="shuffled order (repeatable)")
     p.add_argument("--config", help="settings TOML file (default $STORYLINE_CONFIG)")
+    p.add_argument("--no-baseline", action="store_true", help="do not score the TF-IDF baseline beside Storyline")
     p.set_defaults(handler=cmd_evaluate)
 
     p = with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
@@ -498,30 +502,53 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Ingest labelled data into temporary databases and print clustering scores per order."""
+    """Ingest labelled data into temporary databases and print clustering scores per order, beside the baseline's."""
     from .evaluate import evaluate_file
 
     settings = Settings.load(args.config)
     orders: list[int | None] = list(args.shuffle) if args.shuffle else [None]
     results = []
     for order in orders:
-        result = evaluate_file(args.data, args.label_field, order, args.variant_field, settings)
+        result = evaluate_file(
+            args.data, args.label_field, order, args.variant_field, settings, baseline=not args.no_baseline
+        )
         results.append(result)
-        line = (
-            f"{result.order:>12}: {result.articles} articles, {result.stories} stories "
-            f"(gold {result.gold_stories}), not ingested {result.not_ingested} | "
-            f"story B-cubed {result.story_bcubed} | story pairwise {result.story_pairwise}"
-        )
-        if result.variant_pairwise is not None:
-            line += f" | near-dup pairwise {result.variant_pairwise} | near-dup B-cubed {result.variant_bcubed}"
-        print(line, flush=True)
+        _print_evaluation(result)
     if len(results) > 1:
-        f1 = [r.story_bcubed.f1 for r in results]
-        print(
-            f"story B-cubed F1 over {len(f1)} orders: mean {sum(f1) / len(f1):.3f}, min {min(f1):.3f}, "
-            f"max {max(f1):.3f}, spread {max(f1) - min(f1):.3f}"
-        )
+        _print_spread("story B-cubed", [r.story_bcubed.f1 for r in results])
+        if baseline := [r.baseline.bcubed.f1 for r in results if r.baseline is not None]:
+            _print_spread("tfidf baseline B-cubed", baseline)
     return 0
+
+
+def _print_evaluation(result: Evaluation) -> None:
+    """One order's scores: a row for Storyline and, when run, a row for the TF-IDF baseline."""
+    chaining = result.story_chaining
+    print(
+        f"{result.order:>12}: {result.articles} articles, {result.gold_stories} gold stories "
+        f"(largest {chaining.largest_gold}), not ingested by storyline {result.not_ingested}"
+    )
+    rows = [("storyline", result.storyline)] + ([("tfidf baseline", result.baseline)] if result.baseline else [])
+    for name, scores in rows:
+        print(
+            f"  {name:<14} | {scores.stories:>6} stories | story B-cubed {scores.bcubed} | "
+            f"story pairwise {scores.pairwise} | largest story {scores.chaining.largest:>4}, "
+            f"{scores.chaining.over_twice_gold} over 2x gold",
+            flush=True,
+        )
+    if result.variant_pairwise is not None:
+        print(f"  {'storyline':<14} | near-dup pairwise {result.variant_pairwise} | "
+              f"near-dup B-cubed {result.variant_bcubed}")  # fmt: skip
+    if result.baseline_skipped:
+        print(f"  tfidf baseline skipped {result.baseline_skipped} record(s) without title or text "
+              "(html only: it does not extract pages); they count as its singletons")  # fmt: skip
+
+
+def _print_spread(what: str, f1: list[float]) -> None:
+    print(
+        f"{what} F1 over {len(f1)} orders: mean {sum(f1) / len(f1):.3f}, min {min(f1):.3f}, "
+        f"max {max(f1):.3f}, spread {max(f1) - min(f1):.3f}"
+    )
 
 
 def _similarity(v: dict[str, Any]) -> str:

@@ -1,4 +1,8 @@
-"""Evaluate: score a clustering against gold labels (B-cubed and pairwise precision/recall/F1)."""
+"""Evaluate: score a clustering against gold labels (B-cubed and pairwise precision/recall/F1, chaining).
+
+``evaluate_file`` scores Storyline on a labelled file and, beside it, the plain TF-IDF baseline of
+``pipeline.baseline`` on the same records in the same order: the reference a story clustering must beat.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .baseline import DEFAULT_THRESHOLD, DEFAULT_WINDOW_DAYS, cluster_documents, document_from_record
 from .errors import ConfigError
 from .ingest import ingest_paths
 from .settings import Settings
@@ -58,6 +63,44 @@ def clusters(labels: Sequence[Hashable]) -> dict[Hashable, list[int]]:
     return dict(out)
 
 
+@dataclass(frozen=True)
+class Chaining:
+    """How far predicted stories outgrow the gold ones: a story that chains through generic words grows huge."""
+
+    largest: int
+    largest_gold: int
+    over_twice_gold: int
+    """Predicted stories with more than twice as many items as the largest gold story."""
+
+    def __str__(self) -> str:
+        return f"largest {self.largest} (gold {self.largest_gold}), {self.over_twice_gold} over 2x gold"
+
+
+def chaining(predicted: Sequence[Hashable], gold: Sequence[Hashable]) -> Chaining:
+    """The largest predicted and gold stories, and how many predicted stories exceed twice the largest gold one."""
+    _check(predicted, gold)
+    pred_size, largest_gold = Counter(predicted), max(Counter(gold).values())
+    over = sum(1 for n in pred_size.values() if n > 2 * largest_gold)
+    return Chaining(max(pred_size.values()), largest_gold, over)
+
+
+@dataclass(frozen=True)
+class StoryScores:
+    """One clustering's story scores against the gold labels."""
+
+    stories: int
+    bcubed: Scores
+    pairwise: Scores
+    chaining: Chaining
+
+
+def score_stories(predicted: Sequence[Hashable], gold: Sequence[Hashable]) -> StoryScores:
+    """Story count, B-cubed, pairwise and chaining of one predicted labelling."""
+    return StoryScores(
+        len(set(predicted)), bcubed(predicted, gold), pairwise(predicted, gold), chaining(predicted, gold)
+    )
+
+
 def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
@@ -82,6 +125,16 @@ class Evaluation:
     story_pairwise: Scores
     variant_bcubed: Scores | None
     variant_pairwise: Scores | None
+    story_chaining: Chaining
+    baseline: StoryScores | None = None
+    """The TF-IDF baseline on the same records in the same order (None when not run)."""
+    baseline_skipped: int = 0
+    """Records the baseline could not read (no title or text, e.g. ``html`` alone), scored as singletons."""
+
+    @property
+    def storyline(self) -> StoryScores:
+        """Storyline's story scores, in the shape of the baseline's."""
+        return StoryScores(self.stories, self.story_bcubed, self.story_pairwise, self.story_chaining)
 
 
 def evaluate_file(
@@ -90,13 +143,15 @@ def evaluate_file(
     shuffle: int | None = None,
     variant_field: str = "variant",
     settings: Settings | None = None,
+    baseline: bool = True,
 ) -> Evaluation:
     """Ingest a labelled JSONL file into a temporary database (in file or shuffled order) and score it.
 
     Records not ingested (rejected) count as singletons, so a rejection can only lower recall.
-    Near-duplicate groups are scored when the records carry ``variant_field``.
+    Near-duplicate groups are scored when the records carry ``variant_field``. With ``baseline``,
+    the TF-IDF baseline (``pipeline.baseline``) is scored on the same records in the same order.
     """
-    records = _read_labelled(Path(path), label_field)
+    records = read_labelled(Path(path), label_field)
     if shuffle is not None:
         random.Random(shuffle).shuffle(records)
     with tempfile.TemporaryDirectory(prefix="storyline-eval-") as tmp:
@@ -118,6 +173,7 @@ def evaluate_file(
     has_variants = all(variant_field in r for r in records)
     variants = [placed.get(i, ("", f"rejected:{i}"))[1] for i in ids]
     gold_variants = [r.get(variant_field) for r in records]
+    baseline_labels, skipped = baseline_stories(records) if baseline else (None, 0)
     return Evaluation(
         order="file order" if shuffle is None else f"shuffle {shuffle}",
         articles=len(records),
@@ -128,10 +184,29 @@ def evaluate_file(
         story_pairwise=pairwise(stories, gold),
         variant_bcubed=bcubed(variants, gold_variants) if has_variants else None,
         variant_pairwise=pairwise(variants, gold_variants) if has_variants else None,
+        story_chaining=chaining(stories, gold),
+        baseline=score_stories(baseline_labels, gold) if baseline_labels is not None else None,
+        baseline_skipped=skipped,
     )
 
 
-def _read_labelled(path: Path, label_field: str) -> list[dict]:
+def baseline_stories(
+    records: Sequence[dict],
+    threshold: float = DEFAULT_THRESHOLD,
+    window_days: int | None = DEFAULT_WINDOW_DAYS,
+) -> tuple[list[Hashable], int]:
+    """The TF-IDF baseline's story per record, in order, and how many records it skipped (as singletons)."""
+    documents = [document_from_record(r) for r in records]
+    readable = [d for d in documents if d is not None]
+    labels = iter(cluster_documents(readable, threshold, window_days))
+    stories: list[Hashable] = [
+        f"skipped:{r['id']}" if d is None else next(labels) for r, d in zip(records, documents, strict=True)
+    ]
+    return stories, len(documents) - len(readable)
+
+
+def read_labelled(path: Path, label_field: str) -> list[dict]:
+    """The records of a labelled JSONL file; each needs a unique ``id`` and ``label_field``."""
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
     records = []

@@ -82,8 +82,9 @@ def test_evaluate_command_prints_scores(dev_data: Path, tmp_path: Path, capsys: 
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert main(["evaluate", str(data), "--label-field", "cluster", "--shuffle", "1", "--shuffle", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("story B-cubed P=") == 2 and "shuffle 2" in out
-    assert "story B-cubed F1 over 2 orders: mean" in out
+    assert out.count("story B-cubed P=") == 4 and "shuffle 2" in out  # storyline and baseline, per order
+    assert out.count("  tfidf baseline | ") == 2
+    assert "story B-cubed F1 over 2 orders: mean" in out and "tfidf baseline B-cubed F1 over 2 orders: mean" in out
 
 
 def test_evaluate_rejects_unlabelled_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
