@@ -1,7 +1,10 @@
 """Extract: raw documents become clean articles (text plus metadata), or rejections.
 
 HTML goes through trafilatura (text, title, date, author, site name, canonical URL); plain-text
-page dumps go through ``textclean.clean_dump``. Language is identified from the clean text.
+page dumps go through ``textclean.clean_dump``. Both lose their subscription, consent and template
+sentences (``paywall.strip_boilerplate``): what is left must be long enough to be an article, and a
+page that is too short once its paywall is gone is rejected as ``paywalled``. Language is
+identified from the clean text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from .models import Article, RawDocument, Rejection
+from .paywall import strip_boilerplate
 from .settings import ExtractSettings
 from .sources import parse_date
 from .textclean import clean_dump
@@ -35,20 +39,31 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
     if size > settings.max_bytes:
         return Rejection(raw.source_uri, "too_large", f"{size:,} bytes of text, the limit is {settings.max_bytes:,}")
     try:
-        article = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
+        extracted = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
     except Exception as exc:  # a parser bug on one hostile page must not end the run
         return Rejection(raw.source_uri, "extract_failed", f"{type(exc).__name__}: {exc}"[:300])
-    if isinstance(article, Rejection):
-        return article
+    if isinstance(extracted, Rejection):
+        return extracted
+    article, paywall = extracted
     words = len(article.text.split())
     minimum = settings.min_words_html if raw.kind == "html" else settings.min_words
     if words < minimum:
-        return Rejection(
-            raw.source_uri,
-            "too_short",
-            f"only {words} word(s) of article text after cleaning (minimum {minimum})",
-        )
+        return _too_short(raw.source_uri, words, minimum, paywall)
     return article
+
+
+def _too_short(source_uri: str, words: int, minimum: int, paywall: int) -> Rejection:
+    """Too little article text: a paywalled teaser when subscription sentences were removed, else too short."""
+    if paywall:
+        return Rejection(
+            source_uri,
+            "paywalled",
+            f"only {words} word(s) of article text besides {paywall} subscription or paywall sentence(s)"
+            f" (minimum {minimum})",
+        )
+    return Rejection(
+        source_uri, "too_short", f"only {words} word(s) of article text after cleaning (minimum {minimum})"
+    )
 
 
 def extract_many(raws: list[RawDocument], settings: ExtractSettings | None = None) -> list[Article | Rejection]:
@@ -56,13 +71,17 @@ def extract_many(raws: list[RawDocument], settings: ExtractSettings | None = Non
     return [extract(raw, settings) for raw in raws]
 
 
-def _extract_text(raw: RawDocument) -> Article:
-    cleaned = clean_dump(raw.content)
+def _extract_text(raw: RawDocument) -> tuple[Article, int]:
+    """The article of a text dump, and how many paywall sentences were removed from it."""
+    # Before the cleaner: it would take a gate line above the headline for the title, and drop a last gate
+    # line without a full stop ("Subscribe to continue reading") as a link, hiding that the page was paywalled.
+    stripped = strip_boilerplate(raw.content)
+    cleaned = clean_dump(stripped.text)
     text = cleaned.text
     if raw.title and cleaned.title and cleaned.title != raw.title and cleaned.title not in text:
         # The record names its own title: the line the cleaner took for a headline is article text.
         text = f"{cleaned.title}\n\n{text}" if text else cleaned.title
-    return Article(
+    article = Article(
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or cleaned.title,
@@ -75,9 +94,11 @@ def _extract_text(raw: RawDocument) -> Article:
         external_id=raw.external_id,
         source=raw.source,
     )
+    return article, stripped.paywall
 
 
-def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Rejection:
+def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article, int] | Rejection:
+    """The article of an HTML page and how many paywall sentences were removed from it, or why there is none."""
     # deferred: importing trafilatura costs ~0.5 s and text-only runs never need it
     from .htmlmeta import load_html, page_metadata
     from .htmltext import article_text
@@ -91,8 +112,9 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Reje
         found = article_text(tree, _extractor_options(settings.fast_html, raw.url))
     if not (found or "").strip():
         return _no_content(raw)
-    text = "\n\n".join(p.strip() for p in found.split("\n") if p.strip())
-    return Article(
+    stripped = strip_boilerplate(found)
+    text = "\n\n".join(p.strip() for p in stripped.text.split("\n") if p.strip())
+    article = Article(
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or meta.title,
@@ -105,6 +127,7 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> Article | Reje
         external_id=raw.external_id,
         source=raw.source,
     )
+    return article, stripped.paywall
 
 
 def _no_content(raw: RawDocument) -> Rejection:

@@ -30,9 +30,11 @@ class ExtractSettings:
     max_bytes: int = 10_000_000
     """Documents larger than this are rejected as too_large before parsing."""
     min_words: int = 5
-    """Text articles with fewer words of clean text are rejected as too_short (news flashes are short)."""
+    """Text articles with fewer words of clean text are rejected as too_short (news flashes are short), or as
+    paywalled when subscription sentences were removed from them."""
     min_words_html: int = 25
-    """HTML pages with fewer words of extracted text are rejected as too_short (menus, index pages)."""
+    """HTML pages with fewer words of extracted text are rejected as too_short (menus, index pages), or as
+    paywalled when subscription sentences were removed from them."""
     fast_html: bool = False
     """trafilatura fast mode (skips the fallback extractors): ~1.7x faster, slightly less recall."""
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)

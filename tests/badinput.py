@@ -171,6 +171,7 @@ KINDS: tuple[BadKind, ...] = (
     BadKind("unclosed-tag soup", "soup.html", "too_short", "word", _text("<html><body><div><span><b><i><div><p>Menu<p>Home<li>World<li>Sport" + "<div><span>" * 200)),
     BadKind("billion-laughs feed dropped in as .html", "feed.html", "no_content", "no article text", _text(BILLION_LAUGHS)),
     BadKind("navigation-only text dump", "menu.txt", "too_short", "word", _text("Home\n\nWorld\n\nSport\n\nBusiness\n\nSign in\n\nSubscribe")),
+    BadKind("paywalled teaser page", "paywalled.html", "paywalled", "paywall", _text(html_page("<article><h1>Council closes the Elm Street library</h1><p>The council voted on Tuesday to close the branch.</p><div class=paywall><p>Subscribe to continue reading.</p><p>Already a subscriber? Log in to continue.</p><p>Get unlimited access to local journalism for just $1 a week. Cancel anytime.</p></div></article><footer><p>We use cookies to personalise content. Accept all cookies.</p></footer>"))),
     BadKind("too few words", "short.txt", "too_short", "word", _text("Breaking news soon.")),
     # --- paths ------------------------------------------------------------------------------------------------
     BadKind("unsupported extension (.pdf)", "paper.pdf", "unsupported_type", ".pdf", _bytes(b"%PDF-1.4 not read")),
