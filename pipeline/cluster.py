@@ -24,14 +24,15 @@ small story that now matches a larger one is folded into it.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from .fingerprint import cosine, estimate_jaccard, top_shared_terms
+from .evidence import weigh
+from .fingerprint import estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
@@ -83,6 +84,7 @@ class _Batch:
         self.members: dict[str, set[int]] = defaultdict(set)
         self.redirects: dict[str, str] = {}
         self.variants: list[StoryVariant] = []  # distinct variants this batch added, for the split check
+        self.average = settings.cluster.evidence == "corpus"  # stories scored by average link, not centroid
 
     def resolve(self, story_id: str) -> str:
         story_id = self.index.resolve(story_id)
@@ -113,9 +115,9 @@ class _Batch:
             self.buckets[key].append(seq)
 
     def scored_stories(self, fp: Fingerprint, candidates: _Candidates) -> list[tuple[float, str]]:
-        """Candidate story ids with their centroid cosine, best first.
+        """Candidate story ids with their average-link score (``StoryState.link``), best first.
 
-        A stored story the batch has not changed keeps the cosine computed from the index at
+        A stored story the batch has not changed keeps the score computed from the index at
         prefetch; one the batch created, grew or merged is scored against its live centroid.
         """
         ids = {self.resolve(s) for s in candidates.stories}
@@ -128,7 +130,7 @@ class _Batch:
                 story = self.stories.get(story_id)
                 if story is None:
                     continue
-                score = cosine(fp.terms, story.centroid, story.norm)
+                score = story.similarity(fp.terms, self.average)
             scored.append((score, story_id))
         return sorted(scored, key=lambda pair: (-pair[0], pair[1]))
 
@@ -199,7 +201,7 @@ def assign_batch(
     if not fresh:
         return out
     index.refresh(store)
-    batch, candidates = _prefetch(store, index, fresh, settings)
+    batch, candidates, fresh = _prefetch(store, index, fresh, settings)
     seq = store.max_seq() + 1
     now = datetime.now()
     for i, (article, fp) in enumerate(fresh):
@@ -215,16 +217,41 @@ def assign_batch(
     return out
 
 
+def weighed(
+    index: CandidateIndex, items: Sequence[tuple[Article, Fingerprint]], stored_hashes: set[str]
+) -> list[tuple[Article, Fingerprint]]:
+    """The batch's fingerprints with term vectors weighed by the corpus: stored articles, then the batch's earlier ones.
+
+    Each article's terms are weighed by the document frequencies of everything before it (exact
+    copies aside), so the weights do not depend on how the input is cut into batches.
+    """
+    terms = sorted({t for _, fp in items for t in fp.evidence})
+    df = Counter(index.document_frequencies(terms))
+    documents = index.documents
+    seen = set(stored_hashes)
+    out = []
+    for article, fp in items:
+        if fp.evidence:
+            fp = replace(fp, terms=weigh(fp.evidence, fp.chances, df, documents), evidence={}, chances={})
+        if fp.content_hash not in seen:
+            seen.add(fp.content_hash)
+            df.update(fp.terms.keys())
+            documents += 1
+        out.append((article, fp))
+    return out
+
+
 def _prefetch(
     store: Store, index: CandidateIndex, fresh: Sequence[tuple[Article, Fingerprint]], settings: Settings
-) -> tuple[_Batch, list[_Candidates]]:
-    """Fetch every stored candidate the batch needs, in a few set-based queries.
+) -> tuple[_Batch, list[_Candidates], list[tuple[Article, Fingerprint]]]:
+    """Weigh the batch's vectors and fetch every stored candidate it needs, in a few set-based queries.
 
-    Candidate stories are scored from the index's arrays; only those an article could join (cosine at the
+    Candidate stories are scored from the index's arrays; only those an article could join (score at the
     rewrite threshold or above) and those its copies belong to are loaded whole.
     """
     batch = _Batch(settings, index, store)
     batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
+    fresh = weighed(index, fresh, set(batch.by_hash))
     candidates: list[_Candidates] = []
     copies = set(batch.by_hash)
     for _, fp in fresh:
@@ -243,7 +270,9 @@ def _prefetch(
     for seq, (signature, ref) in index.signatures(store, {s for c in candidates for s in c.band_hits}).items():
         batch.add_signature(seq, signature, ref)
     scores = index.story_scores(
-        [fp.terms for _, fp in fresh], ((i, s) for i, c in enumerate(candidates) for s in c.stories)
+        [fp.terms for _, fp in fresh],
+        ((i, s) for i, c in enumerate(candidates) for s in c.stories),
+        settings.cluster.evidence == "corpus",
     )
     for i, cand in enumerate(candidates):
         cand.scores = {s: scores[i, s] for s in cand.stories if (i, s) in scores}
@@ -259,7 +288,7 @@ def _prefetch(
     for seq, (signature, ref) in index.signatures(store, store.member_seqs(top, MEMBERS_PER_STORY)).items():
         batch.add_signature(seq, signature, ref)
         batch.members[index.resolve(ref.story_id)].add(seq)
-    return batch, candidates
+    return batch, candidates, fresh
 
 
 def _assign_one(
@@ -288,7 +317,7 @@ def _assign_one(
         ref, jaccard = (exact, 1.0) if exact else near  # type: ignore[misc]
         story = batch.story(ref.story_id)
         relation, matched, group = ("exact" if exact else "near_duplicate"), ref.article_id, ref.variant_group
-        story_similarity: float | None = cosine(fp.terms, story.centroid, story.norm)
+        story_similarity: float | None = story.similarity(fp.terms, batch.average)
     else:
         group = "v" + article_id[1:]
         joinable = [
@@ -341,12 +370,12 @@ def _merge_bridged(
     seq: int,
     out: BatchAssignment,
 ) -> StoryState:
-    """Merge the other stories this article also joins into one, when their centroids agree."""
+    """Merge the other stories this article also joins into one, when their members agree as a join needs."""
     threshold = batch.settings.cluster.merge_threshold
     for _, other in others:
         if other.story_id == story.story_id or other.story_id not in batch.stories:
             continue
-        similarity = cosine(story.centroid, other.centroid) / (story.norm * other.norm)
+        similarity = story.similarity(other.query(batch.average), batch.average)
         if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
             continue
         keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
@@ -361,6 +390,7 @@ def fold_story(batch: _Batch, keep: StoryState, drop: StoryState, merge: StoryMe
     batch.changed.add(keep.story_id)
     batch.post(keep, drop.centroid)
     keep.size += drop.size
+    keep.variants += drop.variants
     keep.posted |= drop.posted
     for day in (drop.first_published, drop.last_published):
         _extend(keep, day)
@@ -374,6 +404,7 @@ def fold_story(batch: _Batch, keep: StoryState, drop: StoryState, merge: StoryMe
 def _grow(batch: _Batch, story: StoryState, terms: dict[str, float]) -> None:
     """Add a distinct variant's vector to its story's centroid (copies do not re-weight a story)."""
     story.add(terms)
+    story.variants += 1
     batch.changed.add(story.story_id)
     batch.post(story, terms)
 

@@ -3,9 +3,11 @@
 * ``content_hash``: hash of the normalised text; equal hashes are exact copies.
 * MinHash signature over word shingles (``sketch.ShingleMinHash``: vectorised, datasketch-compatible
   signatures), with LSH band keys for candidate lookup; estimated Jaccard finds syndicated near-duplicates.
-* A weighted term vector: salient words and names, weighted by how rare they are in the language
-  (wordfreq's corpus frequencies act as a fixed, corpus-independent IDF, so the weight of a word
-  does not drift with what happens to be stored). Stories are compared on these vectors.
+* A weighted term vector: salient words and names. With ``cluster.evidence = "language"`` (the
+  default) weighted by how rare they are in the language (wordfreq's frequencies act as a fixed,
+  corpus-independent IDF); with ``"corpus"``, stemmed and weighed at clustering by how rare they
+  are in the stored news, the language's frequencies as the prior (``pipeline.evidence``).
+  Stories are compared on these vectors.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import regex
 import xxhash
 
+from .evidence import document_chance, idf, stemmer, weigh
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
 from .sketch import ShingleMinHash
@@ -41,8 +44,8 @@ _NON_WORD = regex.compile(r"[^\p{L}\p{N}]+")
 _POSSESSIVE = ("'s", "’s")
 STOP_ZIPF = 5.4  # words this common (the, said, would, ...) carry no story signal
 MAX_WEIGHT = 4.5
-TOKEN_CACHE_SIZE = 200_000  # tokens remembered per language by a TermWeighter (~30 MB at most)
 NUMBER_WEIGHT = 6.0  # tuned on ECB+ dev: numbers separate twin events (pair AUC 0.914 -> 0.928)
+TOKEN_CACHE_SIZE = 200_000  # tokens remembered per language by a TermWeighter (~30 MB at most)
 
 
 def normalise(text: str) -> str:
@@ -109,7 +112,12 @@ def estimate_jaccard(a: np.ndarray | tuple[int, ...], b: np.ndarray | tuple[int,
 
 
 class TermWeighter:
-    """Turns text into an L2-normalised vector of salient terms (words and names)."""
+    """Turns an article into what stories are compared on, in the database's ``cluster.evidence`` mode.
+
+    ``language``: an L2-normalised vector of salient terms weighted by their rarity in the language.
+    ``corpus``: the article's evidence (stemmed terms with counts) and each term's language prior,
+    weighed by the stored corpus's document frequencies at clustering (``pipeline.evidence``).
+    """
 
     def __init__(self, settings: ClusterSettings):
         self.settings = settings
@@ -117,9 +125,11 @@ class TermWeighter:
         # token -> (term, weight) per language: most tokens of an article were seen before, and this
         # turns the per-token work into one lookup (the vector is the hot loop of fingerprinting).
         self._tokens: dict[str, dict[str, tuple[str, float]]] = {}
+        # token -> (stemmed term, document chance, or None for a token that is no evidence) per language
+        self._evidence_tokens: dict[str, dict[str, tuple[str, float | None]]] = {}
 
     def vector(self, title: str | None, text: str, language: str | None) -> dict[str, float]:
-        """Weighted terms of an article: (1 + log tf) x rarity, names boosted, top N kept."""
+        """Weighted terms of an article: (1 + log tf) x rarity in the language, names boosted, top N kept."""
         lang = _wordfreq_language(language)
         known = self._tokens.setdefault(lang, {})
         if len(known) > TOKEN_CACHE_SIZE:  # bounded: a firehose brings an endless vocabulary
@@ -150,16 +160,67 @@ class TermWeighter:
         norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
         return {t: w / norm for t, w in top}
 
+    def evidence(self, title: str | None, text: str, language: str | None) -> tuple[dict[str, float], dict[str, float]]:
+        """An article's evidence (stemmed term -> 1 + log tf, top N) and each term's document chance.
+
+        Headline words count twice. Years, weekdays, months, words as common as "said" and
+        one-character tokens are no evidence of one event. Names get no boost: how rare a name is in
+        the news decides its weight. The top ``article_terms`` terms are kept, ranked by evidence
+        times their language-prior idf.
+        """
+        lang = _wordfreq_language(language)
+        known = self._evidence_tokens.setdefault(lang, {})
+        if len(known) > TOKEN_CACHE_SIZE:
+            known.clear()
+        occurrences = Counter(_WORD.findall(f"{title}\n{text}" if title else text))
+        if title:
+            occurrences.update(_WORD.findall(title))
+        new = [token for token in occurrences if token not in known]
+        if new:
+            self._learn_evidence(new, lang, known)
+        counts: Counter[str] = Counter()
+        chances: dict[str, float] = {}
+        for token, n in occurrences.items():
+            term, chance = known[token]
+            if chance is None:
+                continue
+            counts[term] += n
+            if chance > chances.get(term, -1.0):
+                chances[term] = chance
+        evidence = {t: 1.0 + math.log(c) for t, c in counts.items()}
+        if len(evidence) > self.settings.article_terms:
+            ranked = sorted(evidence.items(), key=lambda kv: (-kv[1] * idf(0.0, 0.0, chances[kv[0]]), kv[0]))
+            evidence = dict(ranked[: self.settings.article_terms])
+        return evidence, {t: chances[t] for t in evidence}
+
     def _learn(self, tokens: list[str], lang: str, known: dict[str, tuple[str, float]]) -> None:
         """Add tokens first met to the token cache, looking their terms' frequencies up in one go."""
         terms = [_term(token) for token in tokens]
+        self._look_up(terms, lang)
+        for token, term in zip(tokens, terms, strict=True):
+            known[token] = (term, self._weight(term, lang))
+
+    def _learn_evidence(self, tokens: list[str], lang: str, known: dict[str, tuple[str, float | None]]) -> None:
+        """Add tokens first met to the evidence token cache (stemmed, with their document chance)."""
+        words = [_term(token) for token in tokens]
+        self._look_up(words, lang)
+        stem = stemmer(lang)
+        for token, word in zip(tokens, words, strict=True):
+            known[token] = (word if word[:1].isdigit() else stem(word), self._chance(word, lang))
+
+    def _look_up(self, terms: list[str], lang: str) -> None:
+        """Look the Zipf frequencies of words not yet known up in one go."""
         unweighed = {t for t in terms if len(t) >= 2 and not t[0].isdigit() and (t, lang) not in self._zipf}
         if unweighed:
             ordered = list(unweighed)
             for term, zipf in zip(ordered, zipfs_of(ordered, lang), strict=True):
                 self._zipf[(term, lang)] = zipf
-        for token, term in zip(tokens, terms, strict=True):
-            known[token] = (term, self._weight(term, lang))
+
+    def _zipf_of(self, word: str, lang: str) -> float:
+        zipf = self._zipf.get((word, lang))
+        if zipf is None:
+            zipf = self._zipf[(word, lang)] = zipf_of(word, lang)
+        return zipf
 
     def _weight(self, term: str, lang: str) -> float:
         if term[0].isdigit():
@@ -167,13 +228,33 @@ class TermWeighter:
             return NUMBER_WEIGHT if len(term) >= 2 else NUMBER_WEIGHT / 3
         if len(term) < 2:
             return 0.0
-        key = (term, lang)
-        zipf = self._zipf.get(key)
-        if zipf is None:
-            zipf = self._zipf[key] = zipf_of(term, lang)
+        zipf = self._zipf_of(term, lang)
         if zipf >= STOP_ZIPF:
             return 0.0
         return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+
+    def _chance(self, word: str, lang: str) -> float | None:
+        """A word's document chance in the language, or None when it is no evidence of one event."""
+        if len(word) < 2:
+            return None  # "a", "2": in every other article
+        if word[0].isdigit():
+            # "95", "52-3" or "6.1" pin an event down; a year only dates it.
+            return None if _YEAR.fullmatch(word) else 0.0
+        zipf = self._zipf_of(word, lang)
+        if zipf >= STOP_ZIPF or word in _GENERIC.get(lang, ()):
+            return None
+        return document_chance(zipf)
+
+
+_YEAR = regex.compile(r"(?:19|20)\d\d")
+# Words that place an article in time or attribute it, in any story: no evidence of which event it tells.
+_GENERIC = {
+    "en": frozenset(
+        """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+        august september october november december today yesterday tomorrow tonight weekend said says told
+        according reported reports""".split()
+    )
+}
 
 
 def zipfs_of(terms: Sequence[str], lang: str) -> list[float]:
@@ -279,15 +360,26 @@ def fingerprint_articles(
     """All three fingerprints of each article, signatures computed for the whole batch at once."""
     normalised = [normalise(article.text) for article in articles]
     sigs = sketcher(settings).signatures([text.encode("utf-8").split() for text in normalised])
-    return [
-        Fingerprint(
-            content_hash=_hash_normalised(text),
-            signature=tuple(sig.tolist()),
-            band_keys=band_keys(sig, settings),
-            terms=weighter.vector(article.title, article.text, article.language),
+    corpus = weighter.settings.evidence == "corpus"
+    out = []
+    for article, text, sig in zip(articles, normalised, sigs, strict=True):
+        if corpus:
+            evidence, chances = weighter.evidence(article.title, article.text, article.language)
+            terms = weigh(evidence, chances, {}, 0.0)
+        else:
+            evidence, chances = {}, {}
+            terms = weighter.vector(article.title, article.text, article.language)
+        out.append(
+            Fingerprint(
+                content_hash=_hash_normalised(text),
+                signature=tuple(sig.tolist()),
+                band_keys=band_keys(sig, settings),
+                terms=terms,
+                evidence=evidence,
+                chances=chances,
+            )
         )
-        for article, text, sig in zip(articles, normalised, sigs, strict=True)
-    ]
+    return out
 
 
 def cosine(a: dict[str, float], b: dict[str, float], b_norm: float | None = None) -> float:

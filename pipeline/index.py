@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -37,7 +37,8 @@ from .storedrows import StoredRows, build_arrays, map_arrays, mapped, save_array
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
-SNAPSHOT_FORMAT = 3  # 2: story centroids and article signatures too (storedrows.py); 3: article term vectors
+SNAPSHOT_FORMAT = 4  # 2: story centroids and article signatures too (storedrows.py); 3: article term vectors;
+# 4: the corpus's term document frequencies
 SNAPSHOT_AFTER = 50_000  # unsaved postings (and 5% of the index) before a run writes a new snapshot
 
 
@@ -107,6 +108,52 @@ class _Postings:
         return self.keys, self.values
 
 
+class _Counts:
+    """key -> count, as a sorted key array with counts plus a dict of recent additions."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.counts = np.empty(0, dtype=np.int64)
+        self.recent: Counter[int] = Counter()
+
+    def add(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """Add ``counts[i]`` to key ``keys[i]``."""
+        if len(keys) > COMPACT_AFTER // 4:
+            self._merge(keys, counts)
+            return
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            self.recent[key] += count
+        if len(self.recent) > COMPACT_AFTER:
+            self.folded()
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The count of each key (0 for a key never added), in the keys' order."""
+        found = np.zeros(len(keys), dtype=np.int64)
+        if len(self.keys) and len(keys):
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            hit = self.keys[at] == keys
+            found[hit] = self.counts[at[hit]]
+        if self.recent:
+            found += np.fromiter((self.recent.get(k, 0) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+        return found
+
+    def folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """All counts as two arrays sorted by key (the recent additions folded in)."""
+        if self.recent:
+            keys = np.fromiter(self.recent.keys(), dtype=np.uint64, count=len(self.recent))
+            counts = np.fromiter(self.recent.values(), dtype=np.int64, count=len(self.recent))
+            self.recent.clear()
+            self._merge(keys, counts)
+        return self.keys, self.counts
+
+    def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        merged, at = np.unique(np.concatenate([self.keys, keys.astype(np.uint64)]), return_inverse=True)
+        self.counts = np.bincount(at, weights=np.concatenate([self.counts, counts]), minlength=len(merged)).astype(
+            np.int64
+        )
+        self.keys = merged
+
+
 class CandidateIndex:
     """In-memory view of the persisted candidate postings, kept current with ``refresh``."""
 
@@ -118,6 +165,8 @@ class CandidateIndex:
         self._story_numbers: dict[str, int] | None = {}
         self.redirects: dict[str, str] = {}
         self.rows = StoredRows()  # centroids, signatures and term vectors of stored candidates
+        self.term_counts = _Counts()  # term key -> stored articles (exact copies aside) holding the term
+        self.documents = 0  # stored articles counted in ``term_counts``
         self.load_seconds = 0.0
         self.snapshot = Path(snapshot) if snapshot else None
         self.snapshot_seq = 0  # the last article the loaded (or saved) snapshot covers
@@ -144,6 +193,9 @@ class CandidateIndex:
         self.rows.refresh(store, since, top)
         band_keys, band_seqs = store.band_rows(since, top)
         self.bands.add(band_keys, band_seqs)
+        term_keys, term_counts, documents = store.term_document_counts(since, top)
+        self.term_counts.add(term_keys, term_counts)
+        self.documents += documents
         term_keys, story_ids = store.posting_rows(since, top)
         self.postings.add(term_keys, np.fromiter((self._number(s) for s in story_ids), dtype=np.int64))
         merges = store.merges_since(since, top)
@@ -153,6 +205,11 @@ class CandidateIndex:
         self.max_seq = top
         self.load_seconds += time.perf_counter() - started
         return len(band_keys) + len(term_keys)
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many stored articles (exact copies aside) hold each term, as of the last refresh."""
+        counts = self.term_counts.get(np.fromiter((term_key(t) for t in terms), dtype=np.uint64, count=len(terms)))
+        return dict(zip(terms, counts.tolist(), strict=True))
 
     def near_duplicate_candidates(self, band_keys: Iterable[int]) -> set[int]:
         """Seqs of stored articles sharing at least one LSH band key."""
@@ -179,10 +236,10 @@ class CandidateIndex:
         return self.rows.load_stories(story_ids, posting_terms)
 
     def story_scores(
-        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
+        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]], average: bool = False
     ) -> dict[tuple[int, str], float]:
         """Cosine of query ``i`` with stored story ``s``'s centroid, per (i, s) pair (as of the last refresh)."""
-        return self.rows.story_scores(queries, pairs)
+        return self.rows.story_scores(queries, pairs, average)
 
     def signatures(self, store: Store, seqs: Iterable[int]) -> dict[int, tuple[np.ndarray, ArticleRef]]:
         """MinHash signatures and placement of stored articles, by seq (their story ids need resolving)."""
@@ -236,6 +293,7 @@ class CandidateIndex:
             return False
         band_keys, band_seqs = self.bands.folded()
         post_keys, post_stories = self.postings.folded()
+        df_keys, df_counts = self.term_counts.folded()
         self.snapshot.mkdir(parents=True, exist_ok=True)
         version = self.snapshot / f"v{self.max_seq}-{uuid.uuid4().hex[:8]}"
         version.mkdir()
@@ -246,11 +304,13 @@ class CandidateIndex:
         arrays = {
             "band_keys": band_keys, "band_seqs": band_seqs, "posting_keys": post_keys, "posting_stories": post_stories,
             "story_names": np.array(self.story_names, dtype=f"S{max((len(n) for n in self.story_names), default=1)}"),
+            "df_keys": df_keys, "df_counts": df_counts,
         }  # fmt: skip
         for name, array in arrays.items():
             np.save(version / f"{name}.npy", array)
         manifest = {"format": SNAPSHOT_FORMAT, "database_id": database_id, "max_seq": self.max_seq,
-                    "anchor_article": anchor, "postings": len(band_keys) + len(post_keys)}  # fmt: skip
+                    "anchor_article": anchor, "postings": len(band_keys) + len(post_keys),
+                    "documents": self.documents}  # fmt: skip
         (version / "manifest.json").write_text(json.dumps(manifest))
         pointer = self.snapshot / f"CURRENT.{os.getpid()}.tmp"
         pointer.write_text(version.name)
@@ -273,7 +333,15 @@ class CandidateIndex:
                 return  # an older layout: ignored, and replaced by the next save
             arrays = {
                 name: mapped(version / f"{name}.npy")
-                for name in ("band_keys", "band_seqs", "posting_keys", "posting_stories", "story_names")
+                for name in (
+                    "band_keys",
+                    "band_seqs",
+                    "posting_keys",
+                    "posting_stories",
+                    "story_names",
+                    "df_keys",
+                    "df_counts",
+                )
             }
             rows = map_arrays(version)
         except (OSError, ValueError) as exc:
@@ -289,6 +357,8 @@ class CandidateIndex:
         self.bands.keys, self.bands.values = arrays["band_keys"], arrays["band_seqs"]
         self.postings.keys, self.postings.values = arrays["posting_keys"], arrays["posting_stories"]
         self.story_names = [n.decode("ascii") for n in arrays["story_names"].tolist()]
+        self.term_counts.keys, self.term_counts.counts = arrays["df_keys"], arrays["df_counts"]
+        self.documents = int(manifest["documents"])
         self._story_numbers = None
         self.max_seq = self.snapshot_seq = manifest["max_seq"]
         self._snapshot_size = manifest["postings"]

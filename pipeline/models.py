@@ -56,7 +56,13 @@ class Fingerprint:
     content_hash: str
     signature: tuple[int, ...]
     band_keys: tuple[int, ...]
-    terms: dict[str, float] = field(hash=False)  # L2-normalised salient-term vector
+    terms: dict[str, float] = field(hash=False)
+    """L2-normalised term vector. Prepared with the language prior alone; clustering re-weighs it by the
+    stored corpus's document frequencies (``pipeline.evidence``) before comparing or storing it."""
+    evidence: dict[str, float] = field(default_factory=dict, hash=False)
+    """Term -> (1 + log tf) x name boost: what ``terms`` is weighed from (empty: ``terms`` is final)."""
+    chances: dict[str, float] = field(default_factory=dict, hash=False)
+    """Term -> chance that a document of the language holds it (the idf prior)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from collections import defaultdict
 from dataclasses import replace
 
 from .cluster import BatchAssignment, _Batch, fold_story, make_id, query_terms, stories_overlap
-from .fingerprint import cosine
 from .split import two_events
 from .store import StoryLink, StoryMerge, StoryState, StoryVariant
 
@@ -65,6 +64,7 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
             new.add(variant.terms)
             out.moves[variant.variant_group] = new.story_id
         new.size, story.size = len(moved), max(1, story.size - len(moved))
+        new.variants, story.variants = len(moved), max(1, story.variants - len(moved))
         batch.add_story(new)
         out.created.add(new.story_id)
         out.grown.add(story_id)
@@ -96,14 +96,14 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
     touched = sorted(s for s in out.created | out.grown if s in batch.stories and variants[s])
     is_touched = set(touched)
     small = {s for s in touched if s in out.created and len(variants[s]) <= REHOME_VARIANTS}
-    queries = [_unit(batch.stories[s]) for s in touched]
+    queries = [batch.stories[s].query(batch.average) for s in touched]
     lookups = [query_terms(q, settings.query_terms) for q in queries]
     pairs = {
         (i, batch.resolve(c))
         for i, terms in enumerate(lookups)
         for c in batch.index.candidate_stories(terms, settings.max_candidates)
     }
-    scores = batch.index.story_scores(queries, ((i, c) for i, c in pairs if c not in is_touched))
+    scores = batch.index.story_scores(queries, ((i, c) for i, c in pairs if c not in is_touched), batch.average)
     threshold = settings.rewrite_threshold
     matched = {c for (_, c), score in scores.items() if score >= threshold}
     for story in batch.index.load_stories(matched - batch.stories.keys(), settings.posting_terms).values():
@@ -114,7 +114,7 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
             others = {batch.resolve(o) for t in lookups[i] for o in batch.postings.get(t, ())} - {story_id}
             for other in sorted(others & batch.stories.keys()):
                 story = batch.stories[other]
-                found.append((cosine(queries[i], story.centroid, story.norm), story_id, other))
+                found.append((story.similarity(queries[i], batch.average), story_id, other))
     for score, looked_up, candidate in sorted(found, key=lambda f: (-f[0], f[1], f[2])):
         a, b = batch.resolve(looked_up), batch.resolve(candidate)
         if a == b or score < threshold or a not in batch.stories or b not in batch.stories:
@@ -126,9 +126,3 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
             latest = max((v for k in {looked_up, a, b} for v in variants[k]), key=lambda v: v.seq)
             merge = StoryMerge(drop.story_id, keep.story_id, latest.article_id, latest.seq, score)
             fold_story(batch, keep, drop, merge, out)
-
-
-def _unit(story: StoryState) -> dict[str, float]:
-    """The story's centroid scaled to unit length, by the norm the story state already keeps."""
-    norm = story.norm
-    return {t: w / norm for t, w in story.centroid.items()}

@@ -88,6 +88,12 @@ DROP INDEX IF EXISTS stories_story_id;
 -- The last article of the batch that wrote the row: the candidate index catches up on the stories
 -- written since its snapshot by this column (rewritten rows sit at the table's tail: zone maps prune).
 ALTER TABLE stories ADD COLUMN IF NOT EXISTS updated_seq BIGINT;
+-- Distinct variants (variant groups) of the story: a story is scored by its members' average similarity,
+-- its centroid (the sum of their vectors) over this count. Filled in once for older databases.
+ALTER TABLE stories ADD COLUMN IF NOT EXISTS variant_count INTEGER;
+UPDATE stories s SET variant_count = c.n
+FROM (SELECT story_id, count(DISTINCT variant_group) AS n FROM articles GROUP BY story_id) c
+WHERE s.variant_count IS NULL AND c.story_id = s.story_id;
 -- The article's seq: the candidate index reads term vectors by it (storedrows.py). Filled in once for
 -- databases from before the column (this text runs only when the schema changes).
 ALTER TABLE article_vectors ADD COLUMN IF NOT EXISTS seq BIGINT;

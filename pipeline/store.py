@@ -32,7 +32,7 @@ from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .fingerprint import dot
 from .models import IngestReport, Rejection
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
-from .settings import SEARCH_BREADTH
+from .settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 
 _STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 
@@ -128,6 +128,8 @@ class StoryState:
     size: int
     first_published: date | None = None
     last_published: date | None = None
+    variants: int = 0
+    """Distinct variants summed in the centroid (copies follow their variant and add nothing)."""
     is_new: bool = False
     posted: set[str] = field(default_factory=set)  # terms already in story_postings
     _norm: float | None = field(default=None, repr=False, compare=False)
@@ -138,6 +140,21 @@ class StoryState:
         if self._norm is None:
             self._norm = float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
         return self._norm
+
+    def similarity(self, vector: dict[str, float], average: bool) -> float:
+        """How close a unit vector is to the story: its cosine with the centroid, or (``average``) its
+        mean cosine with the story's variants (average link).
+
+        A loose pile of articles that each share a little with a newcomer scores low on average link,
+        where its centroid's cosine would not (a centroid's length shrinks as its members disagree).
+        """
+        return dot(vector, self.centroid) / (max(self.variants, 1) if average else self.norm)
+
+    def query(self, average: bool) -> dict[str, float]:
+        """The story as one vector whose ``similarity`` with another story is the stories' similarity:
+        the centroid over its variant count (average link) or over its length (centroid cosine)."""
+        scale = max(self.variants, 1) if average else self.norm
+        return {t: w / scale for t, w in self.centroid.items()}
 
     def add(self, vector: dict[str, float]) -> None:
         """Add a term vector to the centroid."""
@@ -301,6 +318,7 @@ class Store:
                 self.con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
             return
         old = {k: v for k, v in json.loads(stored).items() if k not in SEARCH_BREADTH}  # older databases stored them
+        old = {**{k: v for k, v in PARAMETER_DEFAULTS.items() if k in parameters}, **old}
         diff = {k: (old.get(k), v) for k, v in parameters.items() if old.get(k) != v}
         diff.update({k: (v, None) for k, v in old.items() if k not in parameters})
         if diff:
@@ -409,6 +427,29 @@ class Store:
         ).fetchnumpy()
         return found["term_key"].astype(np.uint64), [str(s) for s in found["story_id"]]
 
+    def term_document_counts(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Term keys with how many articles ``after < seq <= upto`` hold each, and how many articles that is.
+
+        Exact copies are left out: a page stored again says nothing more about how common its words are.
+        """
+        documents = self.con.execute(
+            "SELECT count(*) FROM articles WHERE seq > ? AND seq <= ? AND assigned_as <> 'exact'", [after, upto]
+        ).fetchall()[0][0]
+        if not documents:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), 0
+        found = self.con.execute(
+            """
+            SELECT term, count(*) AS n FROM (
+                SELECT unnest(v.terms) AS term FROM article_vectors v JOIN articles a ON a.seq = v.seq
+                WHERE v.seq > ? AND v.seq <= ? AND a.seq > ? AND a.seq <= ? AND a.assigned_as <> 'exact'
+            ) GROUP BY term
+            """,
+            [after, upto, after, upto],
+        ).fetchnumpy()
+        terms = found["term"].tolist()
+        keys = np.fromiter((term_key(t) for t in terms), dtype=np.uint64, count=len(terms))
+        return keys, found["n"].astype(np.int64), int(documents)
+
     def merges_since(self, after: int, upto: int) -> dict[str, str]:
         """Story merges recorded by articles ``after < seq <= upto``: merged id -> surviving id."""
         rows = self.con.execute(
@@ -500,13 +541,13 @@ class Store:
     def stories_updated(self, after: int, upto: int) -> list[StoryState]:
         """Stories written by batches whose last article is ``after < seq <= upto`` (a read of the table's tail)."""
         rows = self.con.execute(
-            "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights "
-            "FROM stories WHERE updated_seq > ? AND updated_seq <= ?",
+            "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights, "
+            "coalesce(variant_count, article_count) FROM stories WHERE updated_seq > ? AND updated_seq <= ?",
             [after, upto],
         ).fetchall()
         return [
-            StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last)
-            for story_id, size, first, last, terms, weights in rows
+            StoryState(story_id, dict(zip(terms, weights, strict=True)), size, first, last, variants)
+            for story_id, size, first, last, terms, weights, variants in rows
         ]
 
     def resolve_story(self, story_id: str) -> str:
@@ -711,6 +752,7 @@ class Store:
                     "last_published": max(dates) if dates else None,
                     "article_count": len(story_members),
                     "source_count": len({r["outlet"] for r in story_members}),
+                    "variant_count": len({r["variant_group"] for r in story_members}),
                 }
             )
         return updates, rows

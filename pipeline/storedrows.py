@@ -30,15 +30,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .fingerprint import cosine
 from .store import ArticleRef, Store, StoreError, StoryState
 
 READ_ROWS = 20_000  # rows per record batch when reading a whole table
 BUILD_MEMORY = "512MB"  # DuckDB's memory limit while the arrays are read from the store
 NO_DATE = np.iinfo(np.int32).min
 EPOCH = date(1970, 1, 1).toordinal()
-STORY_ARRAYS = ("story_ids", "story_rows", "story_counts", "story_first", "story_last", "story_offsets", "story_terms",
-                "story_weights", "story_norms", "vocab")  # fmt: skip
+STORY_ARRAYS = ("story_ids", "story_rows", "story_counts", "story_variants", "story_first", "story_last",
+                "story_offsets", "story_terms", "story_weights", "story_norms", "vocab")  # fmt: skip
 ARTICLE_ARRAYS = ("article_seqs", "article_signatures", "article_ids", "article_stories", "article_groups",
                   "vector_offsets", "vector_text_offsets", "vector_text", "vector_weights")  # fmt: skip
 ARRAYS = STORY_ARRAYS + ARTICLE_ARRAYS
@@ -157,7 +156,7 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
     ).fetchall()[0]
     shapes = {
         "story_ids": (f"S{id_width}", (stories,)), "story_rows": (np.int64, (stories,)),
-        "story_counts": (np.int64, (stories,)),
+        "story_counts": (np.int64, (stories,)), "story_variants": (np.int64, (stories,)),
         "story_first": (np.int32, (stories,)), "story_last": (np.int32, (stories,)),
         "story_offsets": (np.int64, (stories + 1,)), "story_terms": (np.int32, (entries,)),
         "story_weights": (np.float64, (entries,)), "story_norms": (np.float64, (stories,)),
@@ -176,12 +175,14 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
     offset = 0
     # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
     sql = (
-        "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights FROM stories"
+        "SELECT story_id, article_count, coalesce(variant_count, article_count) AS variant_count, first_published, "
+        "last_published, centroid_terms, centroid_weights FROM stories"
     )
     for batch in _batches(store, sql, []):
         terms, weights = batch.column("centroid_terms"), batch.column("centroid_weights")
         ids.append(_fixed_bytes(batch.column("story_id")).astype(out["story_ids"].dtype))
         out["story_counts"].put(batch.column("article_count").to_numpy(zero_copy_only=False))
+        out["story_variants"].put(batch.column("variant_count").to_numpy(zero_copy_only=False))
         out["story_first"].put(_days(batch.column("first_published")))
         out["story_last"].put(_days(batch.column("last_published")))
         lengths = pc.list_value_length(terms).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -327,7 +328,12 @@ class StoredRows:
             if story_id in self.overlay:
                 stored = self.overlay[story_id]
                 states[story_id] = StoryState(
-                    story_id, dict(stored.centroid), stored.size, stored.first_published, stored.last_published
+                    story_id,
+                    dict(stored.centroid),
+                    stored.size,
+                    stored.first_published,
+                    stored.last_published,
+                    stored.variants,
                 )
             else:
                 base.append(story_id)
@@ -340,16 +346,16 @@ class StoredRows:
             centroid = dict(zip(terms, a["story_weights"][lo:hi].tolist(), strict=True))
             states[story_id] = StoryState(
                 story_id, centroid, int(a["story_counts"][row]),
-                _date(int(a["story_first"][row])), _date(int(a["story_last"][row])),
+                _date(int(a["story_first"][row])), _date(int(a["story_last"][row])), int(a["story_variants"][row]),
             )  # fmt: skip
         for state in states.values():
             state.posted = set(state.top_terms(posting_terms))
         return states
 
     def story_scores(
-        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]]
+        self, queries: Sequence[dict[str, float]], pairs: Iterable[tuple[int, str]], average: bool = False
     ) -> dict[tuple[int, str], float]:
-        """Cosine of query vector ``i`` with the centroid of stored story ``s``, for each (i, s) pair.
+        """``StoryState.similarity`` of query vector ``i`` with stored story ``s``, per (i, s) pair.
 
         Stories rewritten since ``base_seq`` are scored from their overlay state; the rest in one
         vectorised pass over the arrays. Unknown ids (merged away) are skipped.
@@ -361,12 +367,12 @@ class StoredRows:
             if story is None:
                 base_pairs.append((i, story_id))
             else:
-                scores[i, story_id] = cosine(queries[i], story.centroid, story.norm)
+                scores[i, story_id] = story.similarity(queries[i], average)
         if base_pairs:
-            scores.update(self._base_scores(queries, base_pairs))
+            scores.update(self._base_scores(queries, base_pairs, average))
         return scores
 
-    def _base_scores(self, queries: Sequence[dict[str, float]], pairs: list[tuple[int, str]]) -> dict:
+    def _base_scores(self, queries: Sequence[dict[str, float]], pairs: list[tuple[int, str]], average: bool) -> dict:
         a = self.arrays
         rows = self._story_rows([s for _, s in pairs])
         keep = rows >= 0
@@ -403,8 +409,11 @@ class StoredRows:
             at, hit = np.zeros(len(e_key), dtype=np.int64), np.zeros(len(e_key), dtype=bool)
         products = q_weight[at[hit]] * np.asarray(a["story_weights"][entries[hit]], dtype=np.float64)
         dots = np.bincount(owner[hit], weights=products, minlength=len(pairs))
-        norms = np.asarray(a["story_norms"][rows], dtype=np.float64)
-        values = dots / np.where(norms > 0, norms, 1.0)
+        if average:
+            values = dots / np.maximum(np.asarray(a["story_variants"][rows], dtype=np.float64), 1.0)
+        else:
+            norms = np.asarray(a["story_norms"][rows], dtype=np.float64)
+            values = dots / np.where(norms > 0, norms, 1.0)
         return {pair: float(v) for pair, v in zip(pairs, values.tolist(), strict=True)}
 
     def _story_rows(self, story_ids: Sequence[str]) -> np.ndarray:
