@@ -85,6 +85,26 @@ class _Batch:
         self.redirects: dict[str, str] = {}
         self.variants: list[StoryVariant] = []  # distinct variants this batch added, for the split check
         self.average = settings.cluster.evidence == "corpus"  # stories scored by average link, not centroid
+        self.founded: dict[str, int] = {}  # stories this batch founded -> rank, in the order founded
+
+    def rank(self, story_id: str) -> tuple[int, int]:
+        """A story's place in ingestion order (older first): what ties between stories are broken by.
+
+        Never the id: ids derive from the input's path, and the same records must make the same
+        stories wherever they are read from. Stored stories rank by when they were first posted
+        (``CandidateIndex.story_rank``), this batch's after them in the order founded; they are
+        saved in that order, so they keep it once stored. A stored story never posted (an empty
+        centroid) ranks last.
+        """
+        if story_id in self.founded:
+            return (1, self.founded[story_id])
+        stored = self.index.story_rank(story_id)
+        return (0, stored) if stored is not None else (2, 0)
+
+    def found(self, story: StoryState) -> None:
+        """Add a story this batch founds (a new event, or one split off), ranked after all before it."""
+        self.founded[story.story_id] = len(self.founded)
+        self.add_story(story)
 
     def resolve(self, story_id: str) -> str:
         story_id = self.index.resolve(story_id)
@@ -132,7 +152,7 @@ class _Batch:
                     continue
                 score = story.similarity(fp.terms, self.average)
             scored.append((score, story_id))
-        return sorted(scored, key=lambda pair: (-pair[0], pair[1]))
+        return sorted(scored, key=lambda pair: (-pair[0], self.rank(pair[1])))
 
     def near_duplicate(
         self, fp: Fingerprint, band_hits: set[int], top_stories: Sequence[str]
@@ -211,7 +231,10 @@ def assign_batch(
     from .repair import repair_batch  # repair builds on this module's batch state; imported here, not circularly
 
     repair_batch(batch, out)
-    out.stories = {sid: batch.stories[sid] for sid in sorted(out.created | out.grown) if sid in batch.stories}
+    # Saved in ingestion order: the index numbers stories in the order they are first posted (``_Batch.rank``).
+    out.stories = {
+        sid: batch.stories[sid] for sid in sorted(out.created | out.grown, key=batch.rank) if sid in batch.stories
+    }
     out.created &= out.stories.keys()
     out.grown = (out.grown & out.stories.keys()) - out.created
     return out
@@ -332,7 +355,7 @@ def _assign_one(
             story = _merge_bridged(batch, story, joinable[1:], article_id, seq, out)
         else:
             story = StoryState("s" + article_id[1:], {}, 0, is_new=True)
-            batch.add_story(story)
+            batch.found(story)
             story_similarity, relation = None, "new_story"
             out.created.add(story.story_id)
             older = [(score, s) for score, s in scored if score >= settings.rewrite_threshold]
@@ -378,7 +401,8 @@ def _merge_bridged(
         similarity = story.similarity(other.query(batch.average), batch.average)
         if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
             continue
-        keep, drop = (story, other) if (story.size, other.story_id) >= (other.size, story.story_id) else (other, story)
+        # The larger survives; of two the same size, the older (ids would make the outcome depend on the path).
+        keep, drop = sorted((story, other), key=lambda s: (-s.size, batch.rank(s.story_id)))
         fold_story(batch, keep, drop, StoryMerge(drop.story_id, keep.story_id, article_id, seq, similarity), out)
         story = keep
     return story

@@ -225,11 +225,20 @@ class CandidateIndex:
             weights.append(np.full(len(posted), weight))
         if not numbers:
             return set()
-        # Summed per story in the terms' order (bincount adds in array order), best first, ties by number.
+        # Summed per story in the terms' order (bincount adds in array order), best first, ties by number:
+        # the order stories were first posted (``story_rank``), so never by id, which follows the input's path.
         stories, at = np.unique(np.concatenate(numbers), return_inverse=True)
         scores = np.bincount(at, weights=np.concatenate(weights))
         best = np.lexsort((stories, -scores))[:limit]
         return {self.resolve(self.story_names[n]) for n in stories[best].tolist()}
+
+    def story_rank(self, story_id: str) -> int | None:
+        """A stored story's place in ingestion order: the order stories were first posted (None if never).
+
+        Stories are posted batch by batch, each batch's in the order they were founded, so this orders
+        stories by when they began, whatever their ids: what clustering breaks ties by.
+        """
+        return self._numbers().get(story_id)
 
     def load_stories(self, story_ids: Iterable[str], posting_terms: int) -> dict[str, StoryState]:
         """Centroids and extents of stored stories (ids merged away are skipped), as of the last refresh."""
@@ -265,12 +274,16 @@ class CandidateIndex:
             "stories": len(self.story_names),
         }
 
-    def _number(self, story_id: str) -> int:
+    def _numbers(self) -> dict[str, int]:
         if self._story_numbers is None:  # built on first need after a snapshot load
             self._story_numbers = {name: i for i, name in enumerate(self.story_names)}
-        number = self._story_numbers.get(story_id)
+        return self._story_numbers
+
+    def _number(self, story_id: str) -> int:
+        numbers = self._numbers()
+        number = numbers.get(story_id)
         if number is None:
-            number = self._story_numbers[story_id] = len(self.story_names)
+            number = numbers[story_id] = len(self.story_names)
             self.story_names.append(story_id)
         return number
 

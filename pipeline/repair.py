@@ -52,7 +52,7 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
     ]
     for variant in [*stored_variants, *batch.variants]:
         by_story[batch.resolve(variant.story_id)].append(variant)
-    for story_id in sorted(grown):
+    for story_id in sorted(grown, key=batch.rank):
         variants = sorted(by_story[story_id], key=lambda v: v.seq)[-SPLIT_WINDOW:]
         bisection = two_events([v.terms for v in variants], settings.split_min_variants, settings.split_threshold)
         if bisection is None:
@@ -65,7 +65,7 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
             out.moves[variant.variant_group] = new.story_id
         new.size, story.size = len(moved), max(1, story.size - len(moved))
         new.variants, story.variants = len(moved), max(1, story.variants - len(moved))
-        batch.add_story(new)
+        batch.found(new)
         out.created.add(new.story_id)
         out.grown.add(story_id)
         out.links.append(StoryLink(new.story_id, story_id, bisection.ratio, moved[-1].article_id, relation="split"))
@@ -93,7 +93,7 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
     variants: dict[str, list[StoryVariant]] = defaultdict(list)
     for variant in batch.variants:
         variants[batch.resolve(variant.story_id)].append(variant)
-    touched = sorted(s for s in out.created | out.grown if s in batch.stories and variants[s])
+    touched = sorted((s for s in out.created | out.grown if s in batch.stories and variants[s]), key=batch.rank)
     is_touched = set(touched)
     small = {s for s in touched if s in out.created and len(variants[s]) <= REHOME_VARIANTS}
     queries = [batch.stories[s].query(batch.average) for s in touched]
@@ -112,14 +112,16 @@ def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
     for i, story_id in enumerate(touched):  # the batch's own stories match on their live centroids
         if story_id in small:
             others = {batch.resolve(o) for t in lookups[i] for o in batch.postings.get(t, ())} - {story_id}
-            for other in sorted(others & batch.stories.keys()):
+            for other in sorted(others & batch.stories.keys(), key=batch.rank):
                 story = batch.stories[other]
                 found.append((story.similarity(queries[i], batch.average), story_id, other))
-    for score, looked_up, candidate in sorted(found, key=lambda f: (-f[0], f[1], f[2])):
+    # Ties go to the older stories: never to ids, which follow the input's path.
+    for score, looked_up, candidate in sorted(found, key=lambda f: (-f[0], batch.rank(f[1]), batch.rank(f[2]))):
         a, b = batch.resolve(looked_up), batch.resolve(candidate)
         if a == b or score < threshold or a not in batch.stories or b not in batch.stories:
             continue
-        drop, keep = sorted((batch.stories[a], batch.stories[b]), key=lambda s: (s.size, s.story_id))
+        # Two stories the same size are never folded (``drop.size < keep.size``): the size alone decides.
+        drop, keep = sorted((batch.stories[a], batch.stories[b]), key=lambda s: s.size)
         small_now = drop.story_id in small or (drop.story_id not in is_touched and drop.size <= REHOME_VARIANTS)
         if small_now and drop.size < keep.size and stories_overlap(drop, keep, settings.window_days):
             # The article that made them meet: the newest variant the batch gave either side.
