@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from conftest import SEEDS, ecb_records, write_jsonl
 
+import pipeline.ingest as ingest_module
 from pipeline.errors import NothingIngestedError, ParameterMismatchError
 from pipeline.evaluate import bcubed
 from pipeline.ingest import ingest_paths
@@ -255,3 +256,24 @@ def test_placeholder_dates_are_dropped_and_the_articles_kept(tmp_path: Path, set
                  "JOIN articles a ON a.article_id = s.canonical_article_id")  # fmt: skip
     assert story == [("seed-4", date(2021, 8, 25), date(2021, 8, 26))]
     assert rows(settings.db, "SELECT status FROM runs") == [("completed",)]
+
+
+def test_a_batch_that_raises_fails_the_run(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Batches committed before the error stay, but the run is 'failed' (not 'completed'), error logged."""
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(["2021-08-25"] * 5))
+    real, calls = ingest_module.assign_batch, []
+
+    def assign_then_break(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OverflowError("date value out of range")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "assign_batch", assign_then_break)
+    with pytest.raises(OverflowError):
+        ingest_paths([path], Settings(db=settings.db, batch_size=2))
+
+    assert rows(settings.db, "SELECT status, new FROM runs") == [("failed", 2)]
+    assert "OverflowError: date value out of range" in caplog.text

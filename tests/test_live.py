@@ -111,6 +111,25 @@ def test_feed_placeholder_dates_are_not_stored(live_site, fast_fetch, db_path) -
     assert stored == {"Undated page": None, "Dated page": date(2026, 11, 2), "Far future": date(2026, 11, 6)}
 
 
+def test_a_source_that_raises_fails_the_run(live_site, fast_fetch, db_path, monkeypatch) -> None:
+    """The first source's articles stay stored, but the run is 'failed', not 'completed'."""
+    import pipeline.live as live
+
+    real, calls = live.run_batches, []
+
+    def run_then_break(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OverflowError("date value out of range")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(live, "run_batches", run_then_break)
+    with pytest.raises(OverflowError):
+        ingest_sources(sources(live_site, "world", "sitemap"), Settings(db=db_path, fetch=fast_fetch))
+    with duckdb.connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT status, new FROM runs").fetchall() == [("failed", 3)]
+
+
 EXPECTED_REJECTIONS = {
     "/fail/404": "http_404",
     "/fail/500": "http_5xx",
