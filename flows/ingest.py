@@ -91,8 +91,10 @@ def ingest_flow(
                 # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
                 report.add(store_task(quote(settings), quote(index), run_id, quote(prepared)))
                 logger.info("batch %d: %s", number, _progress(report))
-    finally:
-        close_run(settings, run_id, report)
+    except BaseException as exc:
+        close_run(settings, run_id, report, exc)
+        raise
+    close_run(settings, run_id, report)
     save_index(settings, index)
     deliver_run_alerts(settings, report)
     published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)

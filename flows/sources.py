@@ -62,8 +62,11 @@ def sources_flow(
                 logger.info("%s", reports[-1].summary())
             else:
                 failed.append(spec.name)
-    finally:
-        close_run(settings, run_id, total_report(reports))
+    except BaseException as exc:
+        close_run(settings, run_id, total_report(reports), exc)
+        raise
+    error = StorylineError(f"source(s) failed after retries: {', '.join(failed)}") if failed else None
+    close_run(settings, run_id, total_report(reports), error)
     save_index(settings, index)
     delivered = IngestReport()
     deliver_run_alerts(settings, delivered)
@@ -78,8 +81,8 @@ def sources_flow(
     for report in reports:
         for rejection in report.ingest.rejections:
             logger.warning("rejected %s", rejection)
-    if failed:
-        raise StorylineError(f"source(s) failed after retries: {', '.join(failed)}")
+    if error:
+        raise error
     return reports
 
 

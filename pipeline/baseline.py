@@ -33,7 +33,7 @@ from itertools import pairwise
 import numpy as np
 
 from .errors import ConfigError
-from .sources import parse_date
+from .sources import parse_date, plausible_date
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -87,7 +87,7 @@ def document_from_record(record: Mapping[str, object]) -> BaselineDocument | Non
     title, text = _string(record.get("title")), _string(record.get("text"))
     if not title.strip() and not text.strip():
         return None
-    return BaselineDocument(title, text, parse_date(record.get("published_at")))
+    return BaselineDocument(title, text, plausible_date(parse_date(record.get("published_at"))))
 
 
 def _string(value: object) -> str:

@@ -27,7 +27,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 
@@ -196,8 +196,10 @@ def _extents_meet(a: tuple[date | None, date | None], b: tuple[date | None, date
     """Whether two (first, last) date extents come within ``days`` of each other; undated ones always do."""
     if a[1] is None or b[1] is None:
         return True
-    window = timedelta(days=days)
-    return (a[0] or a[1]) - window <= b[1] and (b[0] or b[1]) - window <= a[1]
+    # Day numbers, not date - timedelta: that overflows near date.min/date.max (a stored 0001-01-01).
+    a_first, a_last = (a[0] or a[1]).toordinal(), a[1].toordinal()
+    b_first, b_last = (b[0] or b[1]).toordinal(), b[1].toordinal()
+    return a_first - days <= b_last and b_first - days <= a_last
 
 
 def assign_batch(

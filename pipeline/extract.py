@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
-from .sources import parse_date
+from .sources import parse_date, plausible_date
 from .textclean import clean_dump
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _extract_text(raw: RawDocument) -> tuple[Article, int]:
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or cleaned.title,
-        published_at=raw.published_at or cleaned.published_at,
+        published_at=_published(raw.published_at, cleaned.published_at),
         author=cleaned.author,
         sitename=raw.source or cleaned.sitename,
         language=detect_language(cleaned.text),
@@ -118,7 +118,7 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article,
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or meta.title,
-        published_at=raw.published_at or _to_date(meta.date),
+        published_at=_published(raw.published_at, _to_date(meta.date)),
         author=meta.author,
         sitename=raw.source or meta.sitename or meta.hostname,
         language=detect_language(text),
@@ -128,6 +128,15 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article,
         source=raw.source,
     )
     return article, stripped.paywall
+
+
+def _published(*candidates: date | None) -> date | None:
+    """The first plausible publication date: the record's or listing's own, else the page's.
+
+    Every source (JSONL, text, HTML, feeds, sitemaps) becomes an article here, so this is the one place
+    where an implausible date (``plausible_date``) is dropped rather than stored.
+    """
+    return next((day for day in map(plausible_date, candidates) if day is not None), None)
 
 
 def _no_content(raw: RawDocument) -> Rejection:

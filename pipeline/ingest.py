@@ -9,6 +9,7 @@ sitemaps and URL lists); the Prefect flows call the same functions.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from .sources import count_files, read_paths
 from .store import NewArticle, Store, stored_vector
 
 Progress = Callable[[IngestReport, int], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,14 @@ def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
         return store.begin_run(inputs)
 
 
-def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
-    """Mark the run finished; a run that stored nothing from a non-empty input is 'failed'."""
-    status = "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
+def close_run(settings: Settings, run_id: str, report: IngestReport, error: BaseException | None = None) -> None:
+    """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
+
+    ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
+    """
+    status = run_status(report, error)
+    if error is not None:
+        logger.error("run %s %s: %s: %s", run_id, status, type(error).__name__, error)
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
         if report.new:  # the full-text index is a snapshot: add this run's articles to it
@@ -169,6 +176,15 @@ def close_run(settings: Settings, run_id: str, report: IngestReport) -> None:
         store.checkpoint()
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
+
+
+def run_status(report: IngestReport, error: BaseException | None = None) -> str:
+    """A finished run's status: failed (raised, or stored nothing it read), interrupted, empty or completed."""
+    if isinstance(error, Exception):
+        return "failed"  # even when earlier batches committed: the input was not all ingested
+    if error is not None:
+        return "interrupted"  # KeyboardInterrupt, SystemExit: stopped, not broken
+    return "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
 
 
 def save_index(settings: Settings, index: CandidateIndex) -> bool:
@@ -220,8 +236,10 @@ def ingest_documents(
     report = IngestReport()
     try:
         report = run_batches(documents, settings, run_id, index, progress, total)
-    finally:
-        close_run(settings, run_id, report)
+    except BaseException as exc:
+        close_run(settings, run_id, report, exc)
+        raise
+    close_run(settings, run_id, report)
     save_index(settings, index)
     deliver_run_alerts(settings, report)
     return report

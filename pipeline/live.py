@@ -86,8 +86,10 @@ def ingest_sources(
     try:
         for spec in specs:
             reports.append(ingest_source(spec, settings, run_id, index, progress, transport))
-    finally:
-        close_run(settings, run_id, total_report(reports))
+    except BaseException as exc:
+        close_run(settings, run_id, total_report(reports), exc)
+        raise
+    close_run(settings, run_id, total_report(reports))
     save_index(settings, index)
     deliver_run_alerts(settings, IngestReport())  # delivery counts are the run's, not a source's
     return reports

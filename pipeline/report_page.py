@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -195,19 +195,24 @@ def _x_positions(members: list[Variant]) -> tuple[dict[str, float], list[tuple[f
     lane = None if len(dates) == len(members) else SVG_WIDTH - 55.0
     if lane is not None:
         right = SVG_WIDTH - 130
-    first, last = min(dates), max(dates)
+    # Day numbers, not date arithmetic: a stored date at date.min or date.max (databases written before
+    # implausible dates were dropped) must draw, not overflow.
+    first, last = min(dates).toordinal(), max(dates).toordinal()
     if first == last:
-        first, last = first - timedelta(days=1), last + timedelta(days=1)
-    span = (last - first).days
+        first, last = first - 1, last + 1
+    span = last - first
 
-    def x_of(day: date) -> float:
-        return left + (right - left) * (day - first).days / span
+    def x_of(day: int) -> float:
+        return left + (right - left) * (day - first) / span
 
-    xs = {v.article_id: x_of(v.published_at) if v.published_at else lane or 0.0 for v in members}
+    xs = {v.article_id: x_of(v.published_at.toordinal()) if v.published_at else lane or 0.0 for v in members}
     step = max(1, -(-span // 7))
-    days = [first + timedelta(days=d) for d in range(0, span + 1, step)]
-    ticks = [(x_of(day), f"{day:%d %b %Y}", "middle") for day in days]
+    days = [d for d in range(first, last + 1, step) if _MIN_DAY <= d <= _MAX_DAY]
+    ticks = [(x_of(day), f"{date.fromordinal(day):%d %b %Y}", "middle") for day in days]
     return xs, ticks, lane
+
+
+_MIN_DAY, _MAX_DAY = date.min.toordinal(), date.max.toordinal()
 
 
 def _legend() -> str:

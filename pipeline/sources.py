@@ -12,7 +12,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -274,9 +274,39 @@ def parse_date(value: object) -> date | None:
     except ValueError:
         pass
     try:  # feeds and mail-style headers: "Sat, 21 Nov 2026 10:00:00 GMT"
-        return parsedate_to_datetime(text).date()
+        parsed = parsedate_to_datetime(text).date()
     except (TypeError, ValueError, IndexError):
         return None
+    # The mail parser reads any year below 100 as two-digit ("0001" as 2001); a four-digit year is
+    # taken as written, so Go's zero time stays year 1 (and is dropped as implausible), not 2001.
+    written = _MAIL_YEAR.search(text)
+    if written and len(written.group(1)) == 4 and int(written.group(1)) != parsed.year:
+        try:
+            return parsed.replace(year=int(written.group(1)))
+        except ValueError:  # year 0000, or 29 February of a year that has none
+            return None
+    return parsed
+
+
+_MAIL_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\.?\s+(\d{2,4})\b")
+
+
+EARLIEST_DATE = date(1990, 1, 1)
+"""The earliest publication date taken at face value (older ones are placeholders, not news)."""
+
+
+def plausible_date(day: date | None, today: date | None = None) -> date | None:
+    """The date when it could be a news article's publication date, else None (the article stays, undated).
+
+    Broken feeds and CMSs write placeholders: Go's zero time (``0001-01-01``), ``9999-12-31`` for
+    "never", epoch dates. Kept, they break date arithmetic near ``date.min``/``date.max`` and a
+    far-future one becomes a story's canonical article and sorts first. So dates before 1990 or more
+    than a day after ``today`` (UTC; the day allows for time zones ahead of UTC) are dropped.
+    """
+    if day is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    return day if EARLIEST_DATE <= day <= today + timedelta(days=1) else None
 
 
 def _walk(folder: Path) -> Iterator[Path]:

@@ -5,7 +5,7 @@ Each ``BadKind`` writes one file into a folder and names the rejection it must e
 reason code and a phrase of the sentence explaining it. JSONL kinds put one bad line between good
 records, which must still be stored. ``GOOD`` writes the documents that must be stored whatever
 sits next to them, including inputs that look odd but are fine (UTF-16 with a byte-order mark,
-CRLF line ends, a byte-order mark in the middle of concatenated JSONL, blank lines).
+CRLF line ends, a byte-order mark in the middle of concatenated JSONL, blank lines, placeholder dates).
 """
 
 from __future__ import annotations
@@ -224,4 +224,14 @@ def write_good(folder: Path) -> int:
     (folder / "good-feed.jsonl").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")  # CRLF line ends
     concatenated = "\ufeff" + good_line("cat", 1) + "\n" + "\ufeff" + good_line("cat", 2) + "\n"  # `cat a b`
     (folder / "concatenated.jsonl").write_text(concatenated, encoding="utf-8")
-    return 5 + 2 + 2
+    dated = [json.dumps({**json.loads(good_line("odd-dates", n)), "published_at": day}) for n, day in ODD_DATES.items()]
+    (folder / "odd-dates.jsonl").write_text("\n".join(dated) + "\n", encoding="utf-8")
+    return 5 + 2 + 2 + len(ODD_DATES)
+
+
+ODD_DATES = {  # record number: published_at; placeholders are stored as no date, beside a real one
+    1: "0001-01-01",  # Go's zero time
+    2: "Mon, 01 Jan 0001 00:00:00 +0000",  # the same in an RSS pubDate
+    3: "9999-12-31",  # "never"
+    4: "2021-08-25",
+}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from badinput import KINDS, BadKind, running_as_root, write_bad, write_good
+from badinput import KINDS, ODD_DATES, BadKind, running_as_root, write_bad, write_good
 from reliability import rows
 
 from pipeline.ingest import ingest_paths
@@ -72,6 +72,21 @@ def test_everything_good_in_the_same_run_is_stored(run: tuple) -> None:
     assert rows(db, "SELECT count(*) FROM articles")[0][0] == expected
     names = {Path(u.split("#")[0]).name for (u,) in rows(db, "SELECT source_uri FROM articles")}
     assert {"good.txt", "good.html", "good-utf16-bom.txt", "good-latin1-declared.html", "good.txt.gz"} <= names
-    assert {"good-feed.jsonl", "concatenated.jsonl"} <= names
+    assert {"good-feed.jsonl", "concatenated.jsonl", "odd-dates.jsonl"} <= names
     with Store.open(db, read_only=True) as store:
         assert consistency_problems(store) == []
+
+
+def test_placeholder_dates_are_stored_as_no_date(run: tuple) -> None:
+    """0001-01-01 and 9999-12-31 in a story of dated articles: kept, undated, and never the canonical."""
+    folder, db, _, _, _ = run
+    uri = file_uri(folder, "odd-dates.jsonl")
+    stored = rows(db, "SELECT external_id, published_at FROM articles WHERE starts_with(source_uri, ?)", [uri])
+    assert {n: str(day) for n, day in stored} == {f"odd-dates-{n}": "None" for n in (1, 2, 3)} | {
+        "odd-dates-4": ODD_DATES[4]
+    }
+    canonical = rows(
+        db, "SELECT a.external_id FROM stories s JOIN articles a ON a.article_id = s.canonical_article_id "
+        "WHERE s.story_id = (SELECT story_id FROM articles WHERE external_id = 'odd-dates-1')",
+    )  # fmt: skip
+    assert canonical == [("odd-dates-4",)]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipeline.cli import main
+from pipeline.cluster import in_window, stories_overlap
 from pipeline.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
+from pipeline.store import StoryState
 
 # Made-up words: equally rare, so cosines are simple fractions of shared words.
 A_ONLY = "zorbaxite quintelmere fravonic ulmstrade pelgarith vonquist"
@@ -133,3 +136,21 @@ def test_exact_copies_are_not_scored_against_stories(
     assert story["copy-0"] == story["copy-2"] == story["v0"] and story["v1-copy"] == story["v1"]
     # One lookup for v1, the only new text, plus the repair pass's for the story the batch grew.
     assert len(looked_up) <= 2 < len(copies) + len(fresh)
+
+
+@pytest.mark.parametrize(
+    ("story", "day", "meets"),
+    [
+        ((date.min, date.min), date(2021, 8, 19), False),
+        ((date(2021, 8, 19), date(2021, 8, 19)), date.min, False),
+        ((date.max, date.max), date.max, True),
+        ((date.min, date.max), date(2021, 8, 19), True),
+        ((date(2021, 8, 19), date(2021, 8, 20)), date(2021, 8, 26), True),  # six days: within a 7-day window
+        ((date(2021, 8, 19), date(2021, 8, 20)), date(2021, 8, 28), False),
+    ],
+)
+def test_time_window_at_the_ends_of_the_calendar(story: tuple[date, date], day: date, meets: bool) -> None:
+    """Date arithmetic never overflows, whatever dates a database holds (even 0001-01-01 or 9999-12-31)."""
+    state = StoryState("s-1", {}, 1, *story)
+    assert in_window(state, day, 7) is meets
+    assert stories_overlap(state, StoryState("s-2", {}, 1, day, day), 7) is meets

@@ -362,6 +362,15 @@ def test_copyright_year_is_not_a_publication_date() -> None:
     assert a.published_at is None
 
 
+@pytest.mark.parametrize("placeholder", [date.min, date(1970, 1, 1), date.max])
+def test_an_implausible_record_date_gives_way_to_the_pages_own(placeholder: date) -> None:
+    """Go's zero time, the Unix epoch, "never": dropped; the page's own date (when it has one) is used."""
+    assert article(html_doc(page(FULL_HEAD), published_at=placeholder)).published_at == date(2021, 8, 27)
+    assert article(html_doc(page(), published_at=placeholder)).published_at is None
+    text = RawDocument("mem://dump", "text", "\n\n".join(PARAGRAPHS), published_at=placeholder)
+    assert article(text).published_at is None
+
+
 def test_jsonl_url_is_kept_and_canonical_comes_from_the_page() -> None:
     a = article(html_doc(page(FULL_HEAD), url="https://news.example.com/x?utm_source=feed"))
     assert a.url == "https://news.example.com/x?utm_source=feed"

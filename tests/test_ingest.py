@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ecb_records, write_jsonl
+from conftest import SEEDS, ecb_records, write_jsonl
 
+import pipeline.ingest as ingest_module
 from pipeline.errors import NothingIngestedError, ParameterMismatchError
 from pipeline.evaluate import bcubed
 from pipeline.ingest import ingest_paths
@@ -220,3 +222,58 @@ def test_one_line_record_ending_in_a_copyright_notice_keeps_its_words(tmp_path: 
 
     assert (report.new, report.rejected) == (1, 0), report.rejections
     assert rows(settings.db, "SELECT external_id, text FROM articles") == [("rates", prose)]
+
+
+PLACEHOLDER_DATES = {  # as broken feeds and CMSs write them: Go's zero time, "never", RFC 822 zero time
+    "zero-iso": "0001-01-01",
+    "never": "9999-12-31",
+    "zero-rfc822": "Mon, 01 Jan 0001 00:00:00 +0000",
+}
+
+
+def seed_records(dates: list[str]) -> list[dict]:
+    """The seed story as JSONL, one seed article per date, without the text's own date line."""
+    texts = [path.read_text(encoding="utf-8").split("\n", 1)[1] for path in sorted(SEEDS.glob("*.txt"))]
+    return [
+        {"id": f"seed-{i}", "text": text, "title": SEED_TITLES[f"{i:03}"], "published_at": day, "source": f"o{i}"}
+        for i, (text, day) in enumerate(zip(texts, dates, strict=False))
+    ]
+
+
+def test_placeholder_dates_are_dropped_and_the_articles_kept(tmp_path: Path, settings: Settings) -> None:
+    dates = [*PLACEHOLDER_DATES.values(), "2021-08-26", "2021-08-25"]
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(dates))
+
+    report = ingest_paths([path], settings)
+
+    assert report.new == 5 and report.rejected == 0 and report.stories_created == 1
+    stored = dict(rows(settings.db, "SELECT external_id, published_at FROM articles"))
+    assert stored == {
+        "seed-0": None, "seed-1": None, "seed-2": None,
+        "seed-3": date(2021, 8, 26), "seed-4": date(2021, 8, 25),
+    }  # fmt: skip
+    story = rows(settings.db, "SELECT a.external_id, s.first_published, s.last_published FROM stories s "
+                 "JOIN articles a ON a.article_id = s.canonical_article_id")  # fmt: skip
+    assert story == [("seed-4", date(2021, 8, 25), date(2021, 8, 26))]
+    assert rows(settings.db, "SELECT status FROM runs") == [("completed",)]
+
+
+def test_a_batch_that_raises_fails_the_run(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Batches committed before the error stay, but the run is 'failed' (not 'completed'), error logged."""
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(["2021-08-25"] * 5))
+    real, calls = ingest_module.assign_batch, []
+
+    def assign_then_break(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OverflowError("date value out of range")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "assign_batch", assign_then_break)
+    with pytest.raises(OverflowError):
+        ingest_paths([path], Settings(db=settings.db, batch_size=2))
+
+    assert rows(settings.db, "SELECT status, new FROM runs") == [("failed", 2)]
+    assert "OverflowError: date value out of range" in caplog.text

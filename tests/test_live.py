@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -78,6 +80,54 @@ def test_second_run_ingests_exactly_the_new_items(live_site, fast_fetch, db_path
     assert stored[3][1:] == ("world", "Bettie Page, pinup model, dies at 85", stored[3][3])
     assert stored[3][0] == live_site.url("/news/story-4.html")  # the tracking parameter is gone
     assert [r[1] for r in runs] == [6, 2, 0] and runs[2][0] == "empty"
+
+
+ZERO_TIME_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Broken dates</title><link>{{BASE}}/</link>
+  <item><title>Undated page</title><link>{{BASE}}/news/undated.html</link>
+    <pubDate>Mon, 01 Jan 0001 00:00:00 +0000</pubDate></item>
+  <item><title>Dated page</title><link>{{BASE}}/news/story-2.html</link>
+    <pubDate>Mon, 01 Jan 0001 00:00:00 +0000</pubDate></item>
+  <item><title>Far future</title><link>{{BASE}}/news/story-6.html</link>
+    <pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_feed_placeholder_dates_are_not_stored(live_site, fast_fetch, db_path) -> None:
+    """Go's zero time (and "never") in a feed is no date: the page's own date is used, else none."""
+    news = live_site.root / "news"
+    page = (news / "story-3.html").read_text(encoding="utf-8")
+    page = re.sub(r'<meta property="article:published_time"[^>]*>|, 2026-11-03|&copy; 2026', "", page)
+    (news / "undated.html").write_text(page, encoding="utf-8")
+    (live_site.root / "feeds" / "zero.rss").write_text(ZERO_TIME_FEED, encoding="utf-8")
+    spec = SourceSpec("zero", "feed", url=live_site.url("/feeds/zero.rss"), allow_networks=LOOPBACK)
+
+    (report,) = ingest_sources([spec], Settings(db=db_path, fetch=fast_fetch))
+
+    assert report.ingest.new == 3 and report.ingest.rejected == 0
+    with duckdb.connect(db_path, read_only=True) as con:
+        stored = dict(con.execute("SELECT title, published_at FROM articles").fetchall())
+    assert stored == {"Undated page": None, "Dated page": date(2026, 11, 2), "Far future": date(2026, 11, 6)}
+
+
+def test_a_source_that_raises_fails_the_run(live_site, fast_fetch, db_path, monkeypatch) -> None:
+    """The first source's articles stay stored, but the run is 'failed', not 'completed'."""
+    import pipeline.live as live
+
+    real, calls = live.run_batches, []
+
+    def run_then_break(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OverflowError("date value out of range")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(live, "run_batches", run_then_break)
+    with pytest.raises(OverflowError):
+        ingest_sources(sources(live_site, "world", "sitemap"), Settings(db=db_path, fetch=fast_fetch))
+    with duckdb.connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT status, new FROM runs").fetchall() == [("failed", 3)]
 
 
 EXPECTED_REJECTIONS = {

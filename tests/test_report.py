@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import struct
 import subprocess
 import zlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -155,6 +157,27 @@ def test_cli_report(story_db: tuple[str, str], tmp_path: Path, capsys: pytest.Ca
     assert "no story 's-nope'" in capsys.readouterr().err
     with Store.open(story_db[0], read_only=True) as store, pytest.raises(StorylineError, match="directory"):
         write_report(store, story_db[1], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [[date.min], [date.max], [date.min, date.max, date(2021, 8, 20)]],
+    ids=["all-0001-01-01", "all-9999-12-31", "both-ends-and-a-real-date"],
+)
+def test_report_draws_any_stored_date(tmp_path: Path, stored: list[date], capsys: pytest.CaptureFixture[str]) -> None:
+    """A database written before implausible dates were dropped holds year-1 and year-9999 dates."""
+    db = str(tmp_path / "old.duckdb")
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    ingest_paths([tmp_path / "seeds"], Settings(db=db))
+    with Store.open(db) as store:
+        seqs = [row["seq"] for row in store.query("SELECT seq FROM articles ORDER BY seq")]
+        for seq, day in zip(seqs, itertools.cycle(stored), strict=False):
+            store.con.execute("UPDATE articles SET published_at = ? WHERE seq = ?", [day, seq])
+        store.con.execute("UPDATE stories SET first_published = ?, last_published = ?", [min(stored), max(stored)])
+        story_id = store.query("SELECT story_id FROM stories")[0]["story_id"]
+    target = tmp_path / "old.html"
+    assert main(["report", story_id, "--html", str(target), "--db", db]) == 0, capsys.readouterr().err
+    assert f"{max(stored):%d %b}" in target.read_text(encoding="utf-8")
 
 
 # ---- a real browser --------------------------------------------------------------------------------

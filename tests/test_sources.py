@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources import count_files, parse_date, read_file, read_paths
+from pipeline.sources import count_files, parse_date, plausible_date, read_file, read_paths
 
 ARTICLE = "Officials from Japan and Taiwan held their first security talks on Friday.\n"
 
@@ -598,10 +598,41 @@ def test_read_file_on_a_single_jsonl(tmp_path: Path) -> None:
         (None, None),
         (20210819, None),
         (1629331200.0, None),
+        ("Sat, 21 Nov 2026 10:00:00 GMT", date(2026, 11, 21)),
+        ("Sat, 21 Nov 26 10:00:00 GMT", date(2026, 11, 21)),  # a two-digit year is this century's
+        ("Mon, 01 Jan 0001 00:00:00 +0000", date(1, 1, 1)),  # Go's zero time: year 1, not 2001
+        ("Mon, 01 Jan 0099 00:00:00 +0000", date(99, 1, 1)),
+        ("Sat, 01 Jan 0000 00:00:00 +0000", None),
+        ("Fri, 31 Dec 9999 23:59:59 +0000", date(9999, 12, 31)),
     ],
 )
 def test_parse_date(value: object, expected: date | None) -> None:
     assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "kept"),
+    [
+        (date.min, False),  # Go's zero time, .NET's DateTime.MinValue
+        (date(1970, 1, 1), False),  # the Unix epoch
+        (date(1989, 12, 31), False),
+        (date(1990, 1, 1), True),
+        (date(2026, 11, 21), True),
+        (date(2026, 11, 22), True),  # tomorrow: already today east of UTC
+        (date(2026, 11, 23), False),
+        (date.max, False),  # "never"
+    ],
+)
+def test_plausible_date(day: date, kept: bool) -> None:
+    assert plausible_date(day, today=date(2026, 11, 21)) == (day if kept else None)
+    assert plausible_date(None) is None
+
+
+def test_plausible_date_is_relative_to_today() -> None:
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date()
+    assert plausible_date(today) == today and plausible_date(date(today.year + 1, 1, 1)) is None
 
 
 def test_is_blank_is_not_strip() -> None:
