@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -154,3 +155,29 @@ def test_stories_shows_titles_when_there_are_some(
     ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits the north", "text": QUAKE})
     out = run(capsys, "stories", "--db", db_path)[1]
     assert "Quake hits the north" in out and "A strong earthquake" not in out
+
+
+# lxml_html_clean blocked before anything imports it, as in an install where pip dropped it.
+WITHOUT_HTML_CLEAN = (
+    "import sys; sys.modules['lxml_html_clean'] = None; from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("command", ["ingest", "extract"])
+def test_missing_extraction_dependency_fails_at_once_with_one_line(tmp_path: Path, command: str) -> None:
+    """Not one extract_failed rejection per page: the install is broken, and the command says how to fix it."""
+    page = (Path(__file__).parent / "fixtures" / "live" / "site" / "news" / "story-1.html").read_text()
+    records = tmp_path / "pages.jsonl"
+    records.write_text("".join(json.dumps({"id": f"p{i}", "html": page}) + "\n" for i in range(3)))
+    argv = ["ingest", "--no-prefect", "--db", str(tmp_path / "t.duckdb")] if command == "ingest" else ["extract"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HTML_CLEAN, *argv, str(records)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "rejected" not in done.stderr, done.stderr
+    assert "lxml_html_clean" in lines[0] and "-m pip install lxml_html_clean" in lines[0]

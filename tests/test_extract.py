@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import os
+import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -616,3 +617,14 @@ def test_seeds_extract_as_their_golden_file_records() -> None:
     if os.environ.get("STORYLINE_UPDATE_GOLDEN"):
         GOLDEN_SEEDS.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert found == json.loads(GOLDEN_SEEDS.read_text(encoding="utf-8"))
+
+
+def test_html_without_lxml_html_clean_is_a_config_error_not_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken install would otherwise reject every page, one by one, as extract_failed: ImportError."""
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # what `import` sees when it is not installed
+    page = "<html><body><article><p>" + " ".join(PARAGRAPHS) + "</p></article></body></html>"
+    with pytest.raises(ConfigError, match=r"lxml_html_clean.*pip install lxml_html_clean"):
+        extract(RawDocument("page.html", "html", page))
+    assert isinstance(extract(RawDocument("dump.txt", "text", "\n\n".join(PARAGRAPHS))), Article)  # text needs none
