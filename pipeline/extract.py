@@ -10,6 +10,7 @@ identified from the clean text.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import importlib
 import logging
@@ -23,7 +24,7 @@ from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
 from .sources import parse_date
-from .textclean import clean_dump
+from .textclean import clean_dump, strip_unsafe_characters
 
 if TYPE_CHECKING:
     from trafilatura.settings import Extractor
@@ -49,12 +50,22 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
         return Rejection(raw.source_uri, "extract_failed", f"{type(exc).__name__}: {exc}"[:300])
     if isinstance(extracted, Rejection):
         return extracted
-    article, paywall = extracted
+    article, paywall = _without_unsafe_characters(extracted[0]), extracted[1]
     words = len(article.text.split())
     minimum = settings.min_words_html if raw.kind == "html" else settings.min_words
     if words < minimum:
         return _too_short(raw.source_uri, words, minimum, paywall)
     return article
+
+
+def _without_unsafe_characters(article: Article) -> Article:
+    """The article with terminal controls and bidi overrides gone from what is shown: stored once, printed often."""
+    fields = {"text": article.text, "title": article.title, "author": article.author, "sitename": article.sitename}
+    clean = {name: value and strip_unsafe_characters(value) for name, value in fields.items()}
+    if clean == fields:
+        return article
+    clean["title"] = (clean["title"] or "").strip() or None  # a title that was only controls is no title
+    return dataclasses.replace(article, **clean)
 
 
 def _too_short(source_uri: str, words: int, minimum: int, paywall: int) -> Rejection:
