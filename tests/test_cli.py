@@ -9,6 +9,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.cli import main
@@ -181,3 +182,46 @@ def test_missing_extraction_dependency_fails_at_once_with_one_line(tmp_path: Pat
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "rejected" not in done.stderr, done.stderr
     assert "lxml_html_clean" in lines[0] and "-m pip install lxml_html_clean" in lines[0]
+
+
+# What a hostile record puts in a title: retitle the terminal window (OSC ... BEL), clear the screen,
+# reverse what follows (RLO), a C1 control, and rich markup.
+HOSTILE_TITLE = "Quake \x1b]0;owned\x07\x1b[2Jhits \u202enorth\u202c the [bold red]north\x9b"
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e", "\u202c")
+
+
+def _shown_commands(db_path: str, story_id: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    outputs = {}
+    for argv in (["stories"], ["show", story_id], ["search", "quake"]):
+        code, out, err = run(capsys, *argv, "--db", db_path)
+        assert code == 0, err
+        outputs[argv[0]] = out
+    return outputs
+
+
+def test_control_and_bidi_characters_are_stripped_from_stored_titles_and_text(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = QUAKE.replace("island", "island\x1b[2J\u2066") + "\x07"
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": HOSTILE_TITLE, "text": text})
+    record = json.loads(run(capsys, "export", "--format", "jsonl", "--db", db_path)[1].splitlines()[0])
+    with duckdb.connect(db_path, read_only=True) as con:
+        stored_text, stored_title = con.execute("SELECT text, title FROM articles").fetchall()[0]
+    assert record["title"] == stored_title == "Quake ]0;owned[2Jhits north the [bold red]north"
+    assert not any(c in stored_text for c in TERMINAL_CONTROLS) and "the island[2J early on" in stored_text
+    for command, out in _shown_commands(db_path, record["story_id"], capsys).items():
+        assert not any(c in out for c in TERMINAL_CONTROLS), command
+        assert "[bold red]north" in out, command  # shown as text, not taken for markup
+
+
+def test_controls_left_in_an_old_database_are_shown_escaped(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits", "text": QUAKE})
+    with duckdb.connect(db_path) as con:  # as a database written before extraction stripped them
+        con.execute("UPDATE articles SET title = ?, text = replace(text, 'island', ?)", [HOSTILE_TITLE, "isl\x1band"])
+        con.execute("UPDATE stories SET title = ?", [HOSTILE_TITLE])
+        story_id = con.execute("SELECT story_id FROM stories").fetchall()[0][0]
+    for command, out in _shown_commands(db_path, story_id, capsys).items():
+        assert not any(c in out for c in TERMINAL_CONTROLS), command
+        assert "\\x1b]0;owned\\x07" in out and "\\u202e" in out, command
