@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DB ?= storyline.duckdb
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean wheel-check
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The built wheel in a fresh python3.11 venv with its bundled pip (not upgraded) extracts a real page.
+wheel-check:
+	.ci/wheel_check.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -30,9 +30,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .errors import ConfigError, NothingIngestedError, StorylineError
 from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
+from .textclean import UNSAFE_CHARACTERS
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from .evaluate import Evaluation
+    from .search import Snippet
 
 EXPORT_COLUMNS = (
     "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "author",
@@ -290,7 +294,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     for name in ("story", "title", "articles", "sources", "first published", "last published"):
         table.add_column(name, overflow="fold")
     for r in rows:
-        title = Text(r["title"] or "") if r["lead"] is None else Text(_lead(r["lead"]), style="dim")
+        title = Text(_shown(r["title"])) if r["lead"] is None else Text(_shown(_lead(r["lead"])), style="dim")
         table.add_row(
             r["story_id"], title, str(r["article_count"]), str(r["source_count"]),
             _fmt(r["first_published"]), _fmt(r["last_published"]),
@@ -336,30 +340,47 @@ def cmd_show(args: argparse.Namespace) -> int:
             "ingested_at, article_id",
             [args.story_id],
         )
-    s = story[0]
+    _print_story(story[0], variants, related, original_id)
+    return 0
+
+
+def _print_story(s: dict[str, Any], variants: list[dict[str, Any]], related: list[dict[str, Any]], asked: str) -> None:
+    """A story and its variants as rich Text, never markup: stored titles and terms are shown, not obeyed."""
+    from rich.text import Text
+
     out = _console()
-    if resolved != original_id:
-        out.print(f"[dim]story {original_id} was merged into {resolved}[/dim]", highlight=False)
-    out.print(f"[bold]{s['title'] or '(untitled)'}[/bold]", highlight=False)
+    if s["story_id"] != asked:
+        out.print(Text(f"story {asked} was merged into {s['story_id']}", style="dim"))
+    out.print(Text(_shown(s["title"]) or "(untitled)", style="bold"))
     out.print(
-        f"story {s['story_id']}: {s['article_count']} article(s) from {s['source_count']} source(s), "
-        f"published {_fmt(s['first_published'])} to {_fmt(s['last_published'])}",
-        highlight=False,
+        Text(
+            f"story {s['story_id']}: {s['article_count']} article(s) from {s['source_count']} source(s), "
+            f"published {_fmt(s['first_published'])} to {_fmt(s['last_published'])}"
+        )
     )
     for v in variants:
-        source = v["source"] or _short_uri(v["source_uri"])
+        source = _shown(v["source"] or _short_uri(v["source_uri"]))
         out.print(
-            f"\n[bold]{v['relation']:<15}[/bold] {v['article_id']}  {_fmt(v['published_at'])}  {source}",
-            highlight=False,
+            Text.assemble(
+                "\n", (f"{v['relation']:<15}", "bold"), f" {v['article_id']}  {_fmt(v['published_at'])}  {source}"
+            )
         )
-        out.print(f"  {v['title'] or '(untitled)'}", highlight=False)
+        out.print(Text(f"  {_shown(v['title']) or '(untitled)'}"))
         why = f"assigned as {v['assigned_as']}; {_similarity(v)}"
         if v["shared_terms"]:
-            why += f"; shared: {', '.join(v['shared_terms'])}"
-        out.print(f"  [dim]{why}[/dim]", highlight=False)
+            why += f"; shared: {', '.join(_shown(term) for term in v['shared_terms'])}"
+        out.print(Text(f"  {why}", style="dim"))
     for r in related:
-        out.print(f"\n{r['how']} story {r['other']} (similarity {r['similarity']:.2f})", highlight=False)
-    return 0
+        out.print(Text(f"\n{r['how']} story {r['other']} (similarity {r['similarity']:.2f})"))
+
+
+def _shown(value: object) -> str:
+    """A stored value made safe for a terminal: control and bidi characters written as escapes (``\\x1b``).
+
+    Extraction strips them, but a database written before it did may still hold them.
+    """
+    text = "" if value is None else str(value)
+    return UNSAFE_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _console():  # type: ignore[no-untyped-def]
@@ -440,6 +461,20 @@ def _export_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snippet_text(snippet: Snippet) -> Text:
+    """The snippet with its matches in bold, escaped piece by piece so the highlights stay on their words."""
+    from rich.text import Text
+
+    text, done = Text(), 0
+    for start, end in sorted(snippet.highlights):
+        start = max(start, done)  # overlapping spans: each character once
+        text.append(_shown(snippet.text[done:start]))
+        text.append(_shown(snippet.text[start:end]), style="bold yellow")
+        done = max(done, end)
+    text.append(_shown(snippet.text[done:]))
+    return text
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Rank stories by their best-matching article (BM25) and print them with a snippet."""
     from rich.table import Table
@@ -459,16 +494,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         for hit in hits:
             sys.stdout.write(json.dumps(hit.as_record(), ensure_ascii=False) + "\n")
         return 0
-    table = Table(title=f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'} matching {args.query!r}")
+    table = Table(title=Text(f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'} matching {args.query!r}"))
     for name in ("score", "story", "title", "date", "sources", "snippet"):
         table.add_column(name, overflow="fold")
     for hit in hits:
-        snippet = Text(hit.snippet.text)
-        for start, end in hit.snippet.highlights:
-            snippet.stylize("bold yellow", start, end)
         table.add_row(
-            f"{hit.score:.2f}", hit.story_id, hit.title or "(untitled)", _fmt(hit.first_published),
-            f"{hit.source_count} ({hit.matched_articles} matched)", snippet,
+            f"{hit.score:.2f}", hit.story_id, Text(_shown(hit.title) or "(untitled)"), _fmt(hit.first_published),
+            f"{hit.source_count} ({hit.matched_articles} matched)", _snippet_text(hit.snippet),
         )  # fmt: skip
     _console().print(table)
     return 0

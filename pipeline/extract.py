@@ -10,17 +10,21 @@ identified from the clean text.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
+import importlib
 import logging
+import sys
 import warnings
 from datetime import date
 from typing import TYPE_CHECKING
 
+from .errors import ConfigError
 from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
 from .sources import parse_date, plausible_date
-from .textclean import clean_dump
+from .textclean import clean_dump, strip_unsafe_characters
 
 if TYPE_CHECKING:
     from trafilatura.settings import Extractor
@@ -38,18 +42,30 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
     )
     if size > settings.max_bytes:
         return Rejection(raw.source_uri, "too_large", f"{size:,} bytes of text, the limit is {settings.max_bytes:,}")
+    if raw.kind == "html":
+        require_html_extraction()  # outside the guard below: a broken install is not a bad page
     try:
         extracted = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
     except Exception as exc:  # a parser bug on one hostile page must not end the run
         return Rejection(raw.source_uri, "extract_failed", f"{type(exc).__name__}: {exc}"[:300])
     if isinstance(extracted, Rejection):
         return extracted
-    article, paywall = extracted
+    article, paywall = _without_unsafe_characters(extracted[0]), extracted[1]
     words = len(article.text.split())
     minimum = settings.min_words_html if raw.kind == "html" else settings.min_words
     if words < minimum:
         return _too_short(raw.source_uri, words, minimum, paywall)
     return article
+
+
+def _without_unsafe_characters(article: Article) -> Article:
+    """The article with terminal controls and bidi overrides gone from what is shown: stored once, printed often."""
+    fields = {"text": article.text, "title": article.title, "author": article.author, "sitename": article.sitename}
+    clean = {name: value and strip_unsafe_characters(value) for name, value in fields.items()}
+    if clean == fields:
+        return article
+    clean["title"] = (clean["title"] or "").strip() or None  # a title that was only controls is no title
+    return dataclasses.replace(article, **clean)
 
 
 def _too_short(source_uri: str, words: int, minimum: int, paywall: int) -> Rejection:
@@ -69,6 +85,33 @@ def _too_short(source_uri: str, words: int, minimum: int, paywall: int) -> Rejec
 def extract_many(raws: list[RawDocument], settings: ExtractSettings | None = None) -> list[Article | Rejection]:
     """Extract a batch, in order."""
     return [extract(raw, settings) for raw in raws]
+
+
+# What HTML extraction imports, in dependency order, each with the distribution that provides it.
+# lxml 6 moved lxml.html.clean (which justext imports) to lxml_html_clean; Python 3.11's bundled pip 23.2
+# drops the lxml[html_clean] extra with only a warning, and every page then failed on its own.
+_HTML_MODULES = (
+    ("lxml.html", "lxml"),
+    ("lxml_html_clean", "lxml_html_clean"),
+    ("lxml.html.clean", "lxml_html_clean"),
+    ("justext", "jusText"),
+    ("trafilatura", "trafilatura"),
+    ("pipeline.htmlmeta", "trafilatura"),
+    ("pipeline.htmltext", "trafilatura"),
+)
+
+
+def require_html_extraction() -> None:
+    """Raise ConfigError naming the package to install when HTML extraction cannot import what it needs."""
+    for module, package in _HTML_MODULES:
+        try:
+            importlib.import_module(module)  # a dictionary look-up once imported
+        except ImportError as exc:
+            detail = " ".join(str(exc).split())
+            raise ConfigError(
+                f"HTML extraction cannot run: the package {package} is missing or broken ({detail}); "
+                f"install it with: {sys.executable} -m pip install {package}"
+            ) from exc
 
 
 def _extract_text(raw: RawDocument) -> tuple[Article, int]:

@@ -2,7 +2,8 @@
 
 Every fetch is checked before any byte goes out: only http and https; the host is resolved and
 refused when any of its addresses is private, loopback, link-local, reserved or multicast (unless
-the source allows it), and the connection is pinned to the checked address so DNS cannot change
+the source allows it), or is an IPv6 form carrying such an IPv4 address (6to4, NAT64, Teredo,
+IPv4-mapped), and the connection is pinned to the checked address so DNS cannot change
 its answer in between. Redirects are followed by hand so each hop gets the same checks, plus
 robots.txt. Bodies are streamed with a size cap and an overall deadline, so an endless or trickling
 body costs bounded memory and time. Transient failures (connection errors, timeouts, 429, 5xx) are
@@ -59,6 +60,10 @@ _PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128")
 )
+# IPv6 forms that carry an IPv4 address (RFC 4291, 6052, 8215): see _embedded_ipv4.
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -119,12 +124,45 @@ class AddressPolicy:
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why the address may not be connected to, or None when it may."""
+        if isinstance(address, ipaddress.IPv6Address):
+            if address in _NAT64_LOCAL:  # the operator's own translator, to IPv4 networks only it knows
+                return f"{address} is a local-use NAT64 address ({_NAT64_LOCAL})"
+            # A relay or translator delivers these to the IPv4 address inside, which must pass on its own.
+            for form, inner in _embedded_ipv4(address):
+                if why := self._refused_as(inner):
+                    return f"{address} is a {form} address for {inner}, {why}"
+        why = self._refused_as(address)
+        return why and f"{address} is {why}"
+
+    def _refused_as(self, address: IPAddress) -> str | None:
+        """What kind of refused address this is ("a loopback address"), or None when it is allowed."""
         if any(address.version == net.version and address in net for net in self.allowed):
             return None
         for label in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
             if getattr(address, f"is_{label}"):
-                return f"{address} is a {label.replace('_', '-')} address"
-        return None if address.is_global else f"{address} is not a public address"
+                return f"a {label.replace('_', '-')} address"
+        return None if address.is_global else "not a public address"
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with the name of its form.
+
+    IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4
+    ``2002:AABB:CCDD::/48`` and Teredo ``2001:0:SSSS:SSSS::/32`` (its server, and its client stored inverted).
+    """
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    elif address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are not IPv4 addresses
+        found.append(("IPv4-compatible", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    elif address in _NAT64_WELL_KNOWN:
+        found.append(("NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    elif address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    elif address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo", client), ("Teredo", server)]
+    return found
 
 
 def resolve_host(host: str, port: int) -> list[str]:

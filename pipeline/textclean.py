@@ -70,6 +70,22 @@ CREDIT_AT_END = re.compile(
     re.I,
 )
 SENTENCE_END = re.compile(r"[.!?…\"”’')\]]$")
+# Characters a terminal acts on instead of showing: C0 and C1 controls but newline and tab (ESC starts the
+# sequences that retitle a window or clear a screen; BEL ends some), and bidi overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), which reorder what follows them, so a title can read as something else.
+UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The ones that separate lines or words (str.split splits on them) become a space, so words stay apart.
+_SEPARATOR_CONTROLS = "\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+_UNSAFE_TABLE = {
+    code: " " if chr(code) in _SEPARATOR_CONTROLS else None
+    for code in [
+        *range(0x00, 0x09),
+        *range(0x0B, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,11 @@ def clean_dump(raw: str) -> CleanText:
         author=author,
         sitename=sitename,
     )
+
+
+def strip_unsafe_characters(text: str) -> str:
+    """The text without control characters (newline and tab kept) or bidi overrides and isolates."""
+    return text.translate(_UNSAFE_TABLE) if UNSAFE_CHARACTERS.search(text) else text
 
 
 def is_prose(line: str) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.cli import main
@@ -154,3 +156,72 @@ def test_stories_shows_titles_when_there_are_some(
     ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits the north", "text": QUAKE})
     out = run(capsys, "stories", "--db", db_path)[1]
     assert "Quake hits the north" in out and "A strong earthquake" not in out
+
+
+# lxml_html_clean blocked before anything imports it, as in an install where pip dropped it.
+WITHOUT_HTML_CLEAN = (
+    "import sys; sys.modules['lxml_html_clean'] = None; from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("command", ["ingest", "extract"])
+def test_missing_extraction_dependency_fails_at_once_with_one_line(tmp_path: Path, command: str) -> None:
+    """Not one extract_failed rejection per page: the install is broken, and the command says how to fix it."""
+    page = (Path(__file__).parent / "fixtures" / "live" / "site" / "news" / "story-1.html").read_text()
+    records = tmp_path / "pages.jsonl"
+    records.write_text("".join(json.dumps({"id": f"p{i}", "html": page}) + "\n" for i in range(3)))
+    argv = ["ingest", "--no-prefect", "--db", str(tmp_path / "t.duckdb")] if command == "ingest" else ["extract"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HTML_CLEAN, *argv, str(records)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "rejected" not in done.stderr, done.stderr
+    assert "lxml_html_clean" in lines[0] and "-m pip install lxml_html_clean" in lines[0]
+
+
+# What a hostile record puts in a title: retitle the terminal window (OSC ... BEL), clear the screen,
+# reverse what follows (RLO), a C1 control, and rich markup.
+HOSTILE_TITLE = "Quake \x1b]0;owned\x07\x1b[2Jhits \u202enorth\u202c the [bold red]north\x9b"
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e", "\u202c")
+
+
+def _shown_commands(db_path: str, story_id: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    outputs = {}
+    for argv in (["stories"], ["show", story_id], ["search", "quake"]):
+        code, out, err = run(capsys, *argv, "--db", db_path)
+        assert code == 0, err
+        outputs[argv[0]] = out
+    return outputs
+
+
+def test_control_and_bidi_characters_are_stripped_from_stored_titles_and_text(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = QUAKE.replace("island", "island\x1b[2J\u2066") + "\x07"
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": HOSTILE_TITLE, "text": text})
+    record = json.loads(run(capsys, "export", "--format", "jsonl", "--db", db_path)[1].splitlines()[0])
+    with duckdb.connect(db_path, read_only=True) as con:
+        stored_text, stored_title = con.execute("SELECT text, title FROM articles").fetchall()[0]
+    assert record["title"] == stored_title == "Quake ]0;owned[2Jhits north the [bold red]north"
+    assert not any(c in stored_text for c in TERMINAL_CONTROLS) and "the island[2J early on" in stored_text
+    for command, out in _shown_commands(db_path, record["story_id"], capsys).items():
+        assert not any(c in out for c in TERMINAL_CONTROLS), command
+        assert "[bold red]north" in out, command  # shown as text, not taken for markup
+
+
+def test_controls_left_in_an_old_database_are_shown_escaped(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits", "text": QUAKE})
+    with duckdb.connect(db_path) as con:  # as a database written before extraction stripped them
+        con.execute("UPDATE articles SET title = ?, text = replace(text, 'island', ?)", [HOSTILE_TITLE, "isl\x1band"])
+        con.execute("UPDATE stories SET title = ?", [HOSTILE_TITLE])
+        story_id = con.execute("SELECT story_id FROM stories").fetchall()[0][0]
+    for command, out in _shown_commands(db_path, story_id, capsys).items():
+        assert not any(c in out for c in TERMINAL_CONTROLS), command
+        assert "\\x1b]0;owned\\x07" in out and "\\u202e" in out, command

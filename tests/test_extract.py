@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import os
+import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -625,3 +626,25 @@ def test_seeds_extract_as_their_golden_file_records() -> None:
     if os.environ.get("STORYLINE_UPDATE_GOLDEN"):
         GOLDEN_SEEDS.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert found == json.loads(GOLDEN_SEEDS.read_text(encoding="utf-8"))
+
+
+def test_html_without_lxml_html_clean_is_a_config_error_not_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken install would otherwise reject every page, one by one, as extract_failed: ImportError."""
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # what `import` sees when it is not installed
+    page = "<html><body><article><p>" + " ".join(PARAGRAPHS) + "</p></article></body></html>"
+    with pytest.raises(ConfigError, match=r"lxml_html_clean.*pip install lxml_html_clean"):
+        extract(RawDocument("page.html", "html", page))
+    assert isinstance(extract(RawDocument("dump.txt", "text", "\n\n".join(PARAGRAPHS))), Article)  # text needs none
+
+
+def test_html_title_and_text_lose_terminal_controls_and_bidi_overrides() -> None:
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS).replace("security", "secu\u202erity")
+    head = "<title>Talks \u202eheld\u202c&#x1b;[2J</title>"
+    page = f"<html><head>{head}</head><body><article>{body}</article></body></html>"
+    article = extract(RawDocument("page.html", "html", page))
+    assert isinstance(article, Article) and article.title == "Talks held[2J"
+    assert "security" in article.text and "\u202e" not in article.text
+    record = RawDocument("r.jsonl#id=1", "html", page, title="Given \x1b]0;x\x07title")
+    assert extract(record).title == "Given ]0;xtitle"

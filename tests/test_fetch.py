@@ -112,6 +112,45 @@ def test_address_policy(address: str, policy: AddressPolicy, refused: bool) -> N
     assert (policy.refusal(ipaddress.ip_address(address)) is not None) == refused
 
 
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("2002:7f00:1::1", "127.0.0.1"),  # 6to4: the IPv4 address is bits 16-48
+        ("2002:a9fe:a9fe::1", "169.254.169.254"),
+        ("64:ff9b::7f00:1", "127.0.0.1"),  # NAT64 well-known prefix: the last 32 bits
+        ("64:ff9b::a00:1", "10.0.0.1"),
+        ("64:ff9b:1::a00:1", "local-use NAT64"),  # RFC 8215 local-use prefix: refused whole
+        ("2001:0:808:808::f5ff:fffe", "10.0.0.1"),  # Teredo: the client is the last 32 bits inverted
+        ("2001:0:7f00:1::f7f7:f7f7", "127.0.0.1"),  # Teredo: the server is bits 32-64
+        ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
+        ("::ffff:a9fe:a9fe", "169.254.169.254"),
+        ("::127.0.0.1", "127.0.0.1"),  # IPv4-compatible (deprecated)
+    ],
+)
+def test_ipv6_forms_carrying_a_private_ipv4_address_are_refused_for_it(address: str, inner: str) -> None:
+    why = AddressPolicy().refusal(ipaddress.ip_address(address))
+    assert why is not None and inner in why, why
+
+
+@pytest.mark.parametrize("address", ["2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe", "::ffff:a9fe:a9fe"])
+def test_allow_private_does_not_open_link_local_through_an_ipv6_form(address: str) -> None:
+    why = AddressPolicy(allow_private=True).refusal(ipaddress.ip_address(address))
+    assert why is not None and "169.254.169.254" in why, why
+
+
+def test_6to4_with_a_public_ipv4_address_is_allowed() -> None:
+    assert AddressPolicy().refusal(ipaddress.ip_address("2002:808:808::1")) is None
+
+
+def test_6to4_literal_for_loopback_is_refused_before_any_request(fast_fetch) -> None:
+    def resolve(host: str, port: int) -> list[str]:
+        return [host]
+
+    with Fetcher(fast_fetch, resolver=resolve) as fetcher:
+        result = fetcher.fetch("http://[2002:7f00:1::1]/")
+    assert result.reason == "private_address" and "127.0.0.1" in result.detail
+
+
 def test_conditional_get_answers_not_modified(live_site, fast_fetch) -> None:
     url = live_site.url("/feeds/world.rss")
     with Fetcher(fast_fetch, LOOPBACK_ONLY) as fetcher:

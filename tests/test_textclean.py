@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.textclean import CleanText, clean_dump
+from pipeline.textclean import CleanText, clean_dump, strip_unsafe_characters
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -610,3 +610,11 @@ def test_never_raises_and_never_invents_lines(raw: str) -> None:
 @given(st.lists(st.one_of(FURNITURE_AND_PROSE, st.text(max_size=40)), max_size=40), st.sampled_from(["\n", "\r\n"]))
 def test_dump_like_inputs_never_invent_lines(lines: list[str], newline: str) -> None:
     check_invariants(newline.join(lines))
+
+
+def test_strip_unsafe_characters_removes_terminal_controls_and_bidi_overrides() -> None:
+    hostile = "Title\x1b]0;x\x07\x1b[2J \u202eevil\u202c \u2066iso\u2069 c1\x9b\x85end\r\nline\ttab\x00"
+    assert strip_unsafe_characters(hostile) == "Title]0;x[2J evil iso c1 end \nline\ttab"
+    assert strip_unsafe_characters("Ünïcödé — “quotes”, émoji 🙂\n\tand arabic مرحبا") == (
+        "Ünïcödé — “quotes”, émoji 🙂\n\tand arabic مرحبا"
+    )
