@@ -12,6 +12,7 @@ from conftest import ECB_DEV, ROOT
 
 from pipeline.cli import main
 from pipeline.evaluate import evaluate_file
+from pipeline.settings import ClusterSettings, Settings
 
 PINS = tomllib.loads((Path(__file__).with_name("quality_pins.toml")).read_text())
 
@@ -40,6 +41,19 @@ def test_story_quality_over_shuffled_orders(dev_data: Path) -> None:
     assert sum(f1) / len(f1) >= pins["bcubed_f1_mean"], summary
     assert min(f1) >= pins["bcubed_f1_min"], summary
     assert max(f1) - min(f1) <= pins["bcubed_f1_spread_max"], summary
+
+
+@pytest.mark.parametrize("name", sorted(PINS["streams"]))
+def test_story_quality_and_chaining_on_real_streams(name: str) -> None:
+    """Each evidence mode keeps its F1 and its largest story on real news streams (the data must be there)."""
+    pins = PINS["streams"][name]
+    data = ECB_DEV.parent / pins["data"]
+    assert data.exists(), f"dev data missing: {data}"
+    settings = Settings(cluster=ClusterSettings(evidence=pins["evidence"]))
+    result = evaluate_file(data, "cluster", pins.get("shuffle"), settings=settings, baseline=False)
+    summary = f"{name}: {result.story_bcubed}, largest story {result.story_chaining.largest}"
+    assert result.story_bcubed.f1 >= pins["bcubed_f1"], summary
+    assert result.story_chaining.largest <= pins["largest_story"], summary
 
 
 def test_near_duplicate_groups(dev_data: Path, tmp_path: Path) -> None:
