@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .alerts import fire_alerts
 from .cluster import assign_batch
-from .errors import NothingIngestedError, StoreBusyError
+from .errors import NothingIngestedError, StoreBusyError, StorylineError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_articles
 from .index import CandidateIndex
@@ -168,7 +168,9 @@ def close_run(settings: Settings, run_id: str, report: IngestReport, error: Base
     """
     status = run_status(report, error)
     if error is not None:
-        logger.error("run %s %s: %s: %s", run_id, status, type(error).__name__, error)
+        # A Storyline error is what the caller reports (the CLI prints it as its one line); any other is logged.
+        log = logger.info if isinstance(error, StorylineError) else logger.error
+        log("run %s %s: %s: %s", run_id, status, type(error).__name__, error)
     with Store.open(settings.db) as store:
         store.finish_run(run_id, status)
         if report.new:  # the full-text index is a snapshot: add this run's articles to it
