@@ -11,6 +11,7 @@
     storyline watch STORY_ID        flag a story for watched_story alert rules
     storyline export --format jsonl one line per article (or --format parquet|csv DIR: one file per table)
     storyline search "QUERY"        ranked full-text search over stories and articles
+    storyline sql "SELECT ..."      SQL on the database opened read-only; the last statement's rows (table, csv, jsonl)
     storyline report STORY_ID --html FILE   the story as a self-contained HTML page
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
@@ -142,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10, help="how many stories (default 10)")
     p.add_argument("--format", choices=["table", "jsonl"], default="table", dest="output")
     p.set_defaults(handler=cmd_search)
+
+    p = with_db(sub.add_parser("sql", help="run SQL on the database, opened read-only, and print the result"))
+    p.add_argument("statement", help='SQL: one statement, or several separated by ";" (the last one is printed)')
+    p.add_argument("--format", choices=["table", "csv", "jsonl"], default="table", dest="output")
+    p.set_defaults(handler=cmd_sql)
 
     p = with_db(sub.add_parser("report", help="write a story as a self-contained HTML page"))
     p.add_argument("story_id", help="story id (merged-away ids resolve to the story they joined)")
@@ -503,6 +509,16 @@ def cmd_search(args: argparse.Namespace) -> int:
             f"{hit.source_count} ({hit.matched_articles} matched)", _snippet_text(hit.snippet),
         )  # fmt: skip
     _console().print(table)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run SQL on the database opened read-only (waiting for an ingest's gap) and print the last result."""
+    from .clisql import print_result, run_statements
+
+    with _open_store(args) as store:
+        result = run_statements(store.con, args.statement)
+    print_result(result, args.output)
     return 0
 
 

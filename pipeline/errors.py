@@ -4,6 +4,7 @@ Every error the library raises on purpose derives from ``StorylineError``::
 
     StorylineError
     ├── ConfigError              bad settings or arguments (terminal: fix the call)
+    │   └── QueryError           a `storyline sql` statement failed or tried to write (terminal: fix the SQL)
     ├── ParameterMismatchError   the database was built with other fingerprint/cluster parameters (terminal)
     ├── StoreError               the DuckDB record of truth cannot be used
     │   └── StoreBusyError       another process holds the write lock (transient: retry later)
@@ -26,6 +27,10 @@ class StorylineError(Exception):
 
 class ConfigError(StorylineError):
     """Settings, arguments or paths that cannot work; fix them and run again."""
+
+
+class QueryError(ConfigError):
+    """SQL given to ``storyline sql`` failed, or tried to write to the database it opened read-only."""
 
 
 class ParameterMismatchError(StorylineError):
