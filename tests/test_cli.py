@@ -225,3 +225,79 @@ def test_controls_left_in_an_old_database_are_shown_escaped(
     for command, out in _shown_commands(db_path, story_id, capsys).items():
         assert not any(c in out for c in TERMINAL_CONTROLS), command
         assert "\\x1b]0;owned\\x07" in out and "\\u202e" in out, command
+
+
+def test_sql_prints_the_last_statement_as_a_table_csv_or_jsonl(
+    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    query = "SELECT 1 AS ignored; SELECT title, source_count, sources, NULL AS nothing FROM story_overview"
+
+    code, out, _ = run(capsys, "sql", "--db", db_path, query)
+    assert code == 0 and "1 row" in out and "Japan" in out and "NULL" in out and "ignored" not in out
+
+    code, out, _ = run(capsys, "sql", "--db", db_path, "--format", "csv", query)
+    header, row = out.splitlines()
+    assert code == 0 and header == "title,source_count,sources,nothing" and ",5,Alexa | " in row
+
+    code, out, _ = run(capsys, "sql", "--db", db_path, "--format", "jsonl", query)
+    (record,) = map(json.loads, out.splitlines())
+    assert code == 0 and record["source_count"] == 5 and "Alexa" in record["sources"] and record["nothing"] is None
+    # intervals and timestamps, which JSON lacks, come out as text
+    code, out, _ = run(capsys, "sql", "--db", db_path, "--format", "jsonl",
+                       "SELECT finished_at - started_at AS took, started_at FROM runs")  # fmt: skip
+    assert code == 0 and "T" in json.loads(out)["started_at"]
+
+
+def test_sql_runs_the_table_macros(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    code, out, err = run(capsys, "sql", "--db", db_path, "--format", "jsonl",
+                         "SELECT position FROM story_timeline((SELECT story_id FROM stories))")  # fmt: skip
+    assert code == 0, err
+    assert [json.loads(line)["position"] for line in out.splitlines()] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM no_such_table", "Table with name no_such_table does not exist"),
+        ("SELEC 1", "syntax error"),
+        ("SELECT 1; SELEC 2", "syntax error"),
+        ("  ;  ", "no SQL statement"),
+    ],
+)
+def test_sql_errors_are_one_line_and_exit_2(
+    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str], sql: str, expected: str
+) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    code, out, err = run(capsys, "sql", "--db", db_path, sql)
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and expected in err and err.startswith("storyline: error:")
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM stories", "UPDATE stories SET title = 'x'", "CREATE TABLE t (a INT)"])
+def test_sql_refuses_writes_saying_the_database_is_read_only(
+    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str], sql: str
+) -> None:
+    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    code, _, err = run(capsys, "sql", "--db", db_path, sql)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "opened read-only" in err
+    with duckdb.connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM stories WHERE title = 'x'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM stories").fetchall() == [(1,)]
+
+
+def test_sql_shows_stored_text_not_markup_or_controls(
+    tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest_jsonl(capsys, db_path, tmp_path / "1.jsonl", {"id": "quake", "title": "Quake hits", "text": QUAKE})
+    # chr() builds what an old database may hold: an OSC sequence, BEL, RLO and rich markup
+    sql = "SELECT 'Quake ' || chr(27) || ']0;owned' || chr(7) || chr(8238) || ' [bold red]north' AS \"[i]t\""
+    code, out, _ = run(capsys, "sql", "--db", db_path, sql)
+    assert code == 0 and "[bold red]north" in out and "[i]t" in out
+    assert not any(c in out for c in TERMINAL_CONTROLS) and "\\x1b]0;owned\\x07\\u202e" in out
+
+
+def test_sql_on_a_missing_database_says_to_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sql", "--db", str(tmp_path / "none.duckdb"), "SELECT 1")
+    assert code == 1 and "storyline ingest" in err
