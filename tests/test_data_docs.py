@@ -1,7 +1,8 @@
-"""docs/data.md cannot drift from the live schema, and every SQL example in it runs."""
+"""docs/data.md cannot drift from the live schema, and every SQL example in the docs runs through `storyline sql`."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import duckdb
 import pytest
 from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 
+from pipeline.cli import main
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings
 
@@ -95,14 +97,30 @@ def test_every_macro_and_its_columns_are_documented(docs_db: str) -> None:
         assert not undocumented, f"{macro} columns not described: {undocumented}"
 
 
-def test_sql_examples_run_and_answer(docs_db: str) -> None:
-    blocks = re.findall(r"```sql\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.S)
+def _sql_blocks(path: Path) -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_sql_examples_run_through_storyline_sql_and_answer(docs_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """As an analyst runs them: `storyline sql` opens the file read-only, and the last statement's rows print."""
+    blocks = _sql_blocks(DOCS)
     assert len(blocks) >= 8
-    with duckdb.connect(docs_db, read_only=True) as con:
-        for sql in blocks:
-            rows = con.execute(sql).fetchall()
-            if not any(marker in sql for marker in EMPTY_ALLOWED):
-                assert rows, f"example returned no rows on the seed database:\n{sql}"
+    for sql in blocks:
+        code = main(["sql", "--db", docs_db, "--format", "jsonl", sql])
+        out, err = capsys.readouterr()
+        assert code == 0, f"example failed: {err}\n{sql}"
+        rows = [json.loads(line) for line in out.splitlines()]
+        if not any(marker in sql for marker in EMPTY_ALLOWED):
+            assert rows, f"example returned no rows on the seed database:\n{sql}"
+
+
+def test_sql_examples_elsewhere_in_the_docs_run(docs_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Other pages' examples (docs/operations.md) run too; their tables may be empty without live sources."""
+    others = [(path, sql) for path in sorted(DOCS.parent.glob("*.md")) if path != DOCS for sql in _sql_blocks(path)]
+    assert others
+    for path, sql in others:
+        code = main(["sql", "--db", docs_db, sql])
+        assert code == 0, f"{path.name} example failed: {capsys.readouterr().err}\n{sql}"
 
 
 def test_views_answer_the_common_questions(docs_db: str) -> None:
@@ -145,6 +163,6 @@ def test_merged_ids_resolve_through_story_aliases(docs_db: str) -> None:
 
 def test_docs_name_the_new_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for command in ("storyline search", "storyline report", "--format parquet"):
+    for command in ("storyline search", "storyline report", "storyline sql", "--format parquet"):
         assert command in readme
     assert Path(ROOT / "docs" / "search.md").is_file()
