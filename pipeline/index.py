@@ -17,7 +17,7 @@ files, memory-mapped on load, so start-up costs milliseconds and only the pages 
 are read). The snapshot is a cache, never the record: it names the database it was built from
 and the last article it covers, a process loads only the rows after that from DuckDB, and a
 snapshot that does not match its database is ignored (and rebuilt). Its manifest records each
-file's size and xxh3_64 checksum; a process verifies them before mapping the files (about 0.3-0.8 s
+file's size and xxh3_64 checksum; a process verifies them before mapping the files (about 0.3 s for
 a 3 GB snapshot from the page cache, 2 s from disk), and a snapshot that fails (truncated, zeroed,
 unreadable) is ignored with a logged warning, read from DuckDB instead and rewritten by that run.
 """
