@@ -6,7 +6,7 @@
     storyline extract [FILE]        extraction alone: JSONL in (file or stdin), JSONL out
     storyline stories               stories as a table, latest activity first
     storyline show STORY_ID         one story and its variants, with why each was assigned
-    storyline check                 integrity checks (whole batches only, counts agree)
+    storyline check                 integrity checks (whole batches only, counts agree, index snapshot whole)
     storyline alerts                fired alerts and their delivery status
     storyline watch STORY_ID        flag a story for watched_story alert rules
     storyline export --format jsonl one line per article (or --format parquet|csv DIR: one file per table)
@@ -413,10 +413,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
-    from .integrity import consistency_problems
+    from .integrity import consistency_problems, snapshot_problems
 
     with _open_store(args) as store:
-        problems = consistency_problems(store)
+        problems = consistency_problems(store) + snapshot_problems(_settings(args).db)
         articles, stories, running = store.con.execute(
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
             "(SELECT count(*) FROM runs WHERE status = 'running')"

@@ -301,3 +301,27 @@ def test_sql_shows_stored_text_not_markup_or_controls(
 def test_sql_on_a_missing_database_says_to_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sql", "--db", str(tmp_path / "none.duckdb"), "SELECT 1")
     assert code == 1 and "storyline ingest" in err
+
+
+def test_check_reports_a_corrupt_index_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import ecb_records, write_jsonl
+
+    from pipeline.index import CandidateIndex, snapshot_path
+    from pipeline.ingest import ingest_paths
+    from pipeline.settings import Settings
+    from pipeline.store import Store
+
+    db = str(tmp_path / "s.duckdb")
+    ingest_paths([write_jsonl(tmp_path / "a.jsonl", ecb_records({1}))], Settings(db=db))
+    with Store.open(db, read_only=True) as store:
+        assert CandidateIndex.for_database(db).save(store, force=True)
+    assert run(capsys, "check", "--db", db)[0] == 0
+    version = snapshot_path(db) / (snapshot_path(db) / "CURRENT").read_text().strip()
+    signatures = version / "article_signatures.npy"
+    size = signatures.stat().st_size
+    with open(signatures, "r+b") as file:  # a zeroed block of the right size: only the checksum can tell
+        file.seek(size - 64)
+        file.write(bytes(64))
+    code, out, _ = run(capsys, "check", "--db", db)
+    assert code == 1
+    assert "corrupt index snapshot" in out and "article_signatures.npy" in out and "next ingest rewrites it" in out

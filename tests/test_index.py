@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from conftest import ecb_records, write_jsonl
 from pipeline import index as index_module
 from pipeline.index import CandidateIndex, _Postings, snapshot_path
 from pipeline.ingest import ingest_paths
+from pipeline.integrity import snapshot_problems
 from pipeline.settings import Settings
 from pipeline.store import Store
 from pipeline.storedrows import is_mapped
@@ -112,3 +115,70 @@ def test_runs_write_a_snapshot_once_enough_is_new(tmp_path: Path, monkeypatch) -
     current = (snapshot_path(settings.db) / "CURRENT").read_text()
     assert current != first
     assert [p.name for p in snapshot_path(settings.db).iterdir() if p.is_dir()] == [current]  # old one removed
+
+
+def current_version(db: str) -> Path:
+    """The snapshot version folder CURRENT points to."""
+    folder = snapshot_path(db)
+    return folder / (folder / "CURRENT").read_text().strip()
+
+
+def truncate(path: Path) -> None:
+    """Cut a file in half, as a full disk or an interrupted copy would."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def zero_fill(path: Path) -> None:
+    """Zero an array file's data but keep its header and size, as a lost write would."""
+    data = np.load(path, mmap_mode="r")
+    size = path.stat().st_size
+    with open(path, "r+b") as file:
+        file.seek(size - data.nbytes)
+        file.write(bytes(data.nbytes))
+    assert path.stat().st_size == size
+
+
+def story_groups(db: str) -> set[frozenset[str]]:
+    """Stories as sets of their articles' source URIs (story ids aside)."""
+    with Store.open(db, read_only=True) as store:
+        rows = store.con.execute("SELECT list(source_uri) FROM articles GROUP BY story_id").fetchall()
+    return {frozenset(uris) for (uris,) in rows}
+
+
+@pytest.mark.parametrize(("damage", "file"), [(truncate, "article_signatures.npy"), (zero_fill, "story_rows.npy")])
+def test_a_corrupt_snapshot_is_ignored_with_a_warning_and_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage, file: str
+) -> None:
+    records = ecb_records({1, 3, 4, 5})  # the second run's articles join the first run's stories
+    clean = Settings(db=str(tmp_path / "clean" / "ecb.duckdb"), batch_size=100)
+    damaged = Settings(db=str(tmp_path / "damaged" / "ecb.duckdb"), batch_size=100)
+    Path(clean.db).parent.mkdir()
+    ingest_paths([write_jsonl(tmp_path / "first.jsonl", records[::2])], clean)
+    with Store.open(clean.db, read_only=True) as store:
+        assert CandidateIndex.for_database(clean.db).save(store, force=True)
+    shutil.copytree(Path(clean.db).parent, Path(damaged.db).parent)
+    damage(current_version(damaged.db) / file)
+    assert snapshot_problems(damaged.db)
+    second = write_jsonl(tmp_path / "second.jsonl", records[1::2])
+    ingest_paths([second], clean)  # with the clean snapshot
+    with caplog.at_level(logging.WARNING, logger="pipeline.index"):
+        ingest_paths([second], damaged)
+    assert story_groups(damaged.db) == story_groups(clean.db)
+    assert any(file in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert snapshot_problems(damaged.db) == []  # the run rewrote it
+    with Store.open(damaged.db, read_only=True) as store:
+        assert CandidateIndex.for_database(damaged.db).refresh(store) == 0  # and it covers every article
+
+
+def test_a_snapshot_of_an_older_format_is_replaced_by_the_next_run(ecb_store: Settings, tmp_path: Path) -> None:
+    with Store.open(ecb_store.db, read_only=True) as store:
+        assert CandidateIndex.for_database(ecb_store.db).save(store, force=True)
+    old = current_version(ecb_store.db)
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format": 4}))
+    with Store.open(ecb_store.db, read_only=True) as store:
+        assert CandidateIndex.for_database(ecb_store.db).refresh(store) > 0  # not trusted: read from DuckDB
+    ingest_paths([write_jsonl(tmp_path / "more.jsonl", ecb_records({5}))], ecb_store)
+    assert current_version(ecb_store.db) != old
+    assert json.loads((current_version(ecb_store.db) / "manifest.json").read_text())["format"] == 5
