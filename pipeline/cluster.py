@@ -250,6 +250,8 @@ def weighed(
     Each article's terms are weighed by the document frequencies of everything before it (exact
     copies aside), so the weights do not depend on how the input is cut into batches.
     """
+    if not any(fp.evidence for _, fp in items):
+        return list(items)  # ``language`` evidence: the vectors are final as prepared
     terms = sorted({t for _, fp in items for t in fp.evidence})
     df = Counter(index.document_frequencies(terms))
     documents = index.documents
