@@ -139,7 +139,8 @@ def test_copies_are_exact_and_near_duplicates(seeds_dir: Path, tmp_path: Path, s
 def test_bad_inputs_are_rejections_and_the_rest_is_ingested(seeds_dir: Path, settings: Settings) -> None:
     (seeds_dir / "empty.txt").write_bytes(b"")
     (seeds_dir / "binary.txt").write_bytes(bytes(range(256)) * 4)
-    (seeds_dir / "latin1.txt").write_bytes("Caf\xe9 society news, in Latin-1 bytes.".encode("latin-1"))
+    (seeds_dir / "latin1.txt").write_bytes("Caf\xe9 society news, in Latin-1 bytes.".encode("latin-1"))  # detected
+    (seeds_dir / "undecodable.txt").write_bytes(bytes(range(128, 256)) * 4)
     lines = [
         '{"id": "ok-1", "text": "Storm Ciaran brought record winds to Brittany on Thursday, cutting power to homes."}',
         '{"id": "broken", "text": ',
@@ -153,11 +154,14 @@ def test_bad_inputs_are_rejections_and_the_rest_is_ingested(seeds_dir: Path, set
     assert reasons == {
         "empty.txt": "empty",
         "binary.txt": "binary",
-        "latin1.txt": "encoding",
+        "undecodable.txt": "encoding",
         "feed.jsonl": "malformed_jsonl",
         "missing.txt": "missing_path",
     }
-    assert report.rejected == 5 and report.new == 7
+    assert report.rejected == 5 and report.new == 8
+    assert rows(settings.db, "SELECT text FROM articles WHERE source_uri LIKE '%latin1.txt'") == [
+        ("Café society news, in Latin-1 bytes.",)
+    ]
     details = rows(settings.db, "SELECT source_uri, detail FROM rejections WHERE reason = 'malformed_jsonl'")
     assert details[0][0].endswith("#line=2") and "not valid JSON" in details[0][1]
 
