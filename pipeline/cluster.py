@@ -37,6 +37,7 @@ from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
 from .settings import Settings
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
+from .words import word_count
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
 
@@ -462,7 +463,7 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
         "sitename": article.sitename,
         "language": article.language,
         "content_hash": fp.content_hash,
-        "word_count": len(article.text.split()),
+        "word_count": word_count(article.text),
         "story_id": a.story_id,
         "variant_group": a.variant_group,
         "assigned_as": a.relation,

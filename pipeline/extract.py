@@ -25,6 +25,7 @@ from .paywall import strip_boilerplate
 from .settings import ExtractSettings
 from .sources import parse_date, plausible_date
 from .textclean import clean_dump, strip_unsafe_characters
+from .words import word_count
 
 if TYPE_CHECKING:
     from trafilatura.settings import Extractor
@@ -51,7 +52,7 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
     if isinstance(extracted, Rejection):
         return extracted
     article, paywall = _without_unsafe_characters(extracted[0]), extracted[1]
-    words = len(article.text.split())
+    words = word_count(article.text)
     minimum = settings.min_words_html if raw.kind == "html" else settings.min_words
     if words < minimum:
         return _too_short(raw.source_uri, words, minimum, paywall)

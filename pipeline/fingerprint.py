@@ -28,6 +28,7 @@ from .evidence import document_chance, idf, stemmer, weigh
 from .models import Article, Fingerprint
 from .settings import ClusterSettings, FingerprintSettings
 from .sketch import ShingleMinHash
+from .words import SPACELESS_LETTER, has_spaceless, spaced
 from .wordtable import WordTable, table
 
 if TYPE_CHECKING:
@@ -64,8 +65,12 @@ def _hash_normalised(normalised: str) -> str:
 
 
 def shingles(text: str, size: int) -> list[bytes]:
-    """Word shingles of the normalised text (the whole text when shorter than one shingle)."""
-    words = normalise(text).split()
+    """Word shingles of the normalised text (the whole text when shorter than one shingle).
+
+    In scripts written without spaces (Chinese, Japanese, Thai) each letter is a word: a shingle is
+    ``size`` characters there, and a text in them is many shingles, not one.
+    """
+    words = spaced(normalise(text)).split()
     if len(words) <= size:
         return [" ".join(words).encode("utf-8")] if words else []
     return list({" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
@@ -82,10 +87,13 @@ def signatures(texts: Sequence[str], settings: FingerprintSettings) -> np.ndarra
 
 
 def normalised_words(text: str) -> list[bytes]:
-    """The words of ``normalise(text)``, UTF-8 encoded (without building the joined string)."""
+    """The shingling words of ``normalise(text)``, UTF-8 encoded (without building the joined string).
+
+    A letter of a script written without spaces is a word of its own (``shingles``).
+    """
     # Every character the substitution keeps is a letter or number, never whitespace, so splitting the
-    # encoded bytes on ASCII whitespace gives exactly normalise(text).split().
-    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).encode("utf-8").split()
+    # encoded bytes on ASCII whitespace gives exactly spaced(normalise(text)).split().
+    return spaced(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())).encode("utf-8").split()
 
 
 def minhash(text: str, settings: FingerprintSettings) -> LeanMinHash:
@@ -138,7 +146,7 @@ class TermWeighter:
         # word) at least once is a name and weighs ``name_boost`` times more. Occurrences are counted per
         # distinct token (two C-level regex passes and Counters), not weighed one by one.
         whole = f"{title}\n{text}" if title else text
-        occurrences = Counter(_WORD.findall(whole))
+        occurrences = Counter(tokens(whole))
         at_start = Counter(_FIRST_WORD.findall(f"\n{whole}"))
         new = [token for token in occurrences if token not in known]
         if new:
@@ -172,9 +180,9 @@ class TermWeighter:
         known = self._evidence_tokens.setdefault(lang, {})
         if len(known) > TOKEN_CACHE_SIZE:
             known.clear()
-        occurrences = Counter(_WORD.findall(f"{title}\n{text}" if title else text))
+        occurrences = Counter(tokens(f"{title}\n{text}" if title else text))
         if title:
-            occurrences.update(_WORD.findall(title))
+            occurrences.update(tokens(title))
         new = [token for token in occurrences if token not in known]
         if new:
             self._learn_evidence(new, lang, known)
@@ -359,7 +367,7 @@ def fingerprint_articles(
 ) -> list[Fingerprint]:
     """All three fingerprints of each article, signatures computed for the whole batch at once."""
     normalised = [normalise(article.text) for article in articles]
-    sigs = sketcher(settings).signatures([text.encode("utf-8").split() for text in normalised])
+    sigs = sketcher(settings).signatures([spaced(text).encode("utf-8").split() for text in normalised])
     corpus = weighter.settings.evidence == "corpus"
     out = []
     for article, text, sig in zip(articles, normalised, sigs, strict=True):
@@ -404,6 +412,32 @@ def top_shared_terms(a: dict[str, float], b: dict[str, float], n: int = 8) -> tu
     """The terms contributing most to the similarity of two vectors."""
     shared = [(a[t] * b[t], t) for t in a.keys() & b.keys()]
     return tuple(t for _, t in sorted(shared, reverse=True)[:n])
+
+
+def tokens(text: str) -> list[str]:
+    """The text's words and numbers (``_WORD``); a run of a script written without spaces gives its character bigrams.
+
+    "東京都で火災" has no spaces to split on: as one token it would match only itself, so it becomes
+    "東京", "京都", "都で", "で火", "火災" (a one-letter run stays one letter). Text without such a
+    script is tokenised exactly as before, so stored vectors of other languages do not change.
+    """
+    found = _WORD.findall(text)
+    if not has_spaceless(text):
+        return found
+    out: list[str] = []
+    for token in found:
+        if not has_spaceless(token):
+            out.append(token)
+            continue
+        for piece in _SPACELESS_RUN.split(token):
+            if has_spaceless(piece):
+                out.extend([piece] if len(piece) == 1 else [piece[i : i + 2] for i in range(len(piece) - 1)])
+            elif piece:
+                out.extend(_WORD.findall(piece))
+    return out
+
+
+_SPACELESS_RUN = regex.compile(rf"((?:{SPACELESS_LETTER.pattern})+)", regex.V1)
 
 
 def _term(token: str) -> str:

@@ -18,6 +18,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from .words import word_count
+
 __all__ = ["Stripped", "boilerplate_kind", "strip_boilerplate"]
 
 # Words a gate sentence may open with before its phrase ("Please log in to continue", "Or subscribe ...").
@@ -124,7 +126,7 @@ class _Phrases:
         """Whether the sentence opens with one of the phrases and is no longer than that phrase allows."""
         if not self.joined.match(sentence):
             return False
-        words = len(sentence.split())
+        words = word_count(sentence)
         return any(words <= limit and pattern.match(sentence) for pattern, limit in self.each)
 
 

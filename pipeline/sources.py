@@ -1,7 +1,9 @@
 """Sources: turn paths (files, folders, JSONL) into raw documents, or rejections with a reason.
 
 Everything here streams: folders are walked lazily and JSONL is read line by line, so a multi-GB
-input never sits in memory. Decoding is strict: bytes that are not text are a rejection.
+input never sits in memory. Decoding is strict: bytes that are not text are a rejection. Bytes that
+are not UTF-8 and declare no charset are read in the legacy encoding a detector finds (windows-1252
+and its kin), and rejected when none fits.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import codecs
 import gzip
 import json
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -220,22 +223,83 @@ def decode(data: bytes, html: bool = False) -> str | Rejection:
         )
     if looks_binary(data):
         return Rejection("", "binary", "the file holds binary data (NUL or control bytes), not text")
-    codec = "utf-8"
+    codec, declared = "utf-8", False
     if html and (match := _META_CHARSET.search(data[:4096])):
-        declared = match.group(1).decode("ascii", "replace").lower()
         try:
-            codec = codecs.lookup(declared).name
+            codec, declared = codecs.lookup(match.group(1).decode("ascii", "replace").lower()).name, True
         except LookupError:
             codec = "utf-8"
     try:
-        return data.decode(codec)
+        return data.decode(codec)  # the fast path: UTF-8 (or the declared charset) needs no detection
     except UnicodeDecodeError as exc:
-        if html:
-            # Browsers show a page with a few stray bytes; so do we, when they are rare enough to be noise.
-            text = data.decode(codec, errors="replace")
-            if text.count("\ufffd") <= max(1, len(data) // 2000):
-                return text
+        text = data.decode(codec, errors="replace")
+        if not declared and not _mostly_utf8(text):
+            # More bad sequences than good non-ASCII characters: a legacy encoding, not UTF-8 with stray bytes.
+            legacy = decode_legacy(data)
+            if legacy is not None:
+                return legacy
+            return Rejection(
+                "", "encoding", f"not valid {codec} text (bad byte at offset {exc.start}) nor any legacy encoding"
+            )
+        # Browsers show a page with a few stray bytes; so do we, when they are rare enough to be noise.
+        if html and text.count("\ufffd") <= max(1, len(data) // 2000):
+            return text
         return Rejection("", "encoding", f"not valid {codec} text (bad byte at offset {exc.start})")
+
+
+def _mostly_utf8(text: str) -> bool:
+    """Whether text decoded from UTF-8 with replacement holds more good non-ASCII characters than bad bytes."""
+    bad = text.count("\ufffd")
+    return len(text) - len(text.encode("ascii", "ignore")) - bad > bad
+
+
+# Legacy encodings of news pages and dumps, tried by the detector: the Windows code pages (cp1252 also
+# reads ISO-8859-1, as browsers read it), KOI8-R and the East Asian multi-byte ones. The detector
+# cannot tell the Latin code pages apart on short text; ``decode_legacy`` breaks the tie.
+LEGACY_ENCODINGS = (
+    "cp1252", "cp1250", "cp1251", "koi8_r", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp874",
+    "shift_jis", "euc_jp", "gb18030", "big5", "euc_kr",
+)  # fmt: skip
+_CHAOS_MARGIN = 0.05  # readings this close to the detector's best are equally good ones
+_ODD_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Sk", "No"})  # ˝ ˇ ¹ ³: what a wrong code page shows
+
+
+def decode_legacy(data: bytes) -> str | None:
+    """The text of bytes in a legacy encoding (charset_normalizer's detection), or None when none fits.
+
+    The detector tells scripts apart well but not the Latin code pages (it reads French windows-1252 as
+    Baltic cp1257: "Déją vu"). Among the readings about as clean as its best, and windows-1252's when
+    the best is a Latin code page, the one with the fewest odd characters (controls, modifier accents,
+    superscript digits) wins, then windows-1252, as browsers default to it, then the detector's order:
+    a Polish cp1250 text read as cp1252 shows "Rz¹d", so it stays cp1250. Hungarian or Lithuanian text,
+    whose letters are letters in windows-1252 too, is read as windows-1252 unless it declares a charset.
+    """
+    from charset_normalizer import from_bytes  # deferred: only legacy bytes need it (imports in ~0.1 s)
+
+    matches = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)))
+    if not matches:
+        return None
+    best_chaos = min(m.chaos for m in matches)
+    readings = [
+        (_odd_characters(text), "cp1252" not in m.could_be_from_charset, rank, text)
+        for rank, m in enumerate(matches)
+        if m.chaos <= best_chaos + _CHAOS_MARGIN and (text := str(m))
+    ]
+    if matches[0].encoding in _LATIN_CODE_PAGES and all(reading[1] for reading in readings):
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass  # bytes windows-1252 leaves undefined (0x81, 0x8d, ...): not it
+        else:
+            readings.append((_odd_characters(text), False, len(readings), text))
+    return min(readings)[3] if readings else None
+
+
+_LATIN_CODE_PAGES = frozenset({"cp1250", "cp1252", "cp1254", "cp1257"})
+
+
+def _odd_characters(text: str) -> int:
+    return sum(1 for ch in text if ch > "\x7f" and unicodedata.category(ch) in _ODD_CATEGORIES)
 
 
 def looks_binary(data: bytes) -> bool:

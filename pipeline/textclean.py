@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from .words import word_count
+
 HEADER = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*(.*)$")
 BLOCK_HEADINGS = re.compile(
     r"^(related( articles| stories| news| content| coverage| posts)?|most (popular|read|viewed|shared)"
@@ -291,7 +293,7 @@ def _is_short(line: str) -> bool:
 
 
 def _words(text: str) -> int:
-    return len(text.split())
+    return word_count(text)
 
 
 def _normalise_space(line: str) -> str:

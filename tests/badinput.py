@@ -149,8 +149,9 @@ KINDS: tuple[BadKind, ...] = (
     BadKind("zip archive named .txt", "archive.txt", "binary", "binary", _bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(600))),
     BadKind("NUL bytes inside text", "nul.txt", "binary", "NUL", _text(ARTICLE[:200] + "\x00\x00" + ARTICLE[200:])),
     BadKind("control characters", "controls.txt", "binary", "control", _text("".join(f"{w}\x01\x02\x03\x04 " for w in ARTICLE.split()))),
-    BadKind("invalid UTF-8", "invalid-utf8.txt", "encoding", "UTF-8", _bytes(ARTICLE.encode()[:100] + b"\xc3\x28\xa0\xa1" + ARTICLE.encode()[100:])),
-    BadKind("latin-1 text in a .txt", "latin1.txt", "encoding", "UTF-8", _bytes(("Café résumé à la crème. " * 40).encode("latin-1"))),
+    # UTF-8 (its accents are valid sequences) with a broken one: not a legacy encoding, not guessed at
+    BadKind("invalid UTF-8", "invalid-utf8.txt", "encoding", "UTF-8", _bytes(("Grüße aus Köln — café. " + ARTICLE[:100]).encode() + b"\xc3\x28\xa0\xa1" + ARTICLE.encode()[100:])),
+    BadKind("bytes no text encoding reads", "undecodable.txt", "encoding", "legacy encoding", _bytes(bytes(range(128, 256)) * 8)),
     BadKind("UTF-16 LE without a byte-order mark", "utf16-nobom.txt", "encoding", "UTF-16", _bytes(ARTICLE.encode("utf-16-le"))),
     BadKind("UTF-16 BE without a byte-order mark", "utf16be-nobom.html", "encoding", "UTF-16", _bytes(article_html("Sixteen").encode("utf-16-be"))),
     BadKind("latin-1 page declaring UTF-8", "mislabelled.html", "encoding", "utf-8", _bytes(html_page("<p>" + "Ça coûte très cher à Zürich. " * 60 + "</p>", '<meta charset="utf-8">').encode("latin-1"))),
@@ -218,6 +219,11 @@ def write_good(folder: Path) -> int:
             "<article>" + f"<p>{ARTICLE} Zürich café.</p>" * 3 + "</article>", '<meta charset="iso-8859-1">'
         ).encode("latin-1")
     )
+    # Legacy encodings, declared nowhere: detected (curly quotes, é and — are bytes 0x93 0xe9 0x97 in cp1252).
+    (folder / "good-cp1252.html").write_bytes(
+        html_page(f"<article><p>{LEGACY_TEXT} {ARTICLE}</p>" * 3 + "</article>").encode("cp1252")
+    )
+    (folder / "good-latin1.txt").write_bytes(f"Budget vote\n\n{ARTICLE} Café résumé à la crème, 5 £.".encode("latin-1"))
     with gzip.open(folder / "good.txt.gz", "wt", encoding="utf-8") as fh:
         fh.write(f"Council passes budget\n\n{ARTICLE} Gzipped.")
     lines = [good_line("good-feed", 1), "", "   ", good_line("good-feed", 2)]  # blank lines are skipped
@@ -226,7 +232,10 @@ def write_good(folder: Path) -> int:
     (folder / "concatenated.jsonl").write_text(concatenated, encoding="utf-8")
     dated = [json.dumps({**json.loads(good_line("odd-dates", n)), "published_at": day}) for n, day in ODD_DATES.items()]
     (folder / "odd-dates.jsonl").write_text("\n".join(dated) + "\n", encoding="utf-8")
-    return 5 + 2 + 2 + len(ODD_DATES)
+    return 7 + 2 + 2 + len(ODD_DATES)
+
+
+LEGACY_TEXT = "“Déjà vu,” said the café’s owner — José Müller."
 
 
 ODD_DATES = {  # record number: published_at; placeholders are stored as no date, beside a real one

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from badinput import KINDS, ODD_DATES, BadKind, running_as_root, write_bad, write_good
+from badinput import KINDS, LEGACY_TEXT, ODD_DATES, BadKind, running_as_root, write_bad, write_good
 from reliability import rows
 
 from pipeline.ingest import ingest_paths
@@ -72,6 +72,7 @@ def test_everything_good_in_the_same_run_is_stored(run: tuple) -> None:
     assert rows(db, "SELECT count(*) FROM articles")[0][0] == expected
     names = {Path(u.split("#")[0]).name for (u,) in rows(db, "SELECT source_uri FROM articles")}
     assert {"good.txt", "good.html", "good-utf16-bom.txt", "good-latin1-declared.html", "good.txt.gz"} <= names
+    assert {"good-cp1252.html", "good-latin1.txt"} <= names
     assert {"good-feed.jsonl", "concatenated.jsonl", "odd-dates.jsonl"} <= names
     with Store.open(db, read_only=True) as store:
         assert consistency_problems(store) == []
@@ -90,3 +91,14 @@ def test_placeholder_dates_are_stored_as_no_date(run: tuple) -> None:
         "WHERE s.story_id = (SELECT story_id FROM articles WHERE external_id = 'odd-dates-1')",
     )  # fmt: skip
     assert canonical == [("odd-dates-4",)]
+
+
+def test_legacy_encodings_are_stored_with_their_characters(run: tuple) -> None:
+    """A windows-1252 page and a latin-1 dump, neither declaring a charset: decoded, not rejected or garbled."""
+    folder, db, _, _, _ = run
+    text = {
+        name: rows(db, "SELECT text FROM articles WHERE source_uri = ?", [file_uri(folder, name)])[0][0]
+        for name in ("good-cp1252.html", "good-latin1.txt")
+    }
+    assert LEGACY_TEXT in text["good-cp1252.html"]
+    assert "Café résumé à la crème, 5 £." in text["good-latin1.txt"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +177,90 @@ def test_word_tables_are_built_once_mapped_and_optional(tmp_path: Path, monkeypa
     assert wordtable.table("fr") is None
     for term in ("maison", "l’état", "d’une", "covid19"):
         assert zipf_of(term, "fr") == zipf_frequency(term, "fr")
+
+
+# Texts in scripts written with spaces: real news (seeds, ECB+ dev) and sentences of other alphabets.
+_SPACED_TEXTS = {
+    "ru": "Правительство в среду обсудило в Москве ёлочные базары и цены на жильё. Министр финансов "
+    "Антон Силуанов сказал, что бюджет на 2027 год будет принят до конца ноября.",
+    "ar": "قال الناشط الحقوقي السوداني خالد عبد الكريم لـ الصباح إن الحكومة أفرجت عن 52 معتقلا في الخرطوم يوم الأحد.",
+    "ko": "서울 중앙지법은 16일 전직 장관에게 징역 3년을 선고했다. 재판부는 증거가 충분하다고 밝혔다.",
+    "el": "Η κυβέρνηση συζήτησε την Τετάρτη στην Αθήνα το νέο νομοσχέδιο για τις λέξεις.",
+    "de": "Die Bundesregierung hat am Mittwoch in Berlin über die Straßenbahn und Größe der Städte beraten.",
+}
+# sha256 of every text's shingles, signature, band keys, content hash, term vector and evidence,
+# computed before scripts without spaces were split into characters: those are stored, and text in
+# other scripts must keep them to the last bit (new signatures would not match the old ones).
+_SPACED_PINS = {
+    "seeds": "28d1e601bca9657b83fd95fb36cb4c5ac52f8c6dc9b8cd439ae40f99eec1d1d0",
+    "ecb": "49282b9c7b4f0d6c85c7f6e6cec783ca18808a264d61c2900293dd5bc880d499",
+    "other": "cb41462019f76d78976f1a2be8bdd3f825cf610cfe2febfc96980f7e2c1a8f0a",
+}
+
+
+def _fingerprint_digest(texts: list[tuple[str | None, str, str]]) -> str:
+    import hashlib
+
+    from pipeline.fingerprint import fingerprint_articles, signatures
+    from pipeline.models import Article
+
+    settings = FingerprintSettings()
+    parts = []
+    for mode in ("language", "corpus"):
+        weighter = TermWeighter(ClusterSettings(evidence=mode))
+        articles = [Article(source_uri=f"t{i}", title=t, text=x, language=lang) for i, (t, x, lang) in enumerate(texts)]
+        for (_, text, _), fp in zip(texts, fingerprint_articles(articles, weighter, settings), strict=True):
+            parts.append((sorted(shingles(text, 3)), sorted(shingles(text, 5)), fp.content_hash, fp.signature))
+            parts.append(
+                (fp.band_keys, sorted(fp.terms.items()), sorted(fp.evidence.items()), sorted(fp.chances.items()))
+            )
+    parts.append(signatures([x for _, x, _ in texts], settings).tolist())
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def test_fingerprints_of_spaced_scripts_are_unchanged() -> None:
+    """Latin, Cyrillic, Arabic, Hangul, Greek text: the same shingles, signatures and vectors as stored ones."""
+    from conftest import ecb_records
+
+    seeds = [(None, p.read_text(encoding="utf-8"), "en") for p in sorted((ROOT / "seeds").iterdir())]
+    ecb = [(r.get("title"), r["text"], "en") for r in ecb_records()[:40]]
+    other = [(None, text, lang) for lang, text in _SPACED_TEXTS.items()]
+    found = {"seeds": _fingerprint_digest(seeds), "ecb": _fingerprint_digest(ecb), "other": _fingerprint_digest(other)}
+    assert found == _SPACED_PINS
+
+
+def test_chinese_stories_shingle_by_character() -> None:
+    """Without spaces a Chinese text was one word: every two texts of one length-class looked alike."""
+    from cjk_texts import ZH_CARS, ZH_FLOOD, ZH_FLOOD_EDITED
+
+    settings = FingerprintSettings()
+    assert len(shingles(ZH_FLOOD, settings.shingle_size)) > 50
+
+    def similarity(a: str, b: str) -> float:
+        return minhash(a, settings).jaccard(minhash(b, settings))
+
+    assert similarity(ZH_FLOOD, ZH_FLOOD_EDITED) >= settings.near_duplicate_threshold
+    assert similarity(ZH_FLOOD, ZH_CARS) < 0.1
+    assert content_hash(ZH_FLOOD) != content_hash(ZH_FLOOD_EDITED)
+
+
+def _evidence_terms(weighter: TermWeighter, title: str | None, text: str, language: str) -> dict[str, float]:
+    return weighter.evidence(title, text, language)[0]
+
+
+def test_chinese_and_japanese_terms_are_character_bigrams() -> None:
+    from cjk_texts import JA_QUAKE, ZH_CARS, ZH_FLOOD, ZH_FLOOD_EDITED
+
+    from pipeline.fingerprint import cosine
+
+    for mode in ("language", "corpus"):
+        weighter = TermWeighter(ClusterSettings(evidence=mode))
+        vector = weighter.vector if mode == "language" else functools.partial(_evidence_terms, weighter)
+        flood, edited, cars = (vector(None, t, "zh") for t in (ZH_FLOOD, ZH_FLOOD_EDITED, ZH_CARS))
+        assert "深圳" in flood and "降雨" in flood and max(map(len, flood)) == 2
+        assert "地震" in vector(None, JA_QUAKE, "ja")
+        if mode == "language":
+            assert cosine(flood, edited) > 0.7 and cosine(flood, cars) < 0.2
+    from pipeline.fingerprint import tokens
+
+    assert tokens("东京都で火災、Apple社の3人") == ["东京", "京都", "都で", "で火", "火災", "Apple", "社の", "3", "人"]

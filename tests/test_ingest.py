@@ -139,7 +139,8 @@ def test_copies_are_exact_and_near_duplicates(seeds_dir: Path, tmp_path: Path, s
 def test_bad_inputs_are_rejections_and_the_rest_is_ingested(seeds_dir: Path, settings: Settings) -> None:
     (seeds_dir / "empty.txt").write_bytes(b"")
     (seeds_dir / "binary.txt").write_bytes(bytes(range(256)) * 4)
-    (seeds_dir / "latin1.txt").write_bytes("Caf\xe9 society news, in Latin-1 bytes.".encode("latin-1"))
+    (seeds_dir / "latin1.txt").write_bytes("Caf\xe9 society news, in Latin-1 bytes.".encode("latin-1"))  # detected
+    (seeds_dir / "undecodable.txt").write_bytes(bytes(range(128, 256)) * 4)
     lines = [
         '{"id": "ok-1", "text": "Storm Ciaran brought record winds to Brittany on Thursday, cutting power to homes."}',
         '{"id": "broken", "text": ',
@@ -153,11 +154,14 @@ def test_bad_inputs_are_rejections_and_the_rest_is_ingested(seeds_dir: Path, set
     assert reasons == {
         "empty.txt": "empty",
         "binary.txt": "binary",
-        "latin1.txt": "encoding",
+        "undecodable.txt": "encoding",
         "feed.jsonl": "malformed_jsonl",
         "missing.txt": "missing_path",
     }
-    assert report.rejected == 5 and report.new == 7
+    assert report.rejected == 5 and report.new == 8
+    assert rows(settings.db, "SELECT text FROM articles WHERE source_uri LIKE '%latin1.txt'") == [
+        ("Café society news, in Latin-1 bytes.",)
+    ]
     details = rows(settings.db, "SELECT source_uri, detail FROM rejections WHERE reason = 'malformed_jsonl'")
     assert details[0][0].endswith("#line=2") and "not valid JSON" in details[0][1]
 
@@ -277,3 +281,31 @@ def test_a_batch_that_raises_fails_the_run(
 
     assert rows(settings.db, "SELECT status, new FROM runs") == [("failed", 2)]
     assert "OverflowError: date value out of range" in caplog.text
+
+
+def test_chinese_and_japanese_articles_are_stored_and_told_apart(tmp_path: Path, settings: Settings) -> None:
+    """Scripts without spaces: counted per character, not rejected as 0 words; stories told apart by their text."""
+    from cjk_texts import JA_QUAKE, JA_QUAKE_HTML, ZH_CARS, ZH_FLOOD, ZH_FLOOD_EDITED
+
+    flood = "深圳启动防汛一级应急响应"
+    records = [
+        {"id": "flood", "title": flood, "text": ZH_FLOOD, "published_at": "2026-06-02"},
+        {"id": "cars", "title": "新能源汽车产量增长", "text": ZH_CARS, "published_at": "2026-06-03"},
+        {"id": "quake", "title": "宮城県で震度五強", "text": JA_QUAKE, "published_at": "2026-06-15"},
+        {"id": "quake-page", "url": "https://example.jp/quake", "html": JA_QUAKE_HTML, "published_at": "2026-06-15"},
+        {"id": "flood-copy", "title": flood, "text": ZH_FLOOD, "published_at": "2026-06-02"},
+        {"id": "flood-edit", "title": flood, "text": ZH_FLOOD_EDITED, "published_at": "2026-06-03"},
+    ]
+    report = ingest_paths([write_jsonl(tmp_path / "cjk.jsonl", records)], settings)
+
+    assert report.rejected == 0, report.rejections
+    query = "SELECT source_uri, story_id, assigned_as, word_count FROM articles"
+    found = {
+        uri.rsplit("=", 1)[1]: (story, assigned, words) for uri, story, assigned, words in rows(settings.db, query)
+    }
+    assert set(found) == {r["id"] for r in records}
+    assert len({found["flood"][0], found["cars"][0], found["quake"][0]}) == 3  # three stories
+    assert found["flood-copy"][:2] == (found["flood"][0], "exact")
+    assert found["flood-edit"][:2] == (found["flood"][0], "near_duplicate")
+    assert found["quake-page"][0] == found["quake"][0]  # the page and the text of one report
+    assert found["quake"][2] > 80 and found["flood"][2] > 80

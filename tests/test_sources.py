@@ -227,15 +227,56 @@ def test_binary_html_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"caf\xe9 au lait", b"\xff\xfd broken start", "truncated ü".encode()[:-1] + b" x"],
+    [
+        "Grüße, café ".encode() + b"caf\xe9 au lait",
+        "Köln — café ".encode() + b"\xff\xfd broken start",
+        "Grüße ".encode() + "truncated ü".encode()[:-1] + b" x",
+    ],
     ids=["latin1-byte", "invalid-lead", "truncated-sequence"],
 )
 def test_invalid_utf8(tmp_path: Path, data: bytes) -> None:
-    assert_rejected(read(write(tmp_path / "bad.txt", data)), "encoding")
+    """UTF-8 text (its other accents are valid sequences) with broken bytes is not guessed at as a legacy encoding."""
+    assert "UTF-8" in assert_rejected(read(write(tmp_path / "bad.txt", data)), "encoding").detail.upper()
+
+
+UNDECODABLE = bytes(range(128, 256))  # every high byte in a row: no encoding reads it as text
 
 
 def test_invalid_utf8_inside_gzip(tmp_path: Path) -> None:
-    assert_rejected(read(write(tmp_path / "bad.txt.gz", gzip.compress(b"caf\xe9 au lait"))), "encoding")
+    rejection = assert_rejected(read(write(tmp_path / "bad.txt.gz", gzip.compress(UNDECODABLE * 4))), "encoding")
+    assert "legacy encoding" in rejection.detail
+
+
+LEGACY = [
+    ("cp1252", "“Déjà vu,” said the café’s owner — José Müller, 5 €."),
+    ("latin-1", "Grüße aus Köln: café, naïve, ½ £."),
+    ("cp1250", "Rząd w środę omówił w Warszawie źródła energii i ceny węgla."),
+    ("cp1251", "Правительство в среду обсудило в Москве ёлочные базары и цены на жильё."),
+    ("shift_jis", "気象庁によると、十五日未明に福島県沖を震源とする地震があり、宮城県で最大震度五強を観測した。"),
+    ("gb18030", "受强降雨影响，深圳市周二启动防汛一级应急响应，全市中小学停课一天。"),
+]
+
+
+@pytest.mark.parametrize(("codec", "text"), LEGACY, ids=[c for c, _ in LEGACY])
+@pytest.mark.parametrize("suffix", [".txt", ".html"])
+def test_legacy_encoding_without_a_declaration_is_detected(tmp_path: Path, codec: str, text: str, suffix: str) -> None:
+    body = f"<html><head><title>Page</title></head><body><p>{text}</p><p>{text}</p></body></html>"
+    page = body if suffix == ".html" else f"{text}\n\n{text}\n"
+    item = only(read(write(tmp_path / f"page{suffix}", page.encode(codec))))
+    assert isinstance(item, RawDocument), item
+    assert item.content == page
+
+
+def test_utf8_needs_no_detection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import charset_normalizer
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("valid UTF-8 went to the detector")
+
+    monkeypatch.setattr(charset_normalizer, "from_bytes", refuse)
+    text = "Grüße aus Köln — 東京 and Taipei “quoted”\n"
+    assert only(read(write(tmp_path / "u.txt", text.encode()))).content == text
+    assert only(read(write(tmp_path / "u.html", f"<p>{text}</p>".encode()))).content == f"<p>{text}</p>"
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
@@ -295,9 +336,9 @@ def test_html_declared_utf8_with_latin1_bytes_is_rejected(tmp_path: Path) -> Non
 
 
 def test_meta_charset_is_ignored_in_text_files(tmp_path: Path) -> None:
-    # A .txt file is not HTML: the declaration is text, and the bytes must be UTF-8.
-    text = '<meta charset="windows-1252"> café'
-    assert_rejected(read(write(tmp_path / "dump.txt", text.encode("cp1252"))), "encoding")
+    # A .txt file is not HTML: the declaration is text (read as koi8-r, café would be Cyrillic).
+    text = '<meta charset="koi8-r"> café “x”'
+    assert only(read(write(tmp_path / "dump.txt", text.encode("cp1252")))).content == text
 
 
 def test_too_large_file(tmp_path: Path) -> None:
@@ -336,7 +377,7 @@ def test_bad_inputs_do_not_stop_good_files_in_the_same_call(tmp_path: Path) -> N
     write(folder / "01_good.txt", "good one")
     write(folder / "02_empty.txt", b"")
     write(folder / "03_binary.txt", b"\x00\x01\x02\x03")
-    write(folder / "04_latin1.txt", b"caf\xe9")
+    write(folder / "04_undecodable.txt", UNDECODABLE)
     write(folder / "05_big.txt", "y" * 500)
     write(folder / "06_image.png", b"\x89PNG")
     jsonl(folder / "07_records.jsonl", {"id": 1, "text": "record one"}, "{broken", {"id": 3, "text": "record three"})
