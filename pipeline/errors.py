@@ -11,12 +11,20 @@ Every error the library raises on purpose derives from ``StorylineError``::
     ├── NothingIngestedError     a run read input but could store none of it (terminal for that input)
     ├── DeliveryError            an alert could not be delivered (transient: retried on later runs)
     ├── SearchError              full-text search cannot run (no fts extension, no index, empty query)
-    └── WorkerCrashedError       an extraction worker process died mid-batch (transient: rerun)
+    ├── WorkerCrashedError       an extraction worker process died mid-batch (transient: rerun)
+    └── EnvironmentFailure       the machine failed (disk full, file-size limit, no memory, no file handles,
+                                 no permission on the database): the run stops, its documents stay unread
+                                 (transient: fix the machine and rerun)
 
-Bad *input* is never an exception that escapes a run: it becomes a ``Rejection`` with a reason.
+Bad *input* is never an exception that escapes a run: it becomes a ``Rejection`` with a reason. A fault of
+the machine Storyline runs on is never a rejection: ``is_environment_error`` tells the two apart, and the
+places that turn exceptions into rejections raise ``EnvironmentFailure`` for it instead, so the documents
+are not recorded as rejected (nor known) and a rerun reads them again.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class StorylineError(Exception):
@@ -73,3 +81,64 @@ class WorkerCrashedError(StorylineError):
     """A preparation worker process died (killed, out of memory); the batch in flight was not stored."""
 
     transient = True
+
+
+class EnvironmentFailure(StorylineError):
+    """The machine, not the document, failed (``is_environment_error``); ``cause`` is the original error."""
+
+    transient = True
+
+    def __init__(self, cause: BaseException, doing: str = ""):
+        self.cause = cause
+        self.doing = doing
+        where = f" while {doing}" if doing else ""
+        detail = str(cause) or "(no message)"
+        super().__init__(
+            f"the machine failed{where}: {type(cause).__name__}: {detail}; "
+            "nothing was rejected for it: fix the machine and run again"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised in preparation workers and re-raised in the parent: pickle the arguments, not the message.
+        return (type(self), (self.cause, self.doing))
+
+
+MACHINE_ERRNOS = frozenset(
+    code
+    for code in (
+        errno.ENOSPC,  # disk full
+        errno.EFBIG,  # file-size limit (ulimit -f) or file system maximum
+        getattr(errno, "EDQUOT", None),  # disk quota
+        errno.ENOMEM,
+        errno.EMFILE,  # this process's open files
+        errno.ENFILE,  # the system's open files
+        errno.EROFS,  # read-only file system
+    )
+    if code is not None
+)
+"""Error numbers that are always the machine's fault, whatever was being read or written."""
+
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+"""The machine's fault when Storyline writes (the database, its folder, temp files); reading an input file
+that cannot be read is that input's fault, so readers of inputs pass ``permissions=False``."""
+
+
+def is_environment_error(exc: BaseException, *, permissions: bool = True) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is a fault of the machine rather than of a document.
+
+    Out of memory, disk full, file-size limit, quota, too many open files; with ``permissions``, also
+    permission denied. Libraries wrap such errors (httpx raises ``ConnectError`` from the ``OSError``), so
+    the chain of causes is followed.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, EnvironmentFailure | MemoryError):
+            return True
+        if isinstance(current, OSError) and (
+            current.errno in MACHINE_ERRNOS or (permissions and current.errno in PERMISSION_ERRNOS)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
