@@ -19,7 +19,7 @@ import warnings
 from datetime import date
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from .errors import ConfigError, EnvironmentFailure, is_environment_error
 from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
@@ -48,6 +48,8 @@ def extract(raw: RawDocument, settings: ExtractSettings | None = None) -> Articl
     try:
         extracted = _extract_html(raw, settings) if raw.kind == "html" else _extract_text(raw)
     except Exception as exc:  # a parser bug on one hostile page must not end the run
+        if is_environment_error(exc):  # ... but a full disk or no memory is no verdict on the page
+            raise EnvironmentFailure(exc, f"extracting {raw.source_uri}") from exc
         return Rejection(raw.source_uri, "extract_failed", f"{type(exc).__name__}: {exc}"[:300])
     if isinstance(extracted, Rejection):
         return extracted

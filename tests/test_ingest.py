@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 from datetime import date
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import pytest
 from conftest import SEEDS, ecb_records, write_jsonl
 
 import pipeline.ingest as ingest_module
-from pipeline.errors import NothingIngestedError, ParameterMismatchError
+from pipeline.errors import EnvironmentFailure, NothingIngestedError, ParameterMismatchError
 from pipeline.evaluate import bcubed
 from pipeline.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
+
+extract_module = importlib.import_module("pipeline.extract")  # `pipeline.extract` is also the function
 
 SEED_TITLES = {
     "000": "Japan dismisses China’s warnings and invites Taiwan to a quick security meeting.",
@@ -309,3 +313,52 @@ def test_chinese_and_japanese_articles_are_stored_and_told_apart(tmp_path: Path,
     assert found["flood-edit"][:2] == (found["flood"][0], "near_duplicate")
     assert found["quake-page"][0] == found["quake"][0]  # the page and the text of one report
     assert found["quake"][2] > 80 and found["flood"][2] > 80
+
+
+def _fail_extraction(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> None:
+    """Every document's extraction raises ``fault`` (in this process: workers=1)."""
+
+    def broken(*args, **kwargs):
+        raise fault
+
+    monkeypatch.setattr(extract_module, "_extract_text", broken)
+    monkeypatch.setattr(extract_module, "_extract_html", broken)
+
+
+def test_a_machine_fault_stops_the_run_rejects_nothing_and_a_rerun_ingests_all(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EFBIG (file-size limit) is the machine's fault, not the documents': no verdict is recorded on them."""
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(["2021-08-25"] * 5))
+    with monkeypatch.context() as patch:
+        _fail_extraction(patch, OSError(errno.EFBIG, "File too large"))
+        with pytest.raises(EnvironmentFailure, match="File too large") as raised:
+            ingest_paths([path], Settings(db=settings.db, batch_size=2))
+    assert isinstance(raised.value.cause, OSError) and raised.value.cause.errno == errno.EFBIG
+    assert rows(settings.db, "SELECT status, new, rejected FROM runs") == [("failed", 0, 0)]
+    assert rows(settings.db, "SELECT count(*) FROM rejections") == [(0,)]
+
+    report = ingest_paths([path], Settings(db=settings.db, batch_size=2))  # the fault is gone
+    assert (report.new, report.rejected) == (5, 0)
+
+
+@pytest.mark.parametrize("fault", [MemoryError(), OSError(errno.ENOSPC, "No space left on device")])
+def test_out_of_memory_or_a_full_disk_stops_the_run(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, fault: BaseException
+) -> None:
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(["2021-08-25"] * 3))
+    _fail_extraction(monkeypatch, fault)
+    with pytest.raises(EnvironmentFailure):
+        ingest_paths([path], settings)
+    assert rows(settings.db, "SELECT status, rejected FROM runs") == [("failed", 0)]
+
+
+def test_a_page_that_breaks_the_parser_is_still_a_rejection(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of the document (here a ValueError from a malformed page) stays a final rejection."""
+    path = write_jsonl(tmp_path / "story.jsonl", seed_records(["2021-08-25"] * 3))
+    _fail_extraction(monkeypatch, ValueError("malformed markup"))
+    with pytest.raises(NothingIngestedError):
+        ingest_paths([path], settings)
+    assert rows(settings.db, "SELECT DISTINCT reason FROM rejections") == [("extract_failed",)]

@@ -10,9 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import SHARED, ecb_records, write_jsonl
+from machinefaults import faulty_title
 
-from pipeline.ingest import batched, ingest_paths, prepare_batch
-from pipeline.models import KEPT_REJECTIONS, IngestReport, Rejection
+from pipeline.errors import EnvironmentFailure
+from pipeline.ingest import batched, ingest_documents, ingest_paths, prepare_batch
+from pipeline.models import KEPT_REJECTIONS, IngestReport, RawDocument, Rejection
 from pipeline.parallel import MIN_PARALLEL_DOCUMENTS, PreparePool
 from pipeline.settings import ExtractSettings, Settings
 from pipeline.sources import read_paths
@@ -100,3 +102,23 @@ def test_workers_see_the_parents_environment_of_now_not_of_when_their_forkserver
         again = pool.prepare(batch)
     assert again == first
     assert list(cache.glob("wordfreq-*/en")), "the workers built their English word table in the new cache folder"
+
+
+@pytest.mark.parametrize("fault", ["efbig", "memory"])
+def test_a_machine_fault_in_a_worker_stops_the_run_as_in_process(tmp_path: Path, fault: str) -> None:
+    """Workers raise what the in-process path raises: the run fails, nothing is recorded as rejected."""
+    texts = ecb_records({1})[:MIN_PARALLEL_DOCUMENTS]
+    documents = [
+        RawDocument(f"doc-{r['id']}", "text", r["text"], title=faulty_title(f"Title {r['id']}", fault)) for r in texts
+    ]
+    failures = {}
+    for workers in (1, 2):
+        db = str(tmp_path / f"w{workers}.duckdb")
+        settings = Settings(db=db, batch_size=len(documents), extract=ExtractSettings(workers=workers))
+        with pytest.raises(EnvironmentFailure) as raised:
+            ingest_documents(documents, settings, ["faulty"])
+        failures[workers] = type(raised.value.cause)
+        with duckdb.connect(db, read_only=True) as con:
+            assert con.execute("SELECT status, rejected FROM runs").fetchall() == [("failed", 0)]
+            assert con.execute("SELECT count(*) FROM rejections").fetchone() == (0,)
+    assert failures[1] is failures[2] is (MemoryError if fault == "memory" else OSError)
