@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from .errors import EnvironmentFailure, is_environment_error
 from .models import RawDocument, Rejection
 
 TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html"}
@@ -91,7 +92,7 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
         # line (0.2 ms a record on the one reading process); a 1 MB buffer reads a record in one go.
         fh = _open_jsonl(path, compressed)
     except OSError as exc:
-        yield Rejection(uri, "unreadable", f"cannot open: {exc.strerror or exc}")
+        yield Rejection(uri, "unreadable", f"cannot open: {_why_unreadable(exc, path)}")
         return
     number = 0
     with fh:
@@ -107,7 +108,8 @@ def read_jsonl(path: Path, max_bytes: int = 10_000_000) -> Iterator[Item]:
                 if not is_blank(line):
                     yield parse_jsonl_line(line, where, max_bytes)
         except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated .gz: keep what was read
-            yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {exc}")
+            why = _why_unreadable(exc, path) if isinstance(exc, OSError) else exc
+            yield Rejection(f"{uri}#line={number + 1}", "unreadable", f"cannot read past line {number}: {why}")
 
 
 def _open_jsonl(path: Path, compressed: bool) -> BinaryIO:
@@ -405,11 +407,26 @@ def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes | str:
             return path.read_bytes()
         with gzip.open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        return f"unreadable:cannot read: {getattr(exc, 'strerror', None) or exc}"
+    except OSError as exc:
+        return f"unreadable:cannot read: {_why_unreadable(exc, path)}"
+    except (EOFError, zlib.error) as exc:
+        return f"unreadable:cannot read: {exc}"
     if len(data) > max_bytes:
         return f"too_large:decompressed size exceeds the limit of {max_bytes:,} bytes"
     return data
+
+
+def _why_unreadable(exc: OSError, path: Path) -> str:
+    """Why an input file cannot be read, for its rejection; raises EnvironmentFailure when the machine is at fault.
+
+    No memory or no file handles says nothing about the file: the run stops and the file stays unread. A file
+    this user may not read is the input's fault (its permissions), so it is rejected, and the reason says so.
+    """
+    if is_environment_error(exc, permissions=False):
+        raise EnvironmentFailure(exc, f"reading {path}") from exc
+    if isinstance(exc, PermissionError):
+        return f"{exc.strerror or exc} (the file's permissions do not let this user read it)"
+    return str(exc.strerror or exc)
 
 
 def _uri(path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import json
 from datetime import date
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import pipeline.sources as sources_module
+from pipeline.errors import EnvironmentFailure
 from pipeline.models import RawDocument, Rejection
 from pipeline.sources import count_files, parse_date, plausible_date, read_file, read_paths
 
@@ -689,3 +692,37 @@ def test_is_blank_is_not_strip() -> None:
         assert is_blank(text) == (not text.strip()), repr(text)
         data = text.encode("utf-8")
         assert is_blank(data) == (not data.strip()), repr(data)
+
+
+def test_an_input_this_user_may_not_read_is_rejected_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's permissions are the input's fault: a rejection whose reason names them."""
+    path = tmp_path / "locked.txt"
+    path.write_text("Some article text.\n", encoding="utf-8")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    [rejection] = list(read_paths([path]))
+    assert isinstance(rejection, Rejection) and rejection.reason == "unreadable"
+    assert "permissions do not let this user read it" in rejection.detail
+
+
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ENOMEM])
+def test_a_machine_fault_while_reading_inputs_stops_instead_of_rejecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    text, jsonl = tmp_path / "a.txt", tmp_path / "b.jsonl"
+    text.write_text("Some article text.\n", encoding="utf-8")
+    jsonl.write_text('{"text": "Some article text."}\n', encoding="utf-8")
+
+    def fail(*args: object, **kwargs: object) -> bytes:
+        raise OSError(code, "the machine failed")
+
+    monkeypatch.setattr(Path, "read_bytes", fail)
+    monkeypatch.setattr(sources_module, "_open_jsonl", fail)
+    for path in (text, jsonl):
+        with pytest.raises(EnvironmentFailure):
+            list(read_paths([path]))
