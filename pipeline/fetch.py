@@ -30,6 +30,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from .errors import EnvironmentFailure, is_environment_error
 from .models import Rejection
 from .settings import FetchSettings
 
@@ -284,6 +285,8 @@ class Fetcher:
         try:
             return self.fetch(url, accept)
         except Exception as exc:  # one odd page must not cost a source's other pages
+            if is_environment_error(exc, permissions=False):  # no memory or file handles: no verdict on the page
+                raise EnvironmentFailure(exc, f"fetching {url}") from exc
             return Rejection(url, "fetch_error", f"unexpected {type(exc).__name__} while fetching: {exc}")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -355,6 +358,8 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             return _Failure("timeout", f"{type(exc).__name__} after the configured timeout while fetching {url}")
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if is_environment_error(exc, permissions=False):  # httpx wraps EMFILE in ConnectError
+                raise EnvironmentFailure(exc, f"fetching {url}") from exc
             if "location header" in str(exc).lower():  # httpx checks a redirect's target as it reads it
                 return _Failure("bad_redirect", f"{url} redirects to an invalid URL: {exc}")
             return _Failure("network_error", f"{type(exc).__name__}: {exc}")
