@@ -14,7 +14,9 @@
     storyline sql "SELECT ..."      SQL on the database opened read-only; the last statement's rows (table, csv, jsonl)
     storyline report STORY_ID --html FILE   the story as a self-contained HTML page
 
-Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments.
+Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments,
+3 the machine failed (disk full, file-size limit, quota, out of memory, too many open files, no permission
+on the database): the run stopped, nothing was rejected for it, and a rerun once it is fixed reads it all.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import ConfigError, NothingIngestedError, StorylineError
+from .errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
 from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
 from .textclean import UNSAFE_CHARACTERS
@@ -46,12 +48,24 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
+EXIT_ENVIRONMENT = 3
+"""Exit code when the machine, not the input, failed (``EnvironmentFailure``): fix it and run again."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``storyline`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except EnvironmentFailure as exc:
+        print(f"storyline: error: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except (MemoryError, OSError) as exc:
+        if not is_environment_error(exc):
+            raise
+        print(f"storyline: error: {EnvironmentFailure(exc)}", file=sys.stderr)  # raised outside a guarded stage
+        return EXIT_ENVIRONMENT
     except (ConfigError, ValueError) as exc:
         print(f"storyline: error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 import io
 import json
 import subprocess
@@ -325,3 +327,17 @@ def test_check_reports_a_corrupt_index_snapshot(tmp_path: Path, capsys: pytest.C
     code, out, _ = run(capsys, "check", "--db", db)
     assert code == 1
     assert "corrupt index snapshot" in out and "article_signatures.npy" in out and "next ingest rewrites it" in out
+
+
+def test_a_machine_fault_is_one_line_and_exit_code_3(
+    seeds_dir: Path, db_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def file_too_large(*args, **kwargs):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(importlib.import_module("pipeline.extract"), "_extract_text", file_too_large)
+    code, _, err = run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("storyline: error: the machine failed while extracting ")
+    assert "File too large" in lines[-1] and "Traceback" not in err
