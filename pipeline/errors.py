@@ -89,6 +89,7 @@ class EnvironmentFailure(StorylineError):
     transient = True
 
     def __init__(self, cause: BaseException, doing: str = ""):
+        cause = _machine_cause(cause)  # "Too many open files", not the ConnectError that wraps it
         self.cause = cause
         self.doing = doing
         where = f" while {doing}" if doing else ""
@@ -123,6 +124,26 @@ PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 that cannot be read is that input's fault, so readers of inputs pass ``permissions=False``."""
 
 
+def _machine_cause(exc: BaseException) -> BaseException:
+    """The error in ``exc``'s chain of causes that is the machine's fault (``exc`` itself when none is)."""
+    for current in _chain(exc):
+        if isinstance(current, MemoryError) or (
+            isinstance(current, OSError) and current.errno in MACHINE_ERRNOS | PERMISSION_ERRNOS
+        ):
+            return current
+    return exc
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors it was raised from or while handling, innermost last."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def is_environment_error(exc: BaseException, *, permissions: bool = True) -> bool:
     """Whether ``exc`` (or an error it was raised from) is a fault of the machine rather than of a document.
 
@@ -130,15 +151,11 @@ def is_environment_error(exc: BaseException, *, permissions: bool = True) -> boo
     permission denied. Libraries wrap such errors (httpx raises ``ConnectError`` from the ``OSError``), so
     the chain of causes is followed.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, EnvironmentFailure | MemoryError):
-            return True
-        if isinstance(current, OSError) and (
-            current.errno in MACHINE_ERRNOS or (permissions and current.errno in PERMISSION_ERRNOS)
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        isinstance(current, EnvironmentFailure | MemoryError)
+        or (
+            isinstance(current, OSError)
+            and (current.errno in MACHINE_ERRNOS or (permissions and current.errno in PERMISSION_ERRNOS))
+        )
+        for current in _chain(exc)
+    )

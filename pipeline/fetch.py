@@ -284,6 +284,8 @@ class Fetcher:
         """``fetch``, with any unforeseen error recorded against the URL instead of ending the whole run."""
         try:
             return self.fetch(url, accept)
+        except EnvironmentFailure:
+            raise
         except Exception as exc:  # one odd page must not cost a source's other pages
             if is_environment_error(exc, permissions=False):  # no memory or file handles: no verdict on the page
                 raise EnvironmentFailure(exc, f"fetching {url}") from exc

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import random
 
+import httpx
 import pytest
 
+from pipeline.errors import EnvironmentFailure
 from pipeline.fetch import FEED_TYPES, AddressPolicy, Fetched, Fetcher, Validators
 from pipeline.models import Rejection
 from pipeline.settings import FetchSettings
@@ -232,3 +235,22 @@ def test_an_unforeseen_error_costs_one_url_not_the_batch(fast_fetch) -> None:
         (result,) = fetcher.fetch_many(["http://odd.test/a"])
     assert (result.reason, result.source_uri) == ("fetch_error", "http://odd.test/a")
     assert "RuntimeError" in result.detail
+
+
+def test_a_machine_fault_while_fetching_stops_instead_of_rejecting_the_url(fast_fetch) -> None:
+    """Too many open files (wrapped by httpx in ConnectError) says nothing about the URL: no rejection."""
+
+    def no_file_handles(request: httpx.Request) -> httpx.Response:
+        try:
+            raise OSError(errno.EMFILE, "Too many open files")
+        except OSError as exc:
+            raise httpx.ConnectError("cannot connect", request=request) from exc
+
+    settings = FetchSettings(**{**fast_fetch.__dict__, "respect_robots": False})
+    fetcher = Fetcher(settings, LOOPBACK_ONLY, transport=httpx.MockTransport(no_file_handles), resolver=_loopback)
+    with fetcher, pytest.raises(EnvironmentFailure, match="Too many open files"):
+        list(fetcher.fetch_many(["http://news.test/a"]))
+
+
+def _loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
