@@ -212,15 +212,19 @@ def prefect_offline() -> None:
 
 def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
     prefect_offline()
-    from flows.ingest import run_ingest
+    from flows.localserver import prefect_api
 
-    return run_ingest(
-        paths=[str(p) for p in args.paths],
-        db=settings.db,
-        config=args.config,
-        batch_size=settings.batch_size,
-        dask=args.dask,
-    )
+    # Our own server rather than Prefect's ephemeral one, which outlives a killed ingest.
+    with prefect_api(services=False):
+        from flows.ingest import run_ingest  # imports Prefect: only once the API address is set
+
+        return run_ingest(
+            paths=[str(p) for p in args.paths],
+            db=settings.db,
+            config=args.config,
+            batch_size=settings.batch_size,
+            dask=args.dask,
+        )
 
 
 def _print_progress(report: IngestReport, total_files: int) -> None:

@@ -24,12 +24,15 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
         reports = ingest_sources(specs, settings, progress=_print_progress)
     else:
         prefect_offline()
-        from flows.sources import sources_flow
+        from flows.localserver import prefect_api
 
-        reports = sources_flow(
-            sources=args.sources, feeds=args.feed, sitemaps=args.sitemap, urls=args.urls, only=args.source,
-            db=settings.db, config=args.config, allow_private=args.allow_private,
-        )  # fmt: skip
+        with prefect_api(services=False):  # not Prefect's ephemeral server: it outlives a killed ingest
+            from flows.sources import sources_flow
+
+            reports = sources_flow(
+                sources=args.sources, feeds=args.feed, sitemaps=args.sitemap, urls=args.urls, only=args.source,
+                db=settings.db, config=args.config, allow_private=args.allow_private,
+            )  # fmt: skip
     return _print_reports(reports, settings.db)
 
 

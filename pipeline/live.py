@@ -123,7 +123,13 @@ def ingest_source(
         new = [e for e in unique if e.url not in known]
         todo, deferred = new[: settings.fetch.max_urls], new[settings.fetch.max_urls :]
         unsettled: list[Rejection] = []
-        documents = chain(listing.rejections, fetch_documents(spec, todo, fetcher, unsettled))
+
+        def stored(url: str) -> bool:
+            with Store.open(settings.db) as store:
+                return bool(known_urls(store, [url], settings.fetch.give_up_after))
+
+        fetched = fetch_documents(spec, todo, fetcher, unsettled, stored)
+        documents = chain(listing.rejections, fetched)
         report = run_batches(documents, settings, run_id, index, progress, len(todo))
     if listing.states and not unsettled and not deferred:
         with Store.open(settings.db) as store:
@@ -151,15 +157,31 @@ def list_source(
 
 
 def fetch_documents(
-    spec: SourceSpec, entries: Sequence[Entry], fetcher: Fetcher, unsettled: list[Rejection]
+    spec: SourceSpec,
+    entries: Sequence[Entry],
+    fetcher: Fetcher,
+    unsettled: list[Rejection],
+    stored: Callable[[str], bool] = lambda url: False,
 ) -> Iterator[RawDocument | Rejection]:
-    """Fetch article pages; each becomes a raw HTML document or a rejection (transient ones noted)."""
+    """Fetch article pages; each becomes a raw HTML document or a rejection (transient ones noted).
+
+    A document's ``url`` is where the page was found after redirects and its ``source_uri`` the URL
+    listed, so either one is known next time. A redirect to a page already stored (``stored``) or
+    already fetched in this run is a ``duplicate_url`` rejection: final, so it is not fetched again.
+    """
+    seen: set[str] = set()
     for entry, result in zip(entries, fetcher.fetch_many([e.url for e in entries]), strict=True):
         if isinstance(result, Rejection):
             if result.reason in TRANSIENT_REASONS:
                 unsettled.append(result)
             yield result
             continue
+        final = _final_url(result)
+        if final in seen or (final != entry.url and stored(final)):
+            where = f"redirects to {final}, which" if final != entry.url else "it"
+            yield Rejection(entry.url, "duplicate_url", f"{where} is already stored or fetched in this run")
+            continue
+        seen.add(final)
         text = _decode(result)
         if isinstance(text, Rejection):
             yield Rejection(entry.url, text.reason, text.detail)
@@ -168,7 +190,7 @@ def fetch_documents(
             source_uri=entry.url,
             kind="html",
             content=text,
-            url=entry.url,
+            url=final,
             title=entry.title,
             published_at=entry.published_at,
             source=spec.name,
@@ -256,6 +278,14 @@ class _Lister:
 def _add_entries(items: Sequence[Entry | Rejection], listing: Listing) -> None:
     for item in items:
         (listing.rejections if isinstance(item, Rejection) else listing.entries).append(item)  # type: ignore[arg-type]
+
+
+def _final_url(fetched: Fetched) -> str:
+    """Where the page was found, canonicalised like listed URLs (as fetched if that fails)."""
+    try:
+        return canonical_url(fetched.final_url)
+    except ValueError:
+        return fetched.final_url
 
 
 def _decode(fetched: Fetched) -> str | Rejection:

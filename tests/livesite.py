@@ -116,6 +116,8 @@ def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
                     self._send(200, ARTICLE)
                 elif route:
                     route(self)
+                elif path.startswith("/go/"):  # a short link, as feeds and newsletters use
+                    self._redirect(f"/news/{path.rsplit('/', 1)[1]}.html")
                 elif path.startswith("/fail/hop/"):
                     self._redirect(f"/fail/hop/{int(path.rsplit('/', 1)[1]) + 1}")
                 else:

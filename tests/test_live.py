@@ -316,3 +316,39 @@ def test_cli_ingests_a_feed_without_prefect(live_site, tmp_path) -> None:
 def test_cli_needs_paths_or_sources(tmp_path) -> None:
     done = cli("ingest", "--db", str(tmp_path / "x.duckdb"))
     assert done.returncode == 2 and "--feed" in done.stderr
+
+
+def url_source(name: str, *urls: str) -> SourceSpec:
+    return SourceSpec(name, "urls", urls=urls, allow_networks=LOOPBACK)
+
+
+def test_a_redirected_page_is_stored_under_its_final_url_and_known_by_it(live_site, fast_fetch, db_path) -> None:
+    """A short link and the page it redirects to are one page: fetched and stored once."""
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    (first,) = ingest_sources([url_source("links", live_site.url("/go/story-1"))], settings)
+    assert first.ingest.new == 1
+    live_site.clear()
+
+    (second,) = ingest_sources([url_source("direct", live_site.url("/news/story-1.html"))], settings)
+    assert (second.already_known, second.fetched) == (1, 0)
+    assert live_site.paths() == []
+    with duckdb.connect(db_path, read_only=True) as con:
+        stored = con.execute("SELECT source_uri, url FROM articles").fetchall()
+    assert stored == [(live_site.url("/go/story-1"), live_site.url("/news/story-1.html"))]
+
+
+def test_a_redirect_to_a_stored_page_is_not_stored_again(live_site, fast_fetch, db_path) -> None:
+    """The other order: the page is stored, then a short link to it is listed (same run or later)."""
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    ingest_sources([url_source("direct", live_site.url("/news/story-1.html"))], settings)
+    links = url_source(
+        "links", live_site.url("/go/story-1"), live_site.url("/go/story-2"), live_site.url("/news/story-2.html")
+    )
+    (report,) = ingest_sources([links], settings)
+    assert report.ingest.new == 1  # story-2, once
+    live_site.clear()
+    (again,) = ingest_sources([links], settings)
+    assert (again.already_known, again.fetched) == (3, 0)  # the short links are settled too
+    with duckdb.connect(db_path, read_only=True) as con:
+        urls = sorted(r[0] for r in con.execute("SELECT url FROM articles").fetchall())
+    assert urls == [live_site.url("/news/story-1.html"), live_site.url("/news/story-2.html")]
