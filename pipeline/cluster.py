@@ -35,6 +35,7 @@ from .evidence import weigh
 from .fingerprint import estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
+from .outlet import outlet_of
 from .settings import Settings
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 from .words import word_count
@@ -455,7 +456,7 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
         "external_id": article.external_id,
         "url": article.url,
         "canonical_url": article.canonical_url,
-        "source": article.source or article.sitename,
+        "source": outlet_of(article),
         "title": article.title,
         "text": article.text,
         "published_at": article.published_at,

@@ -31,6 +31,7 @@ import xxhash
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .fingerprint import dot
 from .models import IngestReport, Rejection
+from .outlet import OUTLET_SQL
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
 from .settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 
@@ -687,7 +688,7 @@ class Store:
         with self._table("_stories", story_id=story_ids):
             found = self.query(
                 "SELECT article_id, story_id, seq, published_at, word_count, content_hash, variant_group, title, "
-                "is_canonical, relation, canonical_similarity, coalesce(source, source_uri) AS outlet, ingested_at "
+                f"is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, ingested_at "
                 "FROM articles JOIN _stories USING (story_id)"
             )
         members: dict[str, list[dict[str, Any]]] = defaultdict(list)

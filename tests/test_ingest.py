@@ -309,3 +309,27 @@ def test_chinese_and_japanese_articles_are_stored_and_told_apart(tmp_path: Path,
     assert found["flood-edit"][:2] == (found["flood"][0], "near_duplicate")
     assert found["quake-page"][0] == found["quake"][0]  # the page and the text of one report
     assert found["quake"][2] > 80 and found["flood"][2] > 80
+
+
+def test_a_file_without_sources_or_urls_is_one_outlet(tmp_path: Path, settings: Settings) -> None:
+    # seed 003 names a site in its header ("Alexa"): that would be an outlet, so it is left out
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("003")]
+    records = [{"id": f"r{i}", "text": f"{texts[i % 4]}\n\nUpdate {i}."} for i in range(21)]
+    ingest_paths([write_jsonl(tmp_path / "wire.jsonl", records)], settings)
+
+    assert rows(settings.db, "SELECT DISTINCT source FROM articles") == [("wire.jsonl",)]
+    assert rows(settings.db, "SELECT source_count FROM stories") == [(1,)]
+    assert rows(settings.db, "SELECT source, articles FROM source_activity") == [("wire.jsonl", 21)]
+
+
+def test_subdomains_of_one_site_are_one_outlet(tmp_path: Path, settings: Settings) -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    records = [
+        {"id": "a", "text": texts[0], "url": "https://www.bbc.co.uk/news/world-1"},
+        {"id": "b", "text": texts[4], "url": "https://news.bbc.co.uk/2/hi/asia-pacific/2.stm"},
+    ]
+    ingest_paths([write_jsonl(tmp_path / "a.jsonl", records[:1]), write_jsonl(tmp_path / "b.jsonl", records[1:])],
+                 settings)  # fmt: skip
+
+    assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(2, 1)]
+    assert rows(settings.db, "SELECT sources FROM story_overview") == [(["bbc.co.uk"],)]
