@@ -35,7 +35,7 @@ from .evidence import weigh
 from .fingerprint import estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
-from .outlet import outlet_of
+from .outlet import input_name, outlet_of
 from .settings import Settings
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 from .words import word_count
@@ -214,13 +214,19 @@ def assign_batch(
     """Assign a batch of fingerprinted articles to stories (reads the store, writes nothing)."""
     out = BatchAssignment()
     known = store.known_inputs((a.source_uri, fp.content_hash) for a, fp in items)
+    # The same input (file name and record) with the same text from the same outlet is the article
+    # already stored, whichever folder it was read from (a copied folder): unchanged, not an exact copy.
+    outlets = [outlet_of(article) for article, _ in items]
+    stored = store.outlet_texts((o, fp.content_hash) for o, (_, fp) in zip(outlets, items, strict=True))
+    seen = {(o, input_name(uri), h) for o, h, uri in stored}
     fresh: list[tuple[Article, Fingerprint]] = []
-    for article, fp in items:
-        key = (article.source_uri, fp.content_hash)
-        if key in known:
+    for outlet, (article, fp) in zip(outlets, items, strict=True):
+        key, same = (article.source_uri, fp.content_hash), (outlet, input_name(article.source_uri), fp.content_hash)
+        if key in known or same in seen:
             out.unchanged += 1
         else:
             known.add(key)
+            seen.add(same)
             fresh.append((article, fp))
     if not fresh:
         return out

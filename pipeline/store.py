@@ -393,6 +393,18 @@ class Store:
             ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def outlet_texts(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """(outlet, content_hash, source_uri) of the stored articles with these (outlet, content_hash) pairs."""
+        keys = list(keys)
+        if not keys:
+            return []
+        with self._table("_keys", source=[k[0] for k in keys], content_hash=[k[1] for k in keys]):
+            rows = self.con.execute(
+                "SELECT a.source, a.content_hash, a.source_uri FROM articles a "
+                "JOIN _keys k USING (source, content_hash)"
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def articles_by_hash(self, hashes: Iterable[str]) -> dict[str, ArticleRef]:
         """The earliest stored article for each content hash."""
         hashes = sorted(set(hashes))

@@ -333,3 +333,18 @@ def test_subdomains_of_one_site_are_one_outlet(tmp_path: Path, settings: Setting
 
     assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(2, 1)]
     assert rows(settings.db, "SELECT sources FROM story_overview") == [(["bbc.co.uk"],)]
+
+
+def test_seeds_copied_to_another_folder_add_no_articles_or_outlets(
+    seeds_dir: Path, tmp_path: Path, settings: Settings
+) -> None:
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    for path in seeds_dir.iterdir():
+        (copied / path.name).write_bytes(path.read_bytes())
+
+    ingest_paths([seeds_dir], settings)
+    again = ingest_paths([copied], settings)
+
+    assert again.new == 0 and again.unchanged == 5
+    assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(5, 5)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.models import Article
-from pipeline.outlet import outlet_of, registered_domain
+from pipeline.outlet import input_name, outlet_of, registered_domain
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,9 @@ def test_outlet_order_is_source_then_site_name_then_domain_then_input() -> None:
     assert outlet_of(Article(uri, "t", url="not a url")) == "wire.jsonl"
     assert outlet_of(Article("file:///elsewhere/wire.jsonl#line=3", "t")) == "wire.jsonl"
     assert outlet_of(Article("https://feeds.example.com/item/9", "t")) == "example.com"
+
+
+def test_input_name_drops_the_folder_but_keeps_the_record() -> None:
+    assert input_name("file:///a/b/wire.jsonl#id=7") == input_name("file:///c/wire.jsonl#id=7") == "wire.jsonl#id=7"
+    assert input_name("file:///a/000%20x.txt") == "000 x.txt"
+    assert input_name("https://example.com/news/1") == "https://example.com/news/1"
