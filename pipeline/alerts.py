@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cluster import make_id
+from .outlet import OUTLET_SQL
 from .settings import AlertRule, AlertSettings
 from .store import Store
 
@@ -37,11 +38,6 @@ __all__ = [
 ]
 
 ALERT_STATUSES = ("pending", "delivered", "failed", "abandoned")
-
-# The outlet an article counts as for spreading: its source (JSONL/feed), else its site name, else the
-# host of its URL. Articles with none of these are not counted: a file name is not an outlet.
-OUTLET_SQL = r"""lower(coalesce(nullif(trim(source), ''), nullif(trim(sitename), ''),
-    nullif(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), '')))"""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from .evidence import weigh
 from .fingerprint import estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
+from .outlet import input_name, outlet_of
 from .settings import Settings
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 from .words import word_count
@@ -213,13 +214,19 @@ def assign_batch(
     """Assign a batch of fingerprinted articles to stories (reads the store, writes nothing)."""
     out = BatchAssignment()
     known = store.known_inputs((a.source_uri, fp.content_hash) for a, fp in items)
+    # The same input (file name and record) with the same text from the same outlet is the article
+    # already stored, whichever folder it was read from (a copied folder): unchanged, not an exact copy.
+    outlets = [outlet_of(article) for article, _ in items]
+    stored = store.outlet_texts((o, fp.content_hash) for o, (_, fp) in zip(outlets, items, strict=True))
+    seen = {(o, input_name(uri), h) for o, h, uri in stored}
     fresh: list[tuple[Article, Fingerprint]] = []
-    for article, fp in items:
-        key = (article.source_uri, fp.content_hash)
-        if key in known:
+    for outlet, (article, fp) in zip(outlets, items, strict=True):
+        key, same = (article.source_uri, fp.content_hash), (outlet, input_name(article.source_uri), fp.content_hash)
+        if key in known or same in seen:
             out.unchanged += 1
         else:
             known.add(key)
+            seen.add(same)
             fresh.append((article, fp))
     if not fresh:
         return out
@@ -455,7 +462,7 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
         "external_id": article.external_id,
         "url": article.url,
         "canonical_url": article.canonical_url,
-        "source": article.source or article.sitename,
+        "source": outlet_of(article),
         "title": article.title,
         "text": article.text,
         "published_at": article.published_at,

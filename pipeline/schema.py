@@ -257,7 +257,7 @@ ORDER BY r.new_sources DESC, r.sources_in_window DESC, r.last_arrival DESC, r.st
 
 CREATE OR REPLACE VIEW spreading_stories AS SELECT * FROM spreading(24, 2);
 
--- Per outlet (an article without outlet metadata counts as its own source, as in stories.source_count).
+-- Per outlet (articles.source, assigned at ingest by pipeline/outlet.py; counted as in stories.source_count).
 CREATE OR REPLACE VIEW source_activity AS
 WITH firsts AS (
     SELECT article_id, row_number() OVER (PARTITION BY story_id

@@ -170,7 +170,7 @@ class AlertRule:
     relations: tuple[str, ...] = ("near_duplicate", "rewrite")
     """watched_story: which new members count as a new variant (``exact`` copies do not by default)."""
     min_sources: int = 3
-    """spreading: distinct sources (source, else site name, else URL host) that make a story spread."""
+    """spreading: distinct outlets (as in ``stories.source_count``, see pipeline/outlet.py) that make a story spread."""
     within_hours: int = 48
     """spreading: the sources' articles must fall within this many hours (publication date, else ingest time)."""
 

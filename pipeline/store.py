@@ -31,6 +31,7 @@ import xxhash
 from .errors import ParameterMismatchError, StoreBusyError, StoreError
 from .fingerprint import dot
 from .models import IngestReport, Rejection
+from .outlet import OUTLET_SQL
 from .schema import SCHEMA_VERSION, TABLES, VIEWS
 from .settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 
@@ -392,6 +393,18 @@ class Store:
             ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def outlet_texts(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """(outlet, content_hash, source_uri) of the stored articles with these (outlet, content_hash) pairs."""
+        keys = list(keys)
+        if not keys:
+            return []
+        with self._table("_keys", source=[k[0] for k in keys], content_hash=[k[1] for k in keys]):
+            rows = self.con.execute(
+                "SELECT a.source, a.content_hash, a.source_uri FROM articles a "
+                "JOIN _keys k USING (source, content_hash)"
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def articles_by_hash(self, hashes: Iterable[str]) -> dict[str, ArticleRef]:
         """The earliest stored article for each content hash."""
         hashes = sorted(set(hashes))
@@ -687,7 +700,7 @@ class Store:
         with self._table("_stories", story_id=story_ids):
             found = self.query(
                 "SELECT article_id, story_id, seq, published_at, word_count, content_hash, variant_group, title, "
-                "is_canonical, relation, canonical_similarity, coalesce(source, source_uri) AS outlet, ingested_at "
+                f"is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, ingested_at "
                 "FROM articles JOIN _stories USING (story_id)"
             )
         members: dict[str, list[dict[str, Any]]] = defaultdict(list)

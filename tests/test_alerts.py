@@ -82,7 +82,7 @@ def test_spreading_story_alerts_the_receiver_exactly_once(tmp_path: Path, receiv
     post = receiver.received[0]
     assert post["path"] == "/hook"
     assert story in post["message"] and "sources>=3 within 48h" in post["message"]
-    assert "outlet a, outlet b, outlet c" in post["message"]
+    assert "Outlet A, Outlet B, Outlet C" in post["message"]
     assert alert_rows(settings) == [("spreading-3", story, "sources>=3 within 48h", "delivered", 1, False)]
 
     # The same input again, and a fourth source: the story stays above the threshold, nothing new fires.
@@ -149,7 +149,7 @@ kind = "watched_story"
     assert report.alerts_fired == 1 and len(receiver.received) == 1
     [(rule, alerted, condition, status, _, _)] = alert_rows(settings)
     assert (rule, alerted, status) == ("watched", story, "delivered") and condition.startswith("new rewrite a")
-    assert "new variant from b" in receiver.received[0]["message"]
+    assert "new variant from B" in receiver.received[0]["message"]
 
     # An exact copy from another outlet is not a new variant (relations default to near_duplicate, rewrite).
     copy = {"id": "c", "text": SEED_TEXTS[2], "source": "C", "published_at": "2021-08-19"}
@@ -294,3 +294,17 @@ def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Pat
     for name, seed in (("a", 0), ("b", 2), ("c", 4)):  # the same input without the merge record does fire
         ingest_paths([article(tmp_path, name, seed, name.upper(), "2021-08-19")], other)
     assert [r[2] for r in alert_rows(other)] == [condition]
+
+
+def test_spreading_counts_the_outlets_source_count_counts(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    rules = SPREAD_RULE.replace("spreading-3", "spreading-2").replace("min_sources = 3", "min_sources = 2")
+    settings = config(tmp_path, [receiver.url()], rules)
+    anonymous = [{"id": f"x{i}", "text": SEED_TEXTS[i], "published_at": "2021-08-19"} for i in (0, 2)]
+    ingest_paths([write_jsonl(tmp_path / "wire.jsonl", anonymous), article(tmp_path, "c", 4, "C", "2021-08-19")],
+                 settings)  # fmt: skip
+    [story] = story_ids(settings)
+    with duckdb.connect(settings.db, read_only=True) as con:
+        [(source_count,)] = con.execute("SELECT source_count FROM stories").fetchall()
+    assert source_count == 2
+    assert alert_rows(settings) == [("spreading-2", story, "sources>=2 within 48h", "delivered", 1, False)]
+    assert "2 sources: C, wire.jsonl" in receiver.received[0]["message"]

@@ -240,7 +240,7 @@ def test_sql_prints_the_last_statement_as_a_table_csv_or_jsonl(
 
     code, out, _ = run(capsys, "sql", "--db", db_path, "--format", "csv", query)
     header, row = out.splitlines()
-    assert code == 0 and header == "title,source_count,sources,nothing" and ",5,Alexa | " in row
+    assert code == 0 and header == "title,source_count,sources,nothing" and ",5,000_f6fcc1670fe0f26c.txt | " in row
 
     code, out, _ = run(capsys, "sql", "--db", db_path, "--format", "jsonl", query)
     (record,) = map(json.loads, out.splitlines())

@@ -362,3 +362,42 @@ def test_a_page_that_breaks_the_parser_is_still_a_rejection(
     with pytest.raises(NothingIngestedError):
         ingest_paths([path], settings)
     assert rows(settings.db, "SELECT DISTINCT reason FROM rejections") == [("extract_failed",)]
+
+
+def test_a_file_without_sources_or_urls_is_one_outlet(tmp_path: Path, settings: Settings) -> None:
+    # seed 003 names a site in its header ("Alexa"): that would be an outlet, so it is left out
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("003")]
+    records = [{"id": f"r{i}", "text": f"{texts[i % 4]}\n\nUpdate {i}."} for i in range(21)]
+    ingest_paths([write_jsonl(tmp_path / "wire.jsonl", records)], settings)
+
+    assert rows(settings.db, "SELECT DISTINCT source FROM articles") == [("wire.jsonl",)]
+    assert rows(settings.db, "SELECT source_count FROM stories") == [(1,)]
+    assert rows(settings.db, "SELECT source, articles FROM source_activity") == [("wire.jsonl", 21)]
+
+
+def test_subdomains_of_one_site_are_one_outlet(tmp_path: Path, settings: Settings) -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    records = [
+        {"id": "a", "text": texts[0], "url": "https://www.bbc.co.uk/news/world-1"},
+        {"id": "b", "text": texts[4], "url": "https://news.bbc.co.uk/2/hi/asia-pacific/2.stm"},
+    ]
+    ingest_paths([write_jsonl(tmp_path / "a.jsonl", records[:1]), write_jsonl(tmp_path / "b.jsonl", records[1:])],
+                 settings)  # fmt: skip
+
+    assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(2, 1)]
+    assert rows(settings.db, "SELECT sources FROM story_overview") == [(["bbc.co.uk"],)]
+
+
+def test_seeds_copied_to_another_folder_add_no_articles_or_outlets(
+    seeds_dir: Path, tmp_path: Path, settings: Settings
+) -> None:
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    for path in seeds_dir.iterdir():
+        (copied / path.name).write_bytes(path.read_bytes())
+
+    ingest_paths([seeds_dir], settings)
+    again = ingest_paths([copied], settings)
+
+    assert again.new == 0 and again.unchanged == 5
+    assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(5, 5)]
