@@ -68,6 +68,7 @@ _LATEST_VARIANTS = """
     QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
 """
 LOCK_MESSAGE = "lock"
+_LOCK_HOLDER = re.compile(r"lock is held in (?P<program>.*?)\s*\(PID (?P<pid>\d+)\)")
 LOCK_POLL_MAX = 0.1  # seconds between attempts to take a busy lock, at most
 # Every open (the writer's, once a batch, and every reader's) replays the write-ahead log, holding the
 # lock meanwhile. With 64 MB, reads during a 5,000-article ingest fell to 91% within a 1 s wait and the
@@ -86,17 +87,32 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _busy_message(path: str, read_only: bool, waited: float) -> str:
-    """Why an open gave up, and what to do about it."""
+def _lock_holder(error: str) -> str:
+    """The process DuckDB's lock error names ("Conflicting lock is held in PROGRAM (PID 1234)"), or ''."""
+    found = _LOCK_HOLDER.search(error)
+    if found is None:
+        return ""
+    program, pid = found.group("program").strip(), found.group("pid")
+    return f"{program} (PID {pid})" if program else f"PID {pid}"
+
+
+def _busy_message(path: str, read_only: bool, waited: float, error: str = "") -> str:
+    """Why an open gave up, who holds the lock (when DuckDB says), and what to do about it."""
     if read_only:
         return (
             f"{path} is being written by a Storyline ingest (waited {waited:.1f} s for a gap between its "
             "batches); try again in a moment, raise read_wait_seconds, or read a snapshot "
             "(see docs/reading-during-ingest.md)"
         )
+    holder = _lock_holder(error)
+    # Any process can hold it: most often an analyst's DuckDB CLI, notebook or BI session, whose
+    # read-only connection blocks writers for as long as it stays open.
     return (
-        f"{path} is locked by another Storyline process (waited {waited:.1f} s); "
-        "try again when it has finished its batch"
+        f"{path} is locked by another process{': ' + holder if holder else ''} (waited {waited:.1f} s); "
+        "if it is a Storyline ingest, try again when it has finished its batch; if it is a session "
+        "reading the database (DuckDB CLI, notebook, BI tool), close it, and run long queries on a "
+        "snapshot (`snapshot = ...` in the config) or with `storyline sql` "
+        "(see docs/reading-during-ingest.md)"
     )
 
 
@@ -250,7 +266,8 @@ class Store:
                     raise StoreError(f"cannot open {path}: {exc}") from exc
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise StoreBusyError(_busy_message(path, read_only, time.monotonic() - started)) from exc
+                    waited = time.monotonic() - started
+                    raise StoreBusyError(_busy_message(path, read_only, waited, str(exc))) from exc
                 # A writer frees the lock between batches, often for well under a second: poll often
                 # (a failed open costs ~5 ms), with jitter so two waiting processes do not collide in step.
                 time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))

@@ -22,7 +22,7 @@ from pipeline.store import Store
 
 pytestmark = pytest.mark.slow
 
-BUSY_MESSAGE = "is locked by another Storyline process"
+BUSY_MESSAGE = "is locked by another process"
 
 
 def write(path: Path, records: list[dict]) -> Path:

@@ -51,12 +51,33 @@ def test_a_busy_database_is_reported_not_corrupted(settings: Settings) -> None:
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(StoreBusyError, match="locked by another Storyline process"):
+        with pytest.raises(StoreBusyError, match="locked by another process"):
             Store.open(settings.db, wait_seconds=0.5)
     finally:
         holder.kill()
         holder.wait()
     Store.open(settings.db).close()
+
+
+def test_a_readers_session_holding_the_lock_is_named_with_what_to_do(settings: Settings) -> None:
+    """An analyst's read-only session blocks ingest: the error names its PID and says how to free it."""
+    Store.open(settings.db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({settings.db!r}, read_only=True); "
+         "print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreBusyError) as raised:
+            Store.open(settings.db, wait_seconds=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(raised.value)
+    assert f"(PID {holder.pid})" in message and "python" in message
+    assert "close it" in message and "snapshot" in message and "storyline sql" in message
 
 
 def test_newer_schema_is_refused(settings: Settings) -> None:
