@@ -74,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # `storyline export | head`
         return 0
+    except Exception as exc:
+        # A DuckDB error the store did not name (a write outside a batch's transaction): one line, not a
+        # traceback. Only when duckdb is loaded can the error be one of its own.
+        duckdb = sys.modules.get("duckdb")
+        if duckdb is None or not isinstance(exc, duckdb.Error):
+            raise
+        print(f"storyline: database error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

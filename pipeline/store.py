@@ -8,6 +8,7 @@ input ingested twice adds nothing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -28,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from .errors import ParameterMismatchError, StoreBusyError, StoreError
+from .errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
 from .fingerprint import dot
 from .models import IngestReport, Rejection
 from .outlet import OUTLET_SQL
@@ -114,6 +115,35 @@ def _busy_message(path: str, read_only: bool, waited: float, error: str = "") ->
         "snapshot (`snapshot = ...` in the config) or with `storyline sql` "
         "(see docs/reading-during-ingest.md)"
     )
+
+
+def _unwritable(path: str) -> str | None:
+    """What a writer would fail to write: the database, its write-ahead log, or the folder the log goes in."""
+    if path == ":memory:":
+        return None
+    database, log = Path(path), Path(path + ".wal")
+    for needed in (database, log):
+        if needed.exists() and not os.access(needed, os.W_OK):
+            return str(needed)
+    # DuckDB opens a read-only log or folder without complaint and fails at the first commit, in a
+    # TransactionException far from the open; check here, where the file can be named.
+    folder = database.parent
+    if folder.exists() and not log.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return str(folder)
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """DuckDB's message without its context lines."""
+    return " ".join(str(exc).split())
+
+
+def _write_failed(path: str, exc: duckdb.Error) -> StoreError | EnvironmentFailure:
+    """A DuckDB error on writing ``path`` as one line naming the file and the cause."""
+    detail = _one_line(exc)
+    if "permission denied" in detail.lower():
+        return EnvironmentFailure(PermissionError(errno.EACCES, detail), f"writing {path}")
+    return StoreError(f"cannot write {path}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -254,6 +284,10 @@ class Store:
         path = str(path)
         if read_only and path != ":memory:" and not Path(path).exists():
             raise StoreError(f"no Storyline database at {path} (run `storyline ingest` first)")
+        if not read_only and (blocked := _unwritable(path)) is not None:
+            denied = PermissionError(errno.EACCES, "Permission denied (DuckDB writes its log beside the database)")
+            denied.filename = blocked
+            raise EnvironmentFailure(denied, f"opening {path} for writing")
         started = time.monotonic()
         deadline = started + wait_seconds
         delay = 0.02
@@ -263,7 +297,7 @@ class Store:
                 break
             except duckdb.IOException as exc:
                 if LOCK_MESSAGE not in str(exc).lower():
-                    raise StoreError(f"cannot open {path}: {exc}") from exc
+                    raise StoreError(f"cannot open {path}: {_one_line(exc)}") from exc
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     waited = time.monotonic() - started
@@ -273,7 +307,7 @@ class Store:
                 time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
                 delay = min(delay * 2, LOCK_POLL_MAX)
             except duckdb.Error as exc:
-                raise StoreError(f"cannot open {path}: {exc}") from exc
+                raise StoreError(f"cannot open {path}: {_one_line(exc)}") from exc
         # Tables are passed in with register(); name lookups in Python frames (replacement scans)
         # cost ~100 failed imports per statement.
         con.execute("SET python_enable_replacements = false")
@@ -595,7 +629,7 @@ class Store:
 
     def transaction(self) -> _Transaction:
         """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
-        return _Transaction(self.con)
+        return _Transaction(self.con, self.path)
 
     def insert_articles(self, articles: Sequence[NewArticle]) -> None:
         """Insert new articles with their signatures, LSH band keys and term vectors."""
@@ -835,11 +869,18 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
         self.con = con
+        self.path = path
 
     def __enter__(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is not None:
+            self.con.execute("ROLLBACK")
+            return
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:  # the write-ahead log cannot be written: disk full, permissions
+            raise _write_failed(self.path, exc) from exc

@@ -6,8 +6,11 @@ import errno
 import importlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,6 +18,8 @@ import duckdb
 import pytest
 
 from pipeline.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -341,3 +346,82 @@ def test_a_machine_fault_is_one_line_and_exit_code_3(
     lines = err.strip().splitlines()
     assert lines[-1].startswith("storyline: error: the machine failed while extracting ")
     assert "File too large" in lines[-1] and "Traceback" not in err
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix that runs without root (whose writes ignore permission bits), or skips the test."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permission bits would be ignored")
+    return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def _shared_folder(seeds_dir: Path) -> Path:
+    """A folder another user may write, holding a database whose last batch is in its write-ahead log."""
+    folder = Path(tempfile.mkdtemp(prefix="storyline-wal-"))
+    shutil.copytree(seeds_dir, folder / "seeds")
+    # Extract in the ingesting process: a worker started as another user may not run root's interpreter.
+    (folder / "one.toml").write_text("[extract]\nworkers = 1\n", encoding="utf-8")
+    from pipeline.store import Store
+
+    with Store.open(folder / "a.duckdb") as store:  # a run's row, left in the log (no checkpoint on close)
+        store.begin_run(["seeds"])
+    assert (folder / "a.duckdb.wal").exists()
+    if os.geteuid() == 0:
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, 65534, 65534)
+    return folder
+
+
+@pytest.mark.parametrize("read_only", ["log", "folder"])
+def test_an_unwritable_write_ahead_log_is_one_line_naming_the_file(seeds_dir: Path, read_only: str) -> None:
+    prefix = _unprivileged()
+    folder = _shared_folder(seeds_dir)
+    try:
+        if read_only == "log":
+            (folder / "a.duckdb.wal").chmod(0o444)
+        else:  # with the log checkpointed away, DuckDB would create it on the first commit
+            duckdb.connect(str(folder / "a.duckdb")).execute("CHECKPOINT").close()
+            folder.chmod(0o555)
+        db, config = str(folder / "a.duckdb"), str(folder / "one.toml")
+        ingest = ["ingest", "--no-prefect", str(folder / "seeds"), "--db", db, "--config", config]
+        done = subprocess.run(
+            [*prefix, sys.executable, "-m", "pipeline.cli", *ingest],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    named = "a.duckdb.wal" if read_only == "log" else str(folder)
+    assert named in done.stderr and "Permission denied" in done.stderr, done.stderr
+
+
+def test_a_commit_that_cannot_write_the_log_is_one_line_naming_the_database(seeds_dir: Path) -> None:
+    """The log becomes unwritable after the open (a disk remounted, a chmod): the batch's commit says so."""
+    prefix = _unprivileged()
+    folder = _shared_folder(seeds_dir)
+    script = (
+        "import os, sys\n"
+        "from pipeline.store import Store\n"
+        "from pipeline.errors import StorylineError\n"
+        f"store = Store.open({str(folder / 'a.duckdb')!r})\n"
+        f"os.chmod({str(folder / 'a.duckdb.wal')!r}, 0o444)\n"
+        "try:\n"
+        "    with store.transaction():\n"
+        "        store.begin_run(['again'])\n"
+        "except StorylineError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("EnvironmentFailure "), done.stdout
+    assert str(folder / "a.duckdb") in done.stdout and "Permission denied" in done.stdout
