@@ -166,6 +166,7 @@ def _spec(table: Any, number: int, base: Path) -> SourceSpec:
     networks = table.get("allow_networks", ())
     if not isinstance(networks, list | tuple):
         raise ConfigError(f"{where}: allow_networks must be a list of CIDRs")
+    interval = parse_interval(table.get("interval", DEFAULT_INTERVALS.get(kind, 600)), where)  # names `where`
     try:
         return SourceSpec(
             name=table["name"],
@@ -173,13 +174,15 @@ def _spec(table: Any, number: int, base: Path) -> SourceSpec:
             url=table.get("url"),
             file=file,
             urls=tuple(urls),
-            interval=parse_interval(table.get("interval", DEFAULT_INTERVALS.get(kind, 600)), where),
+            interval=interval,
             allow_private=table.get("allow_private", False),
             allow_networks=tuple(networks),
             rate_limit=table.get("rate_limit"),
         )
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        # SourceSpec names the source ("source 'a': ..."); in a file, name its table instead, and only once.
+        detail = str(exc).removeprefix(f"source {table['name']!r}: ")
+        raise ConfigError(f"{where}: {detail}") from None
 
 
 def _derived_name(kind: str, location: str) -> str:

@@ -289,6 +289,23 @@ def test_bad_sources_file_names_the_problem(tmp_path: Path, body: str, message: 
         load_sources(path)
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ('kind = "feed"\nurl = "https://x.example/"\ninterval = "soon"', "interval must be seconds or a duration"),
+        ('kind = "podcast"\nurl = "https://x.example/"', "kind must be one of"),
+        ('kind = "feed"\nurl = "https://x.example/"\ninterval = 0', "interval must be a positive number"),
+    ],
+)
+def test_a_bad_source_in_a_file_is_named_once(tmp_path: Path, body: str, detail: str) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(f'[[source]]\nname = "a"\n{body}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_sources(path)
+    assert str(raised.value).startswith(f"source #1 ('a'): {detail}"), str(raised.value)
+    assert str(raised.value).count("source") == 1, str(raised.value)
+
+
 def test_example_sources_file_loads() -> None:
     specs = load_sources(ROOT / "deploy" / "sources.toml")
     assert {s.kind for s in specs} == {"feed", "sitemap"} and all(not s.allow_private for s in specs)
