@@ -66,7 +66,7 @@ def sources_flow(
         close_run(settings, run_id, total_report(reports), exc)
         raise
     error = StorylineError(f"source(s) failed after retries: {', '.join(failed)}") if failed else None
-    close_run(settings, run_id, total_report(reports), error)
+    close_run(settings, run_id, total_report(reports), error, keep_empty=False)
     save_index(settings, index)
     delivered = IngestReport()
     deliver_run_alerts(settings, delivered)

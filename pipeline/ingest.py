@@ -161,10 +161,17 @@ def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
         return store.begin_run(inputs)
 
 
-def close_run(settings: Settings, run_id: str, report: IngestReport, error: BaseException | None = None) -> None:
+def close_run(
+    settings: Settings,
+    run_id: str,
+    report: IngestReport,
+    error: BaseException | None = None,
+    keep_empty: bool = True,
+) -> None:
     """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
 
     ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
+    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all.
     """
     status = run_status(report, error)
     if error is not None:
@@ -172,7 +179,12 @@ def close_run(settings: Settings, run_id: str, report: IngestReport, error: Base
         log = logger.info if isinstance(error, StorylineError) else logger.error
         log("run %s %s: %s: %s", run_id, status, type(error).__name__, error)
     with Store.open(settings.db) as store:
-        store.finish_run(run_id, status)
+        if status == "empty" and not keep_empty:
+            # `storyline serve` runs every source each interval; a tick that found nothing new is no event
+            # (108 rows in 20 minutes buried the runs that did something).
+            store.discard_run(run_id)
+        else:
+            store.finish_run(run_id, status)
         if report.new:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
         store.checkpoint()

@@ -89,7 +89,7 @@ def ingest_sources(
     except BaseException as exc:
         close_run(settings, run_id, total_report(reports), exc)
         raise
-    close_run(settings, run_id, total_report(reports))
+    close_run(settings, run_id, total_report(reports), keep_empty=False)
     save_index(settings, index)
     deliver_run_alerts(settings, IngestReport())  # delivery counts are the run's, not a source's
     return reports

@@ -427,6 +427,10 @@ class Store:
         """Mark a run finished (status: completed, failed, empty)."""
         self.con.execute("UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
 
+    def discard_run(self, run_id: str) -> None:
+        """Delete a run that read nothing (an idle tick of a live source); a run with counts is kept."""
+        self.con.execute("DELETE FROM runs WHERE run_id = ? AND read = 0", [run_id])
+
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (once a run, not once a batch)."""
         self.con.execute("CHECKPOINT")

@@ -79,7 +79,20 @@ def test_second_run_ingests_exactly_the_new_items(live_site, fast_fetch, db_path
     assert len(stored) == 8 and len({row[0] for row in stored}) == 8
     assert stored[3][1:] == ("world", "Bettie Page, pinup model, dies at 85", stored[3][3])
     assert stored[3][0] == live_site.url("/news/story-4.html")  # the tracking parameter is gone
-    assert [r[1] for r in runs] == [6, 2, 0] and runs[2][0] == "empty"
+    assert runs == [("completed", 6), ("completed", 2)]  # the third run found nothing: no row
+
+
+def test_a_live_run_that_finds_nothing_new_leaves_no_run_row(live_site, fast_fetch, db_path) -> None:
+    """`storyline serve` runs each source every interval: idle ticks must not pile up in `runs`."""
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    specs = sources(live_site, "world")
+    ingest_sources(specs, settings)
+    for _ in range(3):
+        (idle,) = ingest_sources(specs, settings)
+        assert idle.ingest.read == 0
+    with duckdb.connect(db_path, read_only=True) as con:
+        runs = con.execute("SELECT status, new FROM runs").fetchall()
+    assert runs == [("completed", 3)]
 
 
 ZERO_TIME_FEED = """<?xml version="1.0" encoding="UTF-8"?>
