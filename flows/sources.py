@@ -8,6 +8,7 @@ the others; the flow fails at the end, naming it.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,8 +104,35 @@ def build_deployments(
     ]
 
 
+RUNNER_LOGGER = "prefect.runner"
+"""Prefect's runner logger; its poller says "N scheduled runs skipped (at capacity)" on every poll."""
+
+
+class AtCapacityIsDebug(logging.Filter):
+    """Keep the runner's "scheduled runs skipped (at capacity)" line out of INFO logs.
+
+    With ``--limit 1`` and several sources, runs that fall due while another runs wait for the slot:
+    that is serve keeping up, not a problem, yet the poller says so every ~10 s. The line is kept when
+    the runner logger is set to DEBUG (``PREFECT_LOGGING_LEVEL=DEBUG`` or a logging.yml).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the at-capacity line unless the runner logger logs DEBUG."""
+        if "(at capacity)" not in str(record.msg):
+            return True
+        return logging.getLogger(RUNNER_LOGGER).isEnabledFor(logging.DEBUG)
+
+
+def quiet_at_capacity() -> None:
+    """Install ``AtCapacityIsDebug`` on Prefect's runner logger (once; standard logging API, Prefect untouched)."""
+    runner = logging.getLogger(RUNNER_LOGGER)
+    if not any(isinstance(f, AtCapacityIsDebug) for f in runner.filters):
+        runner.addFilter(AtCapacityIsDebug())
+
+
 def serve_sources(sources_file: str | Path, db: str | None = None, config: str | None = None, limit: int = 1) -> None:
     """Run every source on its schedule in this process until stopped (single-machine operation).
 
     ``limit`` runs at a time: one by default, because each run writes the same DuckDB file."""
+    quiet_at_capacity()
     serve(*build_deployments(sources_file, db, config), limit=limit)

@@ -79,3 +79,31 @@ def test_prefect_yaml_schedules_the_example_sources() -> None:
     assert (sitemaps["schedules"][0]["interval"], sitemaps["parameters"]["kinds"]) == (3600, ["sitemap", "urls"])
     assert feeds["work_pool"]["name"] == "storyline"
     assert (root / feeds["parameters"]["sources"]).is_file()
+
+
+def test_serve_keeps_the_runners_at_capacity_line_out_of_info_logs(live_site, tmp_path: Path, monkeypatch) -> None:
+    """Prefect's poller logs "N scheduled runs skipped (at capacity)" every poll while serve keeps up."""
+    import logging
+
+    from prefect.logging import get_logger
+
+    import flows.sources
+
+    monkeypatch.setattr(flows.sources, "serve", lambda *deployments, limit: None)  # no runner, no server
+    runner = get_logger("runner")  # the logger Prefect's scheduled-run poller writes to
+    seen: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    runner.addHandler(handler)
+    level = runner.level
+    runner.setLevel(logging.INFO)
+    try:
+        flows.sources.serve_sources(write_sources(tmp_path / "sources.toml", live_site))
+        runner.info("%d scheduled runs skipped (at capacity)", 2)
+        runner.info("SIGTERM received, initiating graceful shutdown...")
+        runner.setLevel(logging.DEBUG)  # asked for: shown
+        runner.info("%d scheduled runs skipped (at capacity)", 3)
+    finally:
+        runner.removeHandler(handler)
+        runner.setLevel(level)
+    assert seen == ["SIGTERM received, initiating graceful shutdown...", "3 scheduled runs skipped (at capacity)"]
