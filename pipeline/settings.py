@@ -229,7 +229,11 @@ class FetchSettings:
     read_timeout: float = 15.0
     """Seconds to wait for any bytes from the server once connected."""
     total_timeout: float = 60.0
-    """Seconds a whole response (all redirects, headers and body) may take: stops bodies that trickle."""
+    """Seconds one URL may take in all (every attempt, redirect, header and body byte, but not robots.txt or
+    politeness waits): a body that trickles in under ``read_timeout`` is cut off here and the URL rejected as
+    ``fetch_timeout`` (retried by a later run), so the run goes on."""
+    progress_interval: float = 5.0
+    """Seconds between progress lines while live fetches are in flight (URLs done and pending, slowest URL)."""
     retries: int = 2
     """Extra attempts after a transient failure (connection error, timeout, 429, 5xx); others are final."""
     backoff: float = 1.0
@@ -269,7 +273,14 @@ class FetchSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"FetchSettings.{name} must be a non-negative integer, got {value!r}")
-        for name in ("connect_timeout", "read_timeout", "total_timeout", "backoff_max", "per_host_rate"):
+        for name in (
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "progress_interval",
+            "backoff_max",
+            "per_host_rate",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"FetchSettings.{name} must be a positive number, got {value!r}")
