@@ -264,7 +264,7 @@ class _Lister:
                 seen.add(child)
                 queue.append((child, depth + 1))
 
-    def _read(self, url: str, parse: Callable[[bytes, str, int], T | Rejection]) -> tuple[Fetched, T] | None:
+    def _read(self, url: str, parse: Callable[[bytes, str, int, int], T | Rejection]) -> tuple[Fetched, T] | None:
         """A listing's new version, parsed; None when it failed (recorded) or is unchanged (304)."""
         fetched = self.fetcher.fetch(url, FEED_TYPES, self.validators.get(url), self.limits.max_feed_bytes)
         if isinstance(fetched, Rejection):
@@ -273,7 +273,7 @@ class _Lister:
         if fetched.not_modified:
             self.listing.unchanged += 1
             return None
-        parsed = parse(fetched.body, url, self.limits.max_feed_bytes)
+        parsed = parse(fetched.body, url, self.limits.max_feed_bytes, self.limits.max_listing_items)
         if isinstance(parsed, Rejection):
             self.listing.rejections.append(parsed)
             return None

@@ -244,6 +244,9 @@ class FetchSettings:
     """Largest article body read; a bigger one is abandoned while streaming and rejected as too_large."""
     max_feed_bytes: int = 20_000_000
     """Largest feed or sitemap body (the sitemap protocol allows 50 MB; few are over 10)."""
+    max_listing_items: int = 50_000
+    """Items read from one feed or sitemap (its first ones: feeds list the newest first); reading stops there,
+    so a huge listing costs bounded memory and time, and a ``listing_limit`` rejection says what was left."""
     max_redirects: int = 5
     """Redirects followed per fetch; each hop is re-checked (scheme, address, robots.txt)."""
     user_agent: str = "Storyline/0.1 (news deduplication; +https://github.com/storyline/storyline)"
@@ -268,7 +271,7 @@ class FetchSettings:
 
     def __post_init__(self) -> None:
         _positive(self, "max_bytes", "max_feed_bytes", "workers", "per_host_concurrency", "max_urls")
-        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after")
+        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after", "max_listing_items")
         for name in ("retries", "max_redirects"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
