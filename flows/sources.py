@@ -29,7 +29,8 @@ from pipeline.sourceconfig import SourceSpec, gather_sources, load_sources
 @task(name="ingest-source", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60])
 def ingest_source_task(spec: SourceSpec, settings: Settings, run_id: str, index: CandidateIndex) -> SourceReport:
     """List one source, fetch its new articles and ingest them in batches."""
-    return ingest_source(spec, settings, run_id, index)
+    logger = get_run_logger()
+    return ingest_source(spec, settings, run_id, index, waiting=lambda progress: logger.info(progress.summary()))
 
 
 @flow(name="storyline-sources", log_prints=False)

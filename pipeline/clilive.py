@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .cli import _print_summary, prefect_offline
 from .errors import ConfigError
+from .fetch import FetchProgress
 from .live import SourceReport, ingest_sources, total_report
 from .models import IngestReport
 from .settings import Settings
@@ -21,7 +22,7 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("give PATHs or live sources (--feed, --sitemap, --urls, --sources), not both")
     if args.no_prefect:
         specs = gather_sources(args.sources, args.feed, args.sitemap, args.urls, args.source, None, args.allow_private)
-        reports = ingest_sources(specs, settings, progress=_print_progress)
+        reports = ingest_sources(specs, settings, progress=_print_progress, waiting=_print_waiting)
     else:
         prefect_offline()
         from flows.localserver import prefect_api
@@ -57,6 +58,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 def _print_progress(report: IngestReport, total_urls: int) -> None:
     print(f"  {report.read} document(s) read ({total_urls} URL(s) to fetch): {report.new} new, "
           f"{report.rejected} rejected", file=sys.stderr)  # fmt: skip
+
+
+def _print_waiting(progress: FetchProgress) -> None:
+    print(f"  {progress.summary()}", file=sys.stderr)
 
 
 def _print_reports(reports: list[SourceReport], db: str) -> int:

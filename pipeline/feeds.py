@@ -2,8 +2,13 @@
 
 XML from the web is untrusted: before anything parses it for entries, defusedxml checks that it is
 well-formed and declares no entities (billion laughs, external entities) and no external DTD, so
-a hostile feed is a rejection, never a hung or exhausted process. RSS and Atom are then read by
-feedparser; sitemaps (``urlset``, ``sitemapindex``, Google News extensions) by ElementTree.
+a hostile feed is a rejection, never a hung or exhausted process.
+
+Listings are read as a stream (``iterparse``), each item dropped once read, and reading stops at
+``max_items`` (a ``listing_limit`` rejection says so), so a feed of 230,000 items costs the memory
+of its body, not of a tree over it. Small RSS and Atom feeds are then read by feedparser, which
+knows their many dialects; big ones keep the streamed entries. Sitemaps (``urlset``,
+``sitemapindex``, Google News extensions) are always streamed.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import IO, Any, TypeVar
+from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -23,7 +30,15 @@ from .models import Rejection
 from .sources import parse_date
 from .urls import canonical_url
 
-__all__ = ["Entry", "SitemapListing", "parse_feed", "parse_sitemap"]
+T = TypeVar("T")
+
+__all__ = ["MAX_ITEMS", "Entry", "SitemapListing", "parse_feed", "parse_sitemap"]
+
+MAX_ITEMS = 50_000  # the sitemap protocol's own limit per file
+# Above this many bytes a feed's streamed entries are kept: feedparser needs about 60 times a body's size.
+_FEEDPARSER_MAX_BYTES = 1_000_000
+_FEED_ROOTS = frozenset({"rss", "RDF", "feed"})
+_FEED_ITEMS = frozenset({"item", "entry"})
 
 
 @dataclass(frozen=True)
@@ -43,37 +58,56 @@ class SitemapListing:
     children: tuple[str, ...]
 
 
-def parse_feed(body: bytes, url: str, max_bytes: int) -> tuple[Entry | Rejection, ...] | Rejection:
-    """The entries of an RSS or Atom feed, or a rejection for a feed that is unsafe or not a feed."""
-    root = _safe_root(body, url, max_bytes)
-    if isinstance(root, Rejection):
-        return root
+def parse_feed(
+    body: bytes, url: str, max_bytes: int, max_items: int = MAX_ITEMS
+) -> tuple[Entry | Rejection, ...] | Rejection:
+    """The entries of an RSS or Atom feed (the first ``max_items``), or a rejection for one unsafe or not a feed."""
+    data = _inflate(body, url, max_bytes)
+    if isinstance(data, Rejection):
+        return data
+    streamed = _stream(data, url, max_items, _FEED_ITEMS, _streamed_feed_entry)
+    if isinstance(streamed, Rejection):
+        return streamed
+    root, entries = streamed
+    if len(data) > _FEEDPARSER_MAX_BYTES:
+        if root not in _FEED_ROOTS:
+            return Rejection(url, "malformed_feed", f"not an RSS or Atom feed (root element <{root}>)")
+        return entries
     import feedparser  # deferred: only live sources need it
 
     # The checked bytes are handed over as they are; feedparser reads them strictly as XML first.
-    parsed = feedparser.parse(io.BytesIO(_maybe_gunzip(body, max_bytes)), response_headers={"content-location": url})
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
     if not parsed.get("version") and not parsed.entries:
-        name = _local(root.tag)
-        return Rejection(url, "malformed_feed", f"not an RSS or Atom feed (root element <{name}>)")
-    return tuple(_feed_entry(entry, url) for entry in parsed.entries)
+        return Rejection(url, "malformed_feed", f"not an RSS or Atom feed (root element <{root}>)")
+    found = tuple(_feed_entry(entry, url) for entry in parsed.entries[:max_items])
+    return found + _over_limit(url, len(parsed.entries), max_items)
 
 
-def parse_sitemap(body: bytes, url: str, max_bytes: int) -> SitemapListing | Rejection:
-    """The URLs (or child sitemaps) of a sitemap, news sitemap or sitemap index."""
-    root = _safe_root(body, url, max_bytes)
-    if isinstance(root, Rejection):
-        return root
-    kind = _local(root.tag)
+def parse_sitemap(body: bytes, url: str, max_bytes: int, max_items: int = MAX_ITEMS) -> SitemapListing | Rejection:
+    """The URLs (the first ``max_items``) or child sitemaps of a sitemap, news sitemap or sitemap index."""
+    data = _inflate(body, url, max_bytes)
+    if isinstance(data, Rejection):
+        return data
+    streamed = _stream(data, url, max_items, frozenset({"url", "sitemap"}), _streamed_sitemap_item)
+    if isinstance(streamed, Rejection):
+        return streamed
+    kind, items = streamed
     if kind == "sitemapindex":
-        children = [_text(_child(node, "loc")) for node in root if _local(node.tag) == "sitemap"]
-        return SitemapListing((), tuple(dict.fromkeys(c for c in children if c)))
+        children = [i for i in items if isinstance(i, str)]
+        return SitemapListing((), tuple(dict.fromkeys(children)))
     if kind != "urlset":
         return Rejection(url, "malformed_feed", f"not a sitemap (root element <{kind}>, expected urlset)")
-    entries = [_sitemap_entry(node, url) for node in root if _local(node.tag) == "url"]
-    return SitemapListing(tuple(e for e in entries if e is not None), ())
+    return SitemapListing(tuple(i for i in items if not isinstance(i, str)), ())
 
 
-def _safe_root(body: bytes, url: str, max_bytes: int) -> Element | Rejection:
+def _streamed_sitemap_item(node: Element, url: str) -> Entry | Rejection | str | None:
+    """A ``url`` entry of a urlset, or the address (a str) of a ``sitemap`` in an index."""
+    if _local(node.tag) == "sitemap":
+        return _text(_child(node, "loc"))
+    return _sitemap_entry(node, url)
+
+
+def _inflate(body: bytes, url: str, max_bytes: int) -> bytes | Rejection:
     try:
         data = _maybe_gunzip(body, max_bytes)
     except ValueError as exc:
@@ -82,12 +116,70 @@ def _safe_root(body: bytes, url: str, max_bytes: int) -> Element | Rejection:
         return Rejection(url, "malformed_feed", f"corrupt gzip data: {exc}")
     if not data.strip():
         return Rejection(url, "malformed_feed", "the listing is empty")
+    return data
+
+
+def _stream(
+    data: bytes, url: str, max_items: int, names: frozenset[str], read: Callable[[Element, str], T | None]
+) -> tuple[str, tuple[T | Rejection, ...]] | Rejection:
+    """The root element's name and the items (elements named ``names``) read one at a time, then dropped.
+
+    Every element outside an item is dropped once closed too, so memory stays flat however long the
+    listing. Reading stops after ``max_items`` items; a ``listing_limit`` rejection at the end says so.
+    """
+    found: list[T | Rejection] = []
+    stack: list[Element] = []
+    open_items = 0  # items being read: their children must stay until they close
     try:
-        return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        for event, node in _safe_iterparse(io.BytesIO(data)):
+            is_item = _local(node.tag) in names and len(stack) > (event == "end")  # never the root
+            if event == "start":
+                stack.append(node)
+                open_items += is_item
+                continue
+            stack.pop()
+            if is_item:
+                open_items -= 1
+                if len(found) >= max_items:
+                    return _local(stack[0].tag), (*found, *_over_limit(url, len(found) + 1, max_items))
+                if (item := read(node, url)) is not None:
+                    found.append(item)
+            if stack and not open_items:
+                stack[-1].remove(node)
+        root = _local(node.tag)
     except DefusedXmlException as exc:
         return Rejection(url, "unsafe_xml", f"refused to parse: {exc} (entity and external references are unsafe)")
     except ParseError as exc:
         return Rejection(url, "malformed_feed", f"not well-formed XML: {exc}")
+    return root, tuple(found)
+
+
+def _safe_iterparse(source: IO[bytes]) -> Any:
+    return SafeET.iterparse(
+        source, events=("start", "end"), forbid_dtd=False, forbid_entities=True, forbid_external=True
+    )
+
+
+def _over_limit(url: str, count: int, max_items: int) -> tuple[Rejection, ...]:
+    if count <= max_items:
+        return ()
+    detail = f"the listing has more than {max_items:,} items; only the first {max_items:,} were read"
+    return (Rejection(url, "listing_limit", detail),)
+
+
+def _streamed_feed_entry(node: Element, feed_url: str) -> Entry | Rejection:
+    """An RSS ``item`` or Atom ``entry`` read without feedparser (big feeds)."""
+    link = _text(_child(node, "link"))
+    if not link:  # Atom: <link href=...>, the alternate one first
+        links = [c for c in node if _local(c.tag) == "link" and c.get("href")]
+        best = next((c for c in links if c.get("rel", "alternate") == "alternate"), links[0] if links else None)
+        link = best.get("href") if best is not None else None
+    if not link:
+        ident = _text(_child(node, "guid")) or _text(_child(node, "id")) or _text(_child(node, "title")) or "?"
+        return Rejection(f"{feed_url}#entry={ident}", "bad_url", "the feed entry has no link")
+    dated = (_text(_child(node, name)) for name in ("pubDate", "published", "updated", "date"))
+    published = next((d for d in map(parse_date, dated) if d), None)
+    return _entry(urljoin(feed_url, link.strip()), feed_url, _clean(_text(_child(node, "title"))), published)
 
 
 def _maybe_gunzip(body: bytes, max_bytes: int) -> bytes:

@@ -5,9 +5,11 @@ refused when any of its addresses is private, loopback, link-local, reserved or 
 the source allows it), or is an IPv6 form carrying such an IPv4 address (6to4, NAT64, Teredo,
 IPv4-mapped), and the connection is pinned to the checked address so DNS cannot change
 its answer in between. Redirects are followed by hand so each hop gets the same checks, plus
-robots.txt. Bodies are streamed with a size cap and an overall deadline, so an endless or trickling
-body costs bounded memory and time. Transient failures (connection errors, timeouts, 429, 5xx) are
-retried with exponential backoff and full jitter; everything else is final at once.
+robots.txt. Bodies are streamed with a size cap, and each URL has one deadline for all its attempts,
+so an endless or trickling body costs bounded memory and time (``fetch_timeout``). Transient failures
+(connection errors, timeouts, 429, 5xx) are retried with exponential backoff and full jitter while
+the deadline allows; everything else is final at once. While fetches are in flight, ``fetch_many``
+reports every few seconds what it is waiting for (``FetchProgress``).
 
 Network I/O goes through an ``httpx`` transport, which callers may replace.
 """
@@ -40,8 +42,10 @@ __all__ = [
     "HTML_TYPES",
     "TRANSIENT_REASONS",
     "AddressPolicy",
+    "FetchProgress",
     "Fetched",
     "Fetcher",
+    "InFlight",
     "Validators",
 ]
 
@@ -54,7 +58,11 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES = frozenset({"application/xml", "text/xml", "+xml", "text/plain", "application/x-gzip", "application/gzip"})
 ANY = frozenset({"*"})
 # Reasons a later run should try again; every other rejection of a URL is final.
-TRANSIENT_REASONS = frozenset({"timeout", "network_error", "http_429", "http_5xx", "robots_unavailable"})
+TRANSIENT_REASONS = frozenset(
+    {"timeout", "fetch_timeout", "network_error", "http_429", "http_5xx", "robots_unavailable"}
+)
+# The URL's whole time (total_timeout) is spent: a later run may try again, this one does not.
+FETCH_TIMEOUT = "fetch_timeout"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Always refused unless a network is named in allow_networks: the cloud metadata service lives here.
 _PRIVATE_NETWORKS = tuple(
@@ -100,6 +108,60 @@ class Fetched:
     def not_modified(self) -> bool:
         """True when the server answered 304 to a conditional GET."""
         return self.status == 304
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A fetch not finished yet: what it waits for, for how long, and how much has arrived."""
+
+    url: str
+    seconds: float
+    bytes_received: int
+
+
+@dataclass(frozen=True)
+class FetchProgress:
+    """Where ``fetch_many`` stands while it waits: URLs done and pending, and the fetches in flight."""
+
+    done: int
+    pending: int
+    in_flight: tuple[InFlight, ...]  # slowest first
+    total_timeout: float
+
+    def summary(self) -> str:
+        """One line for logs and the command line, naming the slowest URL in flight."""
+        line = f"fetching: {self.done} URL(s) done, {self.pending} pending"
+        if self.in_flight:
+            slow = self.in_flight[0]
+            line += (
+                f"; waiting for {slow.url} for {slow.seconds:.0f} s, {slow.bytes_received:,} bytes so far"
+                f" (gives up at {self.total_timeout:g} s)"
+            )
+        return line
+
+
+class _Attempts:
+    """One URL's fetch as it goes: its deadline (set by the first request) and the bytes received."""
+
+    def __init__(self, url: str, limit: float):
+        self.url = url
+        self.limit = limit
+        self.started = time.monotonic()
+        self.deadline: float | None = None  # robots.txt and politeness waits do not count
+        self.received = 0
+
+    def start_clock(self) -> float:
+        """The URL's deadline, starting it at the first request."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.limit
+        return self.deadline
+
+    def expired(self) -> bool:
+        """True when the URL's time is up."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def snapshot(self) -> InFlight:
+        return InFlight(self.url, time.monotonic() - self.started, self.received)
 
 
 @dataclass(frozen=True)
@@ -225,6 +287,8 @@ class Fetcher:
         self._limiter = HostLimiter(settings.per_host_concurrency, rate or settings.per_host_rate, sleep)
         self._robots: dict[str, RobotFileParser | _Failure] = {}
         self._robots_lock = threading.Lock()
+        self._inflight: dict[int, _Attempts] = {}
+        self._inflight_lock = threading.Lock()
         self._agent = settings.user_agent.split("/", 1)[0].split()[0]
         timeout = httpx.Timeout(
             connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
@@ -255,30 +319,71 @@ class Fetcher:
         validators: Validators | None = None,
         max_bytes: int | None = None,
     ) -> Fetched | Rejection:
-        """GET one URL with retries on transient failures; a rejection says why it could not be had."""
+        """GET one URL with retries on transient failures; a rejection says why it could not be had.
+
+        All attempts share one deadline (``total_timeout``): when it passes, the URL is a
+        ``fetch_timeout`` rejection, so one trickling server cannot hold a run for long.
+        """
         max_bytes = max_bytes or self.settings.max_bytes
         attempts = self.settings.retries + 1
-        for attempt in range(attempts):
-            outcome = self._follow(url, accept, validators, max_bytes, check_robots=True)
-            if isinstance(outcome, Fetched):
-                return outcome
-            if not outcome.transient or attempt + 1 == attempts:
-                tried = f" (tried {attempt + 1} times)" if attempt else ""
-                return Rejection(url, outcome.reason, outcome.detail + tried)
-            self._sleep(self._backoff(attempt, outcome.retry_after))
-        raise AssertionError("unreachable")  # the loop always returns on its last attempt
+        clock = _Attempts(url, self.settings.total_timeout)
+        with self._inflight_lock:
+            self._inflight[id(clock)] = clock
+        try:
+            for attempt in range(attempts):
+                outcome = self._follow(url, accept, validators, max_bytes, check_robots=True, clock=clock)
+                if isinstance(outcome, Fetched):
+                    return outcome
+                delay = self._backoff(attempt, outcome.retry_after)
+                out_of_time = clock.deadline is not None and time.monotonic() + delay >= clock.deadline
+                if not outcome.transient or attempt + 1 == attempts or out_of_time:
+                    tried = f" (tried {attempt + 1} times)" if attempt else ""
+                    return Rejection(url, outcome.reason, outcome.detail + tried)
+                self._sleep(delay)
+            raise AssertionError("unreachable")  # the loop always returns on its last attempt
+        finally:
+            with self._inflight_lock:
+                del self._inflight[id(clock)]
 
-    def fetch_many(self, urls: Sequence[str], accept: frozenset[str] = HTML_TYPES) -> Iterator[Fetched | Rejection]:
-        """Fetch URLs concurrently (``workers`` at once, per-host limits), yielding results in input order."""
+    def in_flight(self) -> tuple[InFlight, ...]:
+        """The fetches not finished yet, slowest first."""
+        with self._inflight_lock:
+            found = [clock.snapshot() for clock in self._inflight.values()]
+        return tuple(sorted(found, key=lambda f: -f.seconds))
+
+    def fetch_many(
+        self,
+        urls: Sequence[str],
+        accept: frozenset[str] = HTML_TYPES,
+        on_wait: Callable[[FetchProgress], None] | None = None,
+    ) -> Iterator[Fetched | Rejection]:
+        """Fetch URLs concurrently (``workers`` at once, per-host limits), yielding results in input order.
+
+        While it waits for results, ``on_wait`` hears every ``progress_interval`` seconds how far it is.
+        """
         window = self.settings.workers * 2  # bounds the bodies held in memory
+        yielded = 0
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="storyline-fetch") as pool:
             pending: deque[Future[Fetched | Rejection]] = deque()
+
+            def next_result() -> Fetched | Rejection:
+                head = pending.popleft()
+                while on_wait is not None:
+                    try:
+                        return head.result(timeout=self.settings.progress_interval)
+                    except TimeoutError:
+                        done = yielded + sum(f.done() for f in pending)
+                        on_wait(FetchProgress(done, len(urls) - done, self.in_flight(), self.settings.total_timeout))
+                return head.result()
+
             for url in urls:
                 pending.append(pool.submit(self._fetch_or_reject, url, accept))
                 if len(pending) >= window:
-                    yield pending.popleft().result()
+                    yield next_result()
+                    yielded += 1
             while pending:
-                yield pending.popleft().result()
+                yield next_result()
+                yielded += 1
 
     def _fetch_or_reject(self, url: str, accept: frozenset[str]) -> Fetched | Rejection:
         """``fetch``, with any unforeseen error recorded against the URL instead of ending the whole run."""
@@ -300,10 +405,16 @@ class Fetcher:
         return delay
 
     def _follow(
-        self, url: str, accept: frozenset[str], validators: Validators | None, max_bytes: int, check_robots: bool
+        self,
+        url: str,
+        accept: frozenset[str],
+        validators: Validators | None,
+        max_bytes: int,
+        check_robots: bool,
+        clock: _Attempts | None = None,
     ) -> Fetched | _Failure:
-        """One attempt: follow redirects by hand, re-checking every hop."""
-        deadline: float | None = None  # starts with the first request: robots.txt time does not count
+        """One attempt: follow redirects by hand, re-checking every hop, within the URL's deadline."""
+        clock = clock or _Attempts(url, self.settings.total_timeout)
         chain = [url]
         current = url
         for hop in range(self.settings.max_redirects + 1):
@@ -313,8 +424,7 @@ class Fetcher:
                 return _Failure("bad_redirect" if hop else "bad_url", f"cannot fetch {current[:200]!r}: {exc}")
             if isinstance(pinned, _Failure):
                 return pinned
-            deadline = deadline or time.monotonic() + self.settings.total_timeout
-            result = self._get(current, pinned, url, accept, validators, max_bytes, deadline)
+            result = self._get(current, pinned, url, accept, validators, max_bytes, clock)
             if not isinstance(result, str):
                 return result
             current = result  # a redirect's target
@@ -343,7 +453,7 @@ class Fetcher:
         accept: frozenset[str],
         validators: Validators | None,
         max_bytes: int,
-        deadline: float,
+        clock: _Attempts,
     ) -> Fetched | _Failure | str:
         """One GET of one URL: a response, a failure, or the URL a redirect points to."""
         request_url, headers, extensions = pinned
@@ -351,13 +461,23 @@ class Fetcher:
         host = urlsplit(url).netloc
         try:
             with self._limiter.slot(host):
-                request = self._client.build_request("GET", request_url, headers=headers, extensions=extensions)
+                deadline = clock.start_clock()
+                # No single wait may outlast the URL's deadline, however slowly the bytes come.
+                wait = max(0.001, min(self.settings.read_timeout, deadline - time.monotonic()))
+                timeout = httpx.Timeout(
+                    connect=min(self.settings.connect_timeout, wait), read=wait, write=wait, pool=None
+                )
+                request = self._client.build_request(
+                    "GET", request_url, headers=headers, extensions=extensions, timeout=timeout
+                )
                 response = self._client.send(request, stream=True)
                 try:
-                    return self._read(response, url, requested, accept, max_bytes, deadline)
+                    return self._read(response, url, requested, accept, max_bytes, clock)
                 finally:
                     response.close()
         except httpx.TimeoutException as exc:
+            if clock.expired():
+                return self._out_of_time(url, clock)
             return _Failure("timeout", f"{type(exc).__name__} after the configured timeout while fetching {url}")
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             if is_environment_error(exc, permissions=False):  # httpx wraps EMFILE in ConnectError
@@ -396,7 +516,7 @@ class Fetcher:
         requested: str,
         accept: frozenset[str],
         max_bytes: int,
-        deadline: float,
+        clock: _Attempts,
     ) -> Fetched | _Failure | str:
         status = response.status_code
         if status in REDIRECTS:
@@ -417,14 +537,20 @@ class Fetcher:
         if declared.isdigit() and int(declared) > max_bytes:
             return _Failure("too_large", f"{url} declares {int(declared):,} bytes, the limit is {max_bytes:,}")
         body = bytearray()
+        clock.received = 0
         for chunk in response.iter_bytes():  # decoded bytes: a gzip bomb counts at its inflated size
             body.extend(chunk)
+            clock.received = len(body)
             if len(body) > max_bytes:
                 return _Failure("too_large", f"{url} sent more than {max_bytes:,} bytes; stopped reading")
-            if time.monotonic() > deadline:
-                limit = self.settings.total_timeout
-                return _Failure("timeout", f"{url} took longer than {limit:g} s to send its body; stopped reading")
+            if clock.expired():
+                return self._out_of_time(url, clock)
         return Fetched(requested, url, status, bytes(body), media_type, charset, validators)
+
+    def _out_of_time(self, url: str, clock: _Attempts) -> _Failure:
+        limit = self.settings.total_timeout
+        got = f"{clock.received:,} bytes of the body arrived" if clock.received else "no body arrived"
+        return _Failure(FETCH_TIMEOUT, f"no complete response within {limit:g} s from {url} ({got}); stopped waiting")
 
     def _robots_refusal(self, url: str) -> _Failure | None:
         parts = urlsplit(url)

@@ -22,7 +22,7 @@ from typing import TypeVar
 import httpx
 
 from .feeds import Entry, parse_feed, parse_sitemap
-from .fetch import FEED_TYPES, TRANSIENT_REASONS, AddressPolicy, Fetched, Fetcher, Validators
+from .fetch import FEED_TYPES, TRANSIENT_REASONS, AddressPolicy, Fetched, Fetcher, FetchProgress, Validators
 from .fetchstate import ListingState, known_urls, load_validators, save_validators
 from .index import CandidateIndex
 from .ingest import Progress, close_run, deliver_run_alerts, open_for_run, run_batches, save_index
@@ -34,6 +34,7 @@ from .store import Store
 from .urls import canonical_url
 
 T = TypeVar("T")
+Waiting = Callable[[FetchProgress], None]  # hears, every few seconds, what slow fetches are waiting for
 
 __all__ = ["Listing", "SourceReport", "ingest_source", "ingest_sources", "list_source"]
 
@@ -78,6 +79,7 @@ def ingest_sources(
     settings: Settings,
     progress: Progress | None = None,
     transport: httpx.BaseTransport | None = None,
+    waiting: Waiting | None = None,
 ) -> list[SourceReport]:
     """Run every source once, in one recorded run, without Prefect."""
     run_id = open_for_run(settings, [spec.label for spec in specs])
@@ -85,7 +87,7 @@ def ingest_sources(
     reports: list[SourceReport] = []
     try:
         for spec in specs:
-            reports.append(ingest_source(spec, settings, run_id, index, progress, transport))
+            reports.append(ingest_source(spec, settings, run_id, index, progress, transport, waiting))
     except BaseException as exc:
         close_run(settings, run_id, total_report(reports), exc)
         raise
@@ -110,6 +112,7 @@ def ingest_source(
     index: CandidateIndex,
     progress: Progress | None = None,
     transport: httpx.BaseTransport | None = None,
+    waiting: Waiting | None = None,
 ) -> SourceReport:
     """List one source, fetch its new articles and ingest them into an open run (safe to retry)."""
     policy = AddressPolicy(spec.allow_private, spec.allow_networks)
@@ -128,7 +131,7 @@ def ingest_source(
             with Store.open(settings.db) as store:
                 return bool(known_urls(store, [url], settings.fetch.give_up_after))
 
-        fetched = fetch_documents(spec, todo, fetcher, unsettled, stored)
+        fetched = fetch_documents(spec, todo, fetcher, unsettled, stored, waiting)
         documents = chain(listing.rejections, fetched)
         report = run_batches(documents, settings, run_id, index, progress, len(todo))
     if listing.states and not unsettled and not deferred:
@@ -162,15 +165,17 @@ def fetch_documents(
     fetcher: Fetcher,
     unsettled: list[Rejection],
     stored: Callable[[str], bool] = lambda url: False,
+    waiting: Waiting | None = None,
 ) -> Iterator[RawDocument | Rejection]:
     """Fetch article pages; each becomes a raw HTML document or a rejection (transient ones noted).
 
     A document's ``url`` is where the page was found after redirects and its ``source_uri`` the URL
     listed, so either one is known next time. A redirect to a page already stored (``stored``) or
     already fetched in this run is a ``duplicate_url`` rejection: final, so it is not fetched again.
+    ``waiting`` hears every few seconds what slow fetches are waiting for.
     """
     seen: set[str] = set()
-    for entry, result in zip(entries, fetcher.fetch_many([e.url for e in entries]), strict=True):
+    for entry, result in zip(entries, fetcher.fetch_many([e.url for e in entries], on_wait=waiting), strict=True):
         if isinstance(result, Rejection):
             if result.reason in TRANSIENT_REASONS:
                 unsettled.append(result)
@@ -259,7 +264,7 @@ class _Lister:
                 seen.add(child)
                 queue.append((child, depth + 1))
 
-    def _read(self, url: str, parse: Callable[[bytes, str, int], T | Rejection]) -> tuple[Fetched, T] | None:
+    def _read(self, url: str, parse: Callable[[bytes, str, int, int], T | Rejection]) -> tuple[Fetched, T] | None:
         """A listing's new version, parsed; None when it failed (recorded) or is unchanged (304)."""
         fetched = self.fetcher.fetch(url, FEED_TYPES, self.validators.get(url), self.limits.max_feed_bytes)
         if isinstance(fetched, Rejection):
@@ -268,7 +273,7 @@ class _Lister:
         if fetched.not_modified:
             self.listing.unchanged += 1
             return None
-        parsed = parse(fetched.body, url, self.limits.max_feed_bytes)
+        parsed = parse(fetched.body, url, self.limits.max_feed_bytes, self.limits.max_listing_items)
         if isinstance(parsed, Rejection):
             self.listing.rejections.append(parsed)
             return None

@@ -229,7 +229,11 @@ class FetchSettings:
     read_timeout: float = 15.0
     """Seconds to wait for any bytes from the server once connected."""
     total_timeout: float = 60.0
-    """Seconds a whole response (all redirects, headers and body) may take: stops bodies that trickle."""
+    """Seconds one URL may take in all (every attempt, redirect, header and body byte, but not robots.txt or
+    politeness waits): a body that trickles in under ``read_timeout`` is cut off here and the URL rejected as
+    ``fetch_timeout`` (retried by a later run), so the run goes on."""
+    progress_interval: float = 5.0
+    """Seconds between progress lines while live fetches are in flight (URLs done and pending, slowest URL)."""
     retries: int = 2
     """Extra attempts after a transient failure (connection error, timeout, 429, 5xx); others are final."""
     backoff: float = 1.0
@@ -240,6 +244,9 @@ class FetchSettings:
     """Largest article body read; a bigger one is abandoned while streaming and rejected as too_large."""
     max_feed_bytes: int = 20_000_000
     """Largest feed or sitemap body (the sitemap protocol allows 50 MB; few are over 10)."""
+    max_listing_items: int = 50_000
+    """Items read from one feed or sitemap (its first ones: feeds list the newest first); reading stops there,
+    so a huge listing costs bounded memory and time, and a ``listing_limit`` rejection says what was left."""
     max_redirects: int = 5
     """Redirects followed per fetch; each hop is re-checked (scheme, address, robots.txt)."""
     user_agent: str = "Storyline/0.1 (news deduplication; +https://github.com/storyline/storyline)"
@@ -264,12 +271,19 @@ class FetchSettings:
 
     def __post_init__(self) -> None:
         _positive(self, "max_bytes", "max_feed_bytes", "workers", "per_host_concurrency", "max_urls")
-        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after")
+        _positive(self, "max_sitemaps", "sitemap_depth", "give_up_after", "max_listing_items")
         for name in ("retries", "max_redirects"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"FetchSettings.{name} must be a non-negative integer, got {value!r}")
-        for name in ("connect_timeout", "read_timeout", "total_timeout", "backoff_max", "per_host_rate"):
+        for name in (
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "progress_interval",
+            "backoff_max",
+            "per_host_rate",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"FetchSettings.{name} must be a positive number, got {value!r}")

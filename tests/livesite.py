@@ -166,6 +166,17 @@ def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 time.sleep(0.02)
 
+        def drip(self) -> None:
+            """A byte, then a wait (well within any read timeout), over and over: for the per-URL time limit."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                self.wfile.write(b"<")
+                self.wfile.flush()
+                time.sleep(0.1)
+
         def endless(self) -> None:
             """An undeclared, far too large body."""
             self.send_response(200)
@@ -191,6 +202,7 @@ def _handler(site: LiveSite) -> type[BaseHTTPRequestHandler]:
         "/fail/flaky": Handler.flaky,
         "/fail/timeout": Handler.stall,
         "/fail/slow": Handler.trickle,
+        "/fail/drip": Handler.drip,
         "/fail/big": Handler.endless,
         "/fail/big-declared": lambda h: h._send(200, b"x" * 300_000),
         "/fail/loop": lambda h: h._redirect("/fail/loop2"),

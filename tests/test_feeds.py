@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -148,3 +149,48 @@ def test_listing_parsers_never_raise(body: bytes) -> None:
     sitemap = parse_sitemap(body, f"{BASE}/sitemap", LIMIT)
     assert isinstance(feed, Rejection | tuple)
     assert isinstance(sitemap, Rejection) or all(isinstance(e, Entry | Rejection) for e in sitemap.entries)
+
+
+def big_rss(items: int) -> bytes:
+    rows = b"".join(
+        b"<item><title>Story %d</title><link>%s/news/big-%d.html</link>"
+        b"<pubDate>Sun, 01 Nov 2026 10:00:00 GMT</pubDate></item>\n" % (i, BASE.encode(), i)
+        for i in range(items)
+    )
+    return b'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>\n' + rows + b"</channel></rss>"
+
+
+def test_a_huge_feed_is_streamed_in_bounded_memory_up_to_the_item_limit() -> None:
+    body = big_rss(50_000)
+    tracemalloc.start()
+    try:
+        entries = parse_feed(body, f"{BASE}/feeds/big.rss", 50_000_000, max_items=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000, f"{peak:,} bytes traced for a {len(body):,}-byte feed"
+    assert isinstance(entries, tuple) and len(entries) == 1001
+    assert entries[0] == Entry(f"{BASE}/news/big-0.html", "Story 0", date(2026, 11, 1))
+    assert entries[999].url == f"{BASE}/news/big-999.html"
+    assert entries[-1].reason == "listing_limit" and "first 1,000" in entries[-1].detail
+
+
+def test_a_huge_sitemap_stops_at_the_item_limit() -> None:
+    rows = b"".join(b"<url><loc>%s/news/s-%d.html</loc></url>" % (BASE.encode(), i) for i in range(60_000))
+    body = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + rows + b"</urlset>"
+    listing = parse_sitemap(body, f"{BASE}/sitemap.xml", 50_000_000, max_items=100)
+    assert [e.url for e in listing.entries[:100]] == [f"{BASE}/news/s-{i}.html" for i in range(100)]
+    assert [e.reason for e in listing.entries[100:]] == ["listing_limit"]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "reason"),
+    [
+        ("cut off mid-way", big_rss(20_000)[:-5000], "malformed_feed"),
+        ("not a feed", b"<html>" + b"<p>x</p>" * 200_000 + b"</html>", "malformed_feed"),
+        ("entity declared", b'<!DOCTYPE r [<!ENTITY a "b">]>' + big_rss(20_000)[21:], "unsafe_xml"),
+    ],
+)
+def test_a_bad_huge_feed_is_still_a_rejection(case: str, body: bytes, reason: str) -> None:
+    result = parse_feed(body, f"{BASE}/feeds/big.rss", 50_000_000)
+    assert isinstance(result, Rejection) and result.reason == reason, (case, result)

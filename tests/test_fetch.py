@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pipeline.errors import EnvironmentFailure
-from pipeline.fetch import FEED_TYPES, AddressPolicy, Fetched, Fetcher, Validators
+from pipeline.fetch import FEED_TYPES, AddressPolicy, Fetched, Fetcher, FetchProgress, Validators
 from pipeline.models import Rejection
 from pipeline.settings import FetchSettings
 
@@ -21,8 +21,8 @@ FAILURES = [
     ("404 not found", "/fail/404", "http_404", 1),
     ("500 server error, retried then rejected", "/fail/500", "http_5xx", 3),
     ("429 too many requests, retried then rejected", "/fail/429", "http_429", 3),
-    ("read timeout, retried then rejected", "/fail/timeout", "timeout", 3),
-    ("slow trickling body, retried then rejected", "/fail/slow", "timeout", 3),
+    ("read timeouts, retried until the URL's total time is up", "/fail/timeout", "fetch_timeout", 2),
+    ("slow trickling body, cut off at the URL's total time", "/fail/slow", "fetch_timeout", 1),
     ("oversized body, stopped while streaming", "/fail/big", "too_large", 1),
     ("oversized Content-Length, not read", "/fail/big-declared", "too_large", 1),
     ("redirect loop", "/fail/loop", "redirect_loop", 1),
@@ -254,3 +254,30 @@ def test_a_machine_fault_while_fetching_stops_instead_of_rejecting_the_url(fast_
 
 def _loopback(host: str, port: int) -> list[str]:
     return ["127.0.0.1"]
+
+
+def test_a_trickling_body_is_rejected_at_the_urls_total_time_limit(live_site, fast_fetch) -> None:
+    # A byte every 0.1 s never trips the read timeout; only the per-URL limit (all attempts) stops it.
+    settings = FetchSettings(**{**fast_fetch.__dict__, "read_timeout": 1.0, "total_timeout": 1.5, "retries": 2})
+    with Fetcher(settings, LOOPBACK_ONLY) as fetcher:
+        result = fetcher.fetch(live_site.url("/fail/drip"))
+    assert isinstance(result, Rejection) and result.reason == "fetch_timeout", result
+    assert "no complete response within 1.5 s" in result.detail and "bytes of the body arrived" in result.detail
+    assert live_site.counts()["/fail/drip"] == 1  # the time is spent: no retry in this run
+
+
+def test_progress_names_the_slowest_url_in_flight_while_fetching(live_site, fast_fetch) -> None:
+    settings = FetchSettings(
+        **{**fast_fetch.__dict__, "read_timeout": 1.0, "total_timeout": 1.5, "progress_interval": 0.2}
+    )
+    urls = [live_site.url("/news/story-1.html"), live_site.url("/fail/drip"), live_site.url("/news/story-2.html")]
+    heard: list[FetchProgress] = []
+    with Fetcher(settings, LOOPBACK_ONLY) as fetcher:
+        results = list(fetcher.fetch_many(urls, on_wait=heard.append))
+    assert [getattr(r, "reason", "ok") for r in results] == ["ok", "fetch_timeout", "ok"]
+    waiting = [p for p in heard if p.in_flight and p.in_flight[0].url == urls[1]]
+    assert waiting, heard
+    assert any(p.done == 2 and p.pending == 1 for p in waiting)
+    line = waiting[-1].summary()
+    assert f"waiting for {urls[1]}" in line and "bytes so far" in line and "1 pending" in line
+    assert waiting[-1].in_flight[0].bytes_received > 0

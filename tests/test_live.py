@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import duckdb
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.live import ingest_sources
-from pipeline.settings import Settings
+from pipeline.fetch import AddressPolicy, Fetcher
+from pipeline.live import ingest_sources, list_source
+from pipeline.settings import FetchSettings, Settings
 from pipeline.sourceconfig import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,8 +148,8 @@ def test_a_source_that_raises_fails_the_run(live_site, fast_fetch, db_path, monk
 EXPECTED_REJECTIONS = {
     "/fail/404": "http_404",
     "/fail/500": "http_5xx",
-    "/fail/timeout": "timeout",
-    "/fail/slow": "timeout",
+    "/fail/timeout": "fetch_timeout",  # read timeouts until the URL's total time was spent
+    "/fail/slow": "fetch_timeout",
     "/fail/big": "too_large",
     "/fail/loop": "redirect_loop",
     "/fail/private": "private_address",
@@ -168,6 +170,39 @@ def test_every_failure_is_recorded_and_the_run_completes(live_site, fast_fetch, 
     expected["ftp://herald.test/news/story-9.html"] = "bad_url"
     assert rejected == expected
     assert runs == [("completed", 2, 11)]
+
+
+def test_a_trickling_url_is_reported_while_waited_for_and_then_rejected(live_site, fast_fetch, db_path) -> None:
+    fetch = FetchSettings(
+        **{**fast_fetch.__dict__, "read_timeout": 1.0, "total_timeout": 1.5, "progress_interval": 0.2}
+    )
+    urls = [live_site.url("/news/story-1.html"), live_site.url("/fail/drip")]
+    spec = SourceSpec("drip", "urls", urls=tuple(urls), allow_networks=LOOPBACK)
+    heard: list[str] = []
+    (report,) = ingest_sources([spec], Settings(db=db_path, fetch=fetch), waiting=lambda p: heard.append(p.summary()))
+    assert (report.ingest.new, report.ingest.rejected) == (1, 1)
+    with duckdb.connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT source_uri, reason FROM rejections").fetchall() == [(urls[1], "fetch_timeout")]
+    assert any(f"waiting for {urls[1]}" in line and "1 pending" in line for line in heard), heard
+
+
+def test_a_huge_served_feed_is_listed_in_bounded_memory_up_to_the_item_limit(live_site, fast_fetch) -> None:
+    rows = "".join(
+        f"<item><title>Story {i}</title><link>{{{{BASE}}}}/news/big-{i}.html</link></item>\n" for i in range(50_000)
+    )
+    (live_site.root / "feeds" / "big.rss").write_text(f'<rss version="2.0"><channel>{rows}</channel></rss>')
+    fetch = FetchSettings(**{**fast_fetch.__dict__, "max_listing_items": 500, "max_feed_bytes": 20_000_000})
+    spec = SourceSpec("big", "feed", url=live_site.url("/feeds/big.rss"), allow_networks=LOOPBACK)
+    with Fetcher(fetch, AddressPolicy(allow_networks=LOOPBACK)) as fetcher:
+        tracemalloc.start()
+        try:
+            listing = list_source(spec, fetcher, Settings(fetch=fetch))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 50_000_000, f"{peak:,} bytes traced"
+    assert [e.url for e in listing.entries] == [live_site.url(f"/news/big-{i}.html") for i in range(500)]
+    assert [r.reason for r in listing.rejections] == ["listing_limit"]
 
 
 def test_failed_listings_are_recorded(live_site, fast_fetch, db_path) -> None:
