@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnvironmentFailure as exc:
         print(f"storyline: error: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
+    except BrokenPipeError:  # `storyline export | head` (an OSError: caught before the machine faults)
+        return 0
     except (MemoryError, OSError) as exc:
         if not is_environment_error(exc):
             raise
@@ -72,8 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorylineError as exc:
         print(f"storyline: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `storyline export | head`
-        return 0
     except Exception as exc:
         # A DuckDB error the store did not name (a write outside a batch's transaction): one line, not a
         # traceback. Only when duckdb is loaded can the error be one of its own.
