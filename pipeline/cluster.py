@@ -11,8 +11,10 @@ An article relates to its story in one of three ways, tested in this order:
 * ``near_duplicate``: MinHash estimated Jaccard with a stored article reaches
   ``near_duplicate_threshold`` (candidates: LSH band hits, plus the distinct variants of its
   best candidate stories, which catches heavily edited copies that banding misses);
-* ``rewrite``: the cosine of its salient-term vector with a story centroid reaches
-  ``rewrite_threshold`` and, when both are dated, it falls within ``window_days`` of the story;
+* ``rewrite``: the cosine of its salient-term vector with a story centroid (with ``corpus``
+  evidence: its mean cosine with the story's variants, its terms weighed by the stored corpus first,
+  ``weighed``) reaches ``rewrite_threshold`` and, when both are dated, it falls within
+  ``window_days`` of the story;
 
 otherwise it founds a new story (``new_story``), linked to an older story it matches outside
 the time window. An article that bridges two stories whose centroids are close
@@ -137,7 +139,8 @@ class _Batch:
             self.buckets[key].append(seq)
 
     def scored_stories(self, fp: Fingerprint, candidates: _Candidates) -> list[tuple[float, str]]:
-        """Candidate story ids with their average-link score (``StoryState.link``), best first.
+        """Candidate story ids with their score (``StoryState.similarity``: centroid cosine, or average
+        link with ``corpus`` evidence), best first.
 
         A stored story the batch has not changed keeps the score computed from the index at
         prefetch; one the batch created, grew or merged is scored against its live centroid.
