@@ -9,17 +9,14 @@ identified from the clean text.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import functools
 import importlib
 import logging
 import sys
-import warnings
 from datetime import date
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError, EnvironmentFailure, is_environment_error
+from .htmlextract import extractor
 from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
@@ -27,11 +24,8 @@ from .sources import parse_date, plausible_date
 from .textclean import clean_dump, strip_unsafe_characters
 from .words import word_count
 
-if TYPE_CHECKING:
-    from trafilatura.settings import Extractor
-
-# trafilatura logs every page it finds too short at WARNING; those become rejections here.
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
+# trafilatura logs every page it finds too short or empty (WARNING, ERROR); those become rejections here.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
@@ -99,8 +93,6 @@ _HTML_MODULES = (
     ("lxml.html.clean", "lxml_html_clean"),
     ("justext", "jusText"),
     ("trafilatura", "trafilatura"),
-    ("pipeline.htmlmeta", "trafilatura"),
-    ("pipeline.htmltext", "trafilatura"),
 )
 
 
@@ -145,31 +137,21 @@ def _extract_text(raw: RawDocument) -> tuple[Article, int]:
 
 def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article, int] | Rejection:
     """The article of an HTML page and how many paywall sentences were removed from it, or why there is none."""
-    # deferred: importing trafilatura costs ~0.5 s and text-only runs never need it
-    from .htmlmeta import load_html, page_metadata
-    from .htmltext import article_text
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = load_html(raw.content)  # parsed once: metadata reads it, then extraction consumes it
-        if tree is None:
-            return _no_content(raw)
-        meta = page_metadata(tree, raw.url, _DATE_PARAMS, search_author=not settings.fast_html)
-        found = article_text(tree, _extractor_options(settings.fast_html, raw.url))
-    if not (found or "").strip():
+    page = extractor(settings.fast_html)(raw.content, raw.url)
+    if page is None:
         return _no_content(raw)
-    stripped = strip_boilerplate(found)
+    stripped = strip_boilerplate(page.text)
     text = "\n\n".join(p.strip() for p in stripped.text.split("\n") if p.strip())
     article = Article(
         source_uri=raw.source_uri,
         text=text,
-        title=raw.title or meta.title,
-        published_at=_published(raw.published_at, _to_date(meta.date)),
-        author=meta.author,
-        sitename=raw.source or meta.sitename or meta.hostname,
+        title=raw.title or page.title,
+        published_at=_published(raw.published_at, _to_date(page.date)),
+        author=page.author,
+        sitename=raw.source or page.sitename or page.hostname,
         language=detect_language(text),
-        url=raw.url or meta.url,
-        canonical_url=meta.url or raw.url,
+        url=raw.url or page.url,
+        canonical_url=page.url or raw.url,
         external_id=raw.external_id,
         source=raw.source,
     )
@@ -189,41 +171,11 @@ def _no_content(raw: RawDocument) -> Rejection:
     return Rejection(raw.source_uri, "no_content", "no article text found in the HTML page")
 
 
-def _extractor_options(fast: bool, url: str | None) -> Extractor:
-    """trafilatura's options for one page: a copy of this process's template with the page's URL.
-
-    ``bare_extraction`` builds an ``Extractor`` from its keyword arguments on every call, reading its
-    configuration and today's date each time (~0.3 ms a page, ~1.5% of extraction); trafilatura
-    never changes the options it is given (its recall retry works on a copy).
-    """
-    options = copy.copy(_option_templates(fast))
-    options.url = url
-    options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor() sets it
-    return options
-
-
-@functools.cache
-def _option_templates(fast: bool) -> Extractor:
-    from trafilatura.settings import Extractor
-
-    return Extractor(
-        output_format="python",
-        fast=fast,
-        comments=False,
-        tables=False,
-        with_metadata=False,  # page_metadata: only the fields Storyline stores
-    )
-
-
 def warm_up() -> None:
     """Import and set up what HTML extraction and language identification load on first use."""
     page = "<html><head><title>Warm-up</title></head><body><article>{}</article></body></html>"
     text = "A short paragraph of text, long enough for the extractor to keep it as the article body. "
     extract(RawDocument("warm-up", "html", page.format(f"<p>{text * 4}</p>" * 3)), ExtractSettings())
-
-
-# The wide date search reads copyright footers ("© 2021") as 1 January publication dates.
-_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 
 
 def detect_language(text: str) -> str | None:

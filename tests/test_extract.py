@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import os
+import subprocess
 import sys
+import textwrap
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import HTML_EVAL
+from conftest import HTML_EVAL, ROOT
 
 from pipeline.extract import extract, extract_many
 from pipeline.models import Article, RawDocument, Rejection
@@ -159,167 +160,65 @@ def test_real_pages_metadata(extracted: dict[str, Article | Rejection]) -> None:
 
 
 @needs_eval_data
-def test_parsed_tree_extracts_as_trafilaturas_own() -> None:
-    """Storyline parses with element classes chosen in C; text and metadata match trafilatura's own parse."""
+def test_extractor_gives_bare_extractions_keyword_result() -> None:
+    """The per-process options template, copied per page with its URL, extracts what trafilatura's
+    keyword call with the same public options does: text and every metadata field Storyline stores."""
     import trafilatura
-    from trafilatura.utils import load_html as trafilatura_load_html
 
-    from pipeline.htmlmeta import load_html, page_metadata
+    from pipeline.htmlextract import DATE_PARAMS, Page, TrafilaturaExtractor
 
-    params = {"extensive_search": False, "original_date": True}
+    fields = ("text", "title", "author", "date", "sitename", "hostname", "url")
     compared = 0
-    for _key, truth in SAMPLE:
-        html = gzip.decompress((HTML_EVAL / "html" / f"{truth['file']}.gz").read_bytes()).decode("utf-8", "replace")
-        results = []
-        for tree in (trafilatura_load_html(html), load_html(html)):
-            assert tree is not None
-            doc = trafilatura.bare_extraction(tree, include_comments=False, include_tables=False, fast=True)
-            results.append((doc.text if doc else None, page_metadata(tree, None, params, search_author=False)))
-        assert results[0] == results[1], truth["file"]
-        compared += 1
-    assert compared == SAMPLE_SIZE
-    # What is not a page stays not a page, as trafilatura decides it.
-    for content in ("just some words", "<p>one block</p>", ""):
-        assert (load_html(content) is None) == (trafilatura_load_html(content) is None), content
-
-
-def test_html_repair_is_trafilaturas() -> None:
-    """The repair before parsing, with its quick look for characters libxml2 refuses, is trafilatura's own."""
-    import random
-
-    from trafilatura.utils import INVALID_XML_CHARS, repair_faulty_html
-
-    from pipeline.htmlmeta import _INVALID_XML_CHARS, _repair_faulty_html
-
-    refused = {chr(c) for c in range(0x110000) if INVALID_XML_CHARS.match(chr(c))}
-    assert set(_INVALID_XML_CHARS) == refused
-    pieces = ["<p>", "text", "\n", "\t", "é", "€", "\U0001f600", *refused, "<!DOCTYPE html/>", "<html/>", "<html a/>"]
-    rng = random.Random(7)
-    documents = ["<!DOCTYPE html>\n<html><body><p>clean</p></body></html>", "<html/>\n<body>x</body>", ""]
-    documents += ["".join(rng.choices(pieces, k=rng.randint(1, 40))) for _ in range(3000)]
-    for document in documents:
-        beginning = document[:50].lower()
-        assert _repair_faulty_html(document, beginning) == repair_faulty_html(document, beginning), repr(document)
-
-
-@needs_eval_data
-def test_reused_extractor_options_extract_as_trafilaturas_keywords() -> None:
-    """One options template per process, copied per page with its URL: the same text as bare_extraction's keywords."""
-    import trafilatura
-
-    from pipeline.extract import _extractor_options
-    from pipeline.htmlmeta import load_html
-
     for number, (key, truth) in enumerate(SAMPLE):
         html = gzip.decompress((HTML_EVAL / "html" / f"{truth['file']}.gz").read_bytes()).decode("utf-8", "replace")
         url = key if number % 2 and key.startswith("http") else None
         for fast in (True, False) if number % 5 == 0 else (True,):
-            given = trafilatura.bare_extraction(load_html(html), options=_extractor_options(fast, url))
-            keywords = trafilatura.bare_extraction(
-                load_html(html), url=url, with_metadata=False, include_comments=False, include_tables=False, fast=fast
+            ours = TrafilaturaExtractor(fast)(html, url)
+            theirs = trafilatura.bare_extraction(
+                html,
+                url=url,
+                fast=fast,
+                include_comments=False,
+                include_tables=False,
+                with_metadata=True,
+                date_extraction_params=dict(DATE_PARAMS),
             )
-            assert (given.text if given else None) == (keywords.text if keywords else None), truth["file"]
-    assert _extractor_options(True, "https://a.example/x").url == "https://a.example/x"
-    assert _extractor_options(True, None).url is None  # the template itself is never changed
+            expected = None if theirs is None or not (theirs.text or "").strip() else theirs
+            assert (ours is None) == (expected is None), truth["file"]
+            if ours is not None:
+                assert ours == Page(**{field: getattr(expected, field) for field in fields}), truth["file"]
+            compared += 1
+    assert compared >= SAMPLE_SIZE
+    from pipeline.htmlextract import _options
+
+    assert _options(True).url is None and _options(False).url is None  # pages get copies of the template
 
 
-@needs_eval_data
-def test_article_text_is_bare_extractions_text() -> None:
-    """Storyline's copy of trafilatura's cascade gives bare_extraction's text, page for page.
-
-    A hundred html-eval pages spread over the set, half of them short enough for the escalation test
-    (whose page measure Storyline computes its own way) to run; every fifth also in full (not fast) mode.
-    Both sides read the XPath expressions pipeline.fastxpath installs; that they select what
-    trafilatura's own do is tests/test_fastxpath.py's part.
-    """
-    import trafilatura
-    from trafilatura.baseline import html2txt
-
-    from pipeline.extract import _extractor_options
-    from pipeline.htmlmeta import load_html
-    from pipeline.htmltext import article_text, page_text_length, page_text_length_bound
-
-    pages = sorted((HTML_EVAL / "html").glob("*.html.gz"))[::10]
-    short = 0
-    for number, path in enumerate(pages):
-        html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
-        tree = load_html(html)
-        if tree is None:
-            continue
-        assert page_text_length(tree) == len(html2txt(tree)), path.name
-        assert page_text_length_bound(tree) >= page_text_length(tree), path.name
-        for fast in (True, False) if number % 5 == 0 else (True,):
-            options = _extractor_options(fast, None)
-            expected = trafilatura.bare_extraction(load_html(html), options=options)
-            expected_text = expected.text if expected else None
-            assert article_text(load_html(html), options) == expected_text, (path.name, fast)
-            short += fast and 0 < len(expected_text or "") < 3000
-    assert len(pages) >= 90 and short >= 20
-
-
-def test_page_text_length_leaves_out_what_html2txt_does() -> None:
-    """The page measure on hand-made pages: furniture (footers by class or id, whichever attribute comes
-    first), the text after deleted pieces, control characters in block and inline text."""
-    import random
-
-    from lxml.html import fromstring
-    from trafilatura.baseline import html2txt
-    from trafilatura.utils import remove_control_characters
-
-    from pipeline.htmlmeta import load_html
-    from pipeline.htmltext import _printable, article_text, page_text_length, page_text_length_bound
-
-    furniture = [
-        '<div id="site-footer" class="x">footer by id</div>',
-        '<div class="x" id="site-footer">id second: kept</div>',
-        '<div class="page-footer" id="x">footer by class</div>',
-        '<div id="x" class="page-footer">class second: kept</div>',
-        '<section class="footer">not a div: kept</section>',
-        '<div class="Cookie-Banner">cookie notice, any case</div>',
-        '<span id="onetrust-consent">consent by id</span><p>tail text stays</p>',
-        "<aside>aside<script>var x = 1;</script></aside>tail after aside",
-        "<svg><text>drawing</text></svg><template>hidden</template>",
-        '<div class="">empty class</div><div id="">empty id</div>',
-        "<p>block\u200bword<span>inline\u200bword</span><script>x</script>after\u200bscript</p>",
-        "<span>in\u200bline<style>p {}</style>tail\u200bof style</span>\n\t<li>item\xa0one</li>",
-        "<div><footer>gone</footer>first<aside>gone</aside>second</div><p>last\u2028line</p>",
-        "<p><script>x</script>joins\u200bthe p's text</p><div><p>x</p><svg></svg>joins\u200bthe p's tail</div>",
-    ]
-    for number in range(len(furniture) + 1):
-        body = "".join(furniture[:number]) + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
-        html = f"<html><head><title>t</title></head><body>{body}</body></html>"
-        assert page_text_length(load_html(html)) == len(html2txt(load_html(html))), furniture[:number]
-        assert page_text_length_bound(load_html(html)) >= page_text_length(load_html(html)), furniture[:number]
-    # blocks side by side: the spaces the measure puts around them are text no element holds
-    side_by_side = ("<p>a</p>" * 50, "<div><p>a</p><br><p>b</p></div>" * 20, "<li>x</li><script>" + "y" * 99)
-    for html in side_by_side:
-        tree = load_html(f"<html><body>{html}</body></html>")
-        assert page_text_length(tree) <= page_text_length_bound(tree) <= page_text_length(tree) * 4 + 400, html
-    # html2txt's html wrapper when a page has no body; the root element is then itself measured.
-    for html in ("<div><p>no body here</p><aside>x</aside>tail</div>", "<html><p>a</p><footer>b</footer>c</html>"):
-        tree = fromstring(html)
-        assert page_text_length(tree) == len(html2txt(tree)), html
-        assert page_text_length_bound(tree) >= page_text_length(tree), html
-    rng = random.Random(3)
-    characters = ["a", "é", " ", "\n", "\t", "\xa0", "\u200b", "\u2028", "\x85", "\x7f", "\ufeff", "\x01", "\U0001f600"]
-    for _ in range(5000):
-        text = "".join(rng.choices(characters, k=rng.randint(0, 12)))
-        assert _printable(text) == remove_control_characters(text), repr(text)
-    # The furniture tests mirror this XPath: a trafilatura that changes it must be mirrored again.
-    from trafilatura.baseline import BASIC_CLEAN_XPATH
-
-    from pipeline.htmltext import _COOKIE_NOTICE, _FURNITURE_TAGS
-
-    tags = "|".join(f".//{tag}" for tag in sorted(_FURNITURE_TAGS - {"aside"}))
-    tags = tags.replace(".//fencedframe", ".//div[contains(@class|@id, 'footer')]|.//fencedframe")
-    cookie = f"re:test(@class, '{_COOKIE_NOTICE.pattern}', 'i') or re:test(@id, '{_COOKIE_NOTICE.pattern}', 'i')"
-    assert BASIC_CLEAN_XPATH.path == f".//aside|{tags}|.//*[{cookie}]"
-    with pytest.raises(ValueError, match="comments"):
-        from pipeline.extract import _option_templates
-
-        options = copy.copy(_option_templates(True))
-        options.comments = True
-        article_text(load_html(page()), options)
+def test_extraction_leaves_trafilatura_as_it_was() -> None:
+    """Importing the library and extracting a page change nothing in trafilatura's modules (a fresh process):
+    every other trafilatura caller in the process sees stock trafilatura."""
+    script = textwrap.dedent(
+        """
+        import importlib, pkgutil, trafilatura
+        names = [m.name for m in pkgutil.iter_modules(trafilatura.__path__, "trafilatura.")]
+        modules = [importlib.import_module(name) for name in names if not name.endswith("cli")]
+        def state():
+            return {(m.__name__, k): v for m in modules for k, v in list(vars(m).items())}
+        before = state()
+        import pipeline.cli, pipeline.ingest, pipeline.preload
+        from pipeline.extract import extract
+        from pipeline.models import RawDocument
+        body = "<p>" + "A paragraph of plain article text that is long enough to keep. " * 6 + "</p>"
+        html = "<html><head><title>T</title></head><body><article>" + body * 3 + "</article></body></html>"
+        extract(RawDocument("page", "html", html))
+        after = state()
+        changed = sorted(f"{m}.{k}" for (m, k), v in after.items() if before.get((m, k), object()) is not v)
+        print(len(modules), changed)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    count, changed = done.stdout.split(" ", 1)
+    assert int(count) > 10 and changed.strip() == "[]", done.stdout
 
 
 # --- synthetic HTML ------------------------------------------------------------------------------------------
@@ -425,12 +324,12 @@ def test_html_menu_only_page_is_rejected() -> None:
 
 
 def test_parser_failure_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipeline.htmltext
+    import trafilatura
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(pipeline.htmltext, "extract_content", explode)  # deep inside trafilatura's cascade
+    monkeypatch.setattr(trafilatura, "bare_extraction", explode)  # the engine fails inside, not on the page
     assert rejection(html_doc(page())).reason == "extract_failed"
 
 
