@@ -26,6 +26,18 @@ os.environ["STORYLINE_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
 
 
+def shared_data_missing(path: Path) -> None:
+    """Skip a test whose ../shared data is absent, or fail it where the data must be there.
+
+    ``.ci/run`` sets ``STORYLINE_REQUIRE_SHARED_DATA=1`` (as does any ``CI`` environment): there a
+    missing file is a broken checkout of the data, never a reason to pass quietly.
+    """
+    message = f"shared data not found at {path}"
+    if os.environ.get("STORYLINE_REQUIRE_SHARED_DATA") == "1" or os.environ.get("CI"):
+        pytest.fail(message + " (required here: STORYLINE_REQUIRE_SHARED_DATA=1 or CI is set)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def seeds_dir(tmp_path: Path) -> Path:
     """A private copy of the seed folder (tests may add files to it)."""
@@ -49,7 +61,7 @@ def settings(db_path: str):
 def ecb_records(topics: set[int] | None = None) -> list[dict]:
     """ECB+ dev records (real news with gold story labels), optionally only some topics."""
     if not ECB_DEV.exists():
-        pytest.skip(f"shared data not found at {ECB_DEV}")
+        shared_data_missing(ECB_DEV)
     rows = [json.loads(line) for line in ECB_DEV.open(encoding="utf-8")]
     return [r for r in rows if topics is None or r["topic"] in topics]
 

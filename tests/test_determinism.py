@@ -13,8 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from conftest import SHARED, write_jsonl
+from conftest import SHARED, shared_data_missing, write_jsonl
 
 from pipeline.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, ExtractSettings, Settings
@@ -30,7 +29,7 @@ NAMES = ("input.jsonl", "x.jsonl", "y.jsonl", "c/d.jsonl", "feeds/2021/other nam
 def allsides_records(n: int, seed: int) -> list[dict]:
     """``n`` real dated news records (AllSides dev, US politics: many stories share their words), shuffled."""
     if not ALLSIDES_DATED.exists():
-        pytest.skip(f"shared data not found at {ALLSIDES_DATED}")
+        shared_data_missing(ALLSIDES_DATED)
     rows = [json.loads(line) for line in ALLSIDES_DATED.open(encoding="utf-8")]
     random.Random(seed).shuffle(rows)
     return rows[:n]

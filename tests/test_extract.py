@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import HTML_EVAL, ROOT
+from conftest import HTML_EVAL, ROOT, shared_data_missing
 
 from pipeline.extract import extract, extract_many
 from pipeline.models import Article, RawDocument, Rejection
@@ -97,7 +97,15 @@ def eval_sample() -> list[tuple[str, dict]]:
 
 
 SAMPLE = eval_sample()
-needs_eval_data = pytest.mark.skipif(not SAMPLE, reason=f"html-eval data not found at {HTML_EVAL}")
+
+
+@pytest.fixture
+def eval_data() -> None:
+    if not SAMPLE:
+        shared_data_missing(HTML_EVAL / "evaldata.json")
+
+
+needs_eval_data = pytest.mark.usefixtures("eval_data")
 
 
 @pytest.fixture(scope="module")

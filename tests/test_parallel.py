@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SHARED, ecb_records, write_jsonl
+from conftest import SHARED, ecb_records, shared_data_missing, write_jsonl
 from machinefaults import faulty_title
 
 from pipeline.errors import EnvironmentFailure
@@ -26,7 +26,7 @@ def _mixed_jsonl(path: Path) -> Path:
     """Real HTML pages, real news texts and bad lines, interleaved."""
     pages = sorted(HTML_PAGES.glob("*.html.gz"))[:30]
     if not pages:
-        pytest.skip(f"html-eval pages not found under {HTML_PAGES}")
+        shared_data_missing(HTML_PAGES)
     texts = ecb_records({1, 2})[:40]
     lines = []
     for number, page in enumerate(pages):

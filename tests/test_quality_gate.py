@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ECB_DEV, ROOT
+from conftest import ECB_DEV, ROOT, shared_data_missing
 
 from pipeline.cli import main
 from pipeline.evaluate import evaluate_file
@@ -30,7 +30,7 @@ def neardup_module():
 @pytest.fixture(scope="module")
 def dev_data() -> Path:
     if not ECB_DEV.exists():
-        pytest.skip(f"dev data not found at {ECB_DEV}")
+        shared_data_missing(ECB_DEV)
     return ECB_DEV
 
 
