@@ -125,7 +125,7 @@ class PageMetadata:
 
     title: str | None
     author: str | None
-    date: str | None  # ISO date as htmldate found it
+    date: str | None  # ISO date (or time, as the format asked of htmldate) the page gives
     sitename: str | None
     hostname: str | None
     url: str | None
