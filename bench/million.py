@@ -148,6 +148,7 @@ def _chunk(store, vocab, rng, lo, hi, story_of, first, story_words, story_day, d
             "title": pc.binary_join(_lists(vocab.words.take(pa.array(own[:, :8].ravel())), 8), " "),
             "text": texts,
             "published_at": days,
+            "published_ts": pc.cast(pa.array(days, pa.date32()), pa.timestamp("us")),  # dates at midnight, as UTC
             "content_hash": [f"{x:032x}" for x in rng.integers(0, 2**63, size=n).tolist()],
             "word_count": np.full(n, TEXT_WORDS, dtype=np.int32),
             "story_id": [f"s{x:016x}" for x in story_of.tolist()],

@@ -167,7 +167,7 @@ def _spreading(
         rows = store.query(
             f"""
             WITH a AS (
-                SELECT story_id, seq, coalesce(CAST(published_at AS TIMESTAMP), ingested_at) AS t,
+                SELECT story_id, seq, coalesce(published_ts, ingested_at) AS t,
                        {OUTLET_SQL} AS outlet
                 FROM articles JOIN _touched USING (story_id)
             ), anchors AS (

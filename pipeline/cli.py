@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .search import Snippet
 
 EXPORT_COLUMNS = (
-    "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "author",
-    "sitename", "source", "language", "story_id", "variant_group", "relation", "is_canonical", "assigned_as",
+    "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "published_ts",
+    "author", "sitename", "source", "language", "story_id", "variant_group", "relation", "is_canonical", "assigned_as",
     "near_duplicate_similarity", "story_similarity", "canonical_similarity", "content_hash", "run_id",
 )  # fmt: skip
 
@@ -277,8 +277,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
             ok += 1
             record = {
                 "id": result.external_id, "title": result.title, "text": result.text,
-                "published_at": result.published_at, "author": result.author, "sitename": result.sitename,
-                "language": result.language, "url": result.canonical_url or result.url,
+                "published_at": result.published_at, "published_ts": result.published_ts, "author": result.author,
+                "sitename": result.sitename, "language": result.language, "url": result.canonical_url or result.url,
             }  # fmt: skip
             sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
     print(f"storyline extract: {ok} extracted, {failed} rejected", file=sys.stderr)
@@ -350,7 +350,7 @@ def _lead(text: str, width: int = LEAD_CHARS) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
-    from .report import related_stories
+    from .report import related_stories, timeline_order
 
     original_id = args.story_id
     with _open_store(args) as store:
@@ -367,11 +367,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             return 1
         args.story_id = resolved
         related = related_stories(store, resolved)
-        variants = store.query(
-            "SELECT * FROM story_variants WHERE story_id = ? ORDER BY is_canonical DESC, published_at NULLS LAST, "
-            "ingested_at, article_id",
-            [args.story_id],
-        )
+        variants = store.query("SELECT * FROM story_variants WHERE story_id = ?", [args.story_id])
+    # In Python, not SQL: a database written before published_ts existed, opened read-only, lacks the column.
+    variants.sort(key=lambda v: (not v["is_canonical"], *timeline_order(v)))
     _print_story(story[0], variants, related, original_id)
     return 0
 
@@ -393,9 +391,7 @@ def _print_story(s: dict[str, Any], variants: list[dict[str, Any]], related: lis
     for v in variants:
         source = _shown(v["source"] or _short_uri(v["source_uri"]))
         out.print(
-            Text.assemble(
-                "\n", (f"{v['relation']:<15}", "bold"), f" {v['article_id']}  {_fmt(v['published_at'])}  {source}"
-            )
+            Text.assemble("\n", (f"{v['relation']:<15}", "bold"), f" {v['article_id']}  {_published(v)}  {source}")
         )
         out.print(Text(f"  {_shown(v['title']) or '(untitled)'}"))
         why = f"assigned as {v['assigned_as']}; {_similarity(v)}"
@@ -429,7 +425,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.directory:
         raise ConfigError("--format jsonl writes to stdout; a directory is for --format parquet or csv")
     with _open_store(args) as store:
-        cursor = store.con.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM articles ORDER BY seq")
+        columns = list(EXPORT_COLUMNS)
+        if not store.has_column("articles", "published_ts"):  # written before it, opened read-only
+            columns[columns.index("published_ts")] = "CAST(published_at AS TIMESTAMP)"
+        cursor = store.con.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY seq")
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 record = dict(zip(EXPORT_COLUMNS, row, strict=True))
@@ -642,6 +641,16 @@ def _short_uri(uri: str) -> str:
 
 def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def _published(row: dict[str, Any]) -> str:
+    """An article's publication date, with its UTC time when the input gave one (midnight: a date alone)."""
+    from .report import published_time
+
+    moment = published_time(row)
+    if moment is None or moment.time() == time():
+        return _fmt(row["published_at"])
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def _json_default(value: object) -> str:

@@ -469,6 +469,7 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
         "title": article.title,
         "text": article.text,
         "published_at": article.published_at,
+        "published_ts": article.published_ts,
         "author": article.author,
         "sitename": article.sitename,
         "language": article.language,

@@ -13,14 +13,14 @@ import dataclasses
 import importlib
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime, time
 
 from .errors import ConfigError, EnvironmentFailure, is_environment_error
 from .htmlextract import extractor
 from .models import Article, RawDocument, Rejection
 from .paywall import strip_boilerplate
 from .settings import ExtractSettings
-from .sources import parse_date, plausible_date
+from .sources import parse_timestamp, plausible_time
 from .textclean import clean_dump, strip_unsafe_characters
 from .words import word_count
 
@@ -123,7 +123,7 @@ def _extract_text(raw: RawDocument) -> tuple[Article, int]:
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or cleaned.title,
-        published_at=_published(raw.published_at, cleaned.published_at),
+        published_ts=_published(raw.published_ts, _midnight(cleaned.published_at)),
         author=cleaned.author,
         sitename=raw.source or cleaned.sitename,
         language=detect_language(cleaned.text),
@@ -146,7 +146,7 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article,
         source_uri=raw.source_uri,
         text=text,
         title=raw.title or page.title,
-        published_at=_published(raw.published_at, _to_date(page.date)),
+        published_ts=_published(raw.published_ts, _to_time(page.date)),
         author=page.author,
         sitename=raw.source or page.sitename or page.hostname,
         language=detect_language(text),
@@ -158,13 +158,18 @@ def _extract_html(raw: RawDocument, settings: ExtractSettings) -> tuple[Article,
     return article, stripped.paywall
 
 
-def _published(*candidates: date | None) -> date | None:
-    """The first plausible publication date: the record's or listing's own, else the page's.
+def _published(*candidates: datetime | None) -> datetime | None:
+    """The first plausible publication time (UTC): the record's or listing's own, else the page's.
 
     Every source (JSONL, text, HTML, feeds, sitemaps) becomes an article here, so this is the one place
     where an implausible date (``plausible_date``) is dropped rather than stored.
     """
-    return next((day for day in map(plausible_date, candidates) if day is not None), None)
+    return next((moment for moment in map(plausible_time, candidates) if moment is not None), None)
+
+
+def _midnight(day: date | None) -> datetime | None:
+    """A bare date as a time: midnight, taken as UTC like every time without an offset."""
+    return None if day is None else datetime.combine(day, time())
 
 
 def _no_content(raw: RawDocument) -> Rejection:
@@ -190,5 +195,5 @@ def detect_language(text: str) -> str | None:
     return str(lang)
 
 
-def _to_date(value: object) -> date | None:
-    return parse_date(value) if isinstance(value, str) else None
+def _to_time(value: object) -> datetime | None:
+    return parse_timestamp(value) if isinstance(value, str) else None

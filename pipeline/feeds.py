@@ -18,7 +18,7 @@ import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
@@ -27,7 +27,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from .models import Rejection
-from .sources import parse_date
+from .sources import parse_timestamp
 from .urls import canonical_url
 
 T = TypeVar("T")
@@ -43,11 +43,11 @@ _FEED_ITEMS = frozenset({"item", "entry"})
 
 @dataclass(frozen=True)
 class Entry:
-    """One article a listing names: its canonical URL and, when the listing says, title and date."""
+    """One article a listing names: its canonical URL and, when the listing says, title and time (UTC)."""
 
     url: str
     title: str | None = None
-    published_at: date | None = None
+    published_ts: datetime | None = None  # UTC, naive (``sources.parse_timestamp``)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _streamed_feed_entry(node: Element, feed_url: str) -> Entry | Rejection:
         ident = _text(_child(node, "guid")) or _text(_child(node, "id")) or _text(_child(node, "title")) or "?"
         return Rejection(f"{feed_url}#entry={ident}", "bad_url", "the feed entry has no link")
     dated = (_text(_child(node, name)) for name in ("pubDate", "published", "updated", "date"))
-    published = next((d for d in map(parse_date, dated) if d), None)
+    published = next((d for d in map(parse_timestamp, dated) if d), None)
     return _entry(urljoin(feed_url, link.strip()), feed_url, _clean(_text(_child(node, "title"))), published)
 
 
@@ -198,8 +198,7 @@ def _feed_entry(entry: Any, feed_url: str) -> Entry | Rejection:
     if not link:
         where = f"{feed_url}#entry={entry.get('id') or entry.get('title') or '?'}"
         return Rejection(where, "bad_url", "the feed entry has no link")
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = date(*parsed[:3]) if parsed else None
+    published = _struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
     return _entry(link, feed_url, _clean(entry.get("title")), published)
 
 
@@ -209,11 +208,21 @@ def _sitemap_entry(node: Element, sitemap_url: str) -> Entry | Rejection | None:
         return Rejection(f"{sitemap_url}#url", "bad_url", "a sitemap <url> has no <loc>")
     news = _child(node, "news")
     title = _clean(_text(_child(news, "title"))) if news is not None else None
-    published = parse_date(_text(_child(news, "publication_date"))) if news is not None else None
-    return _entry(loc, sitemap_url, title, published or parse_date(_text(_child(node, "lastmod"))))
+    published = parse_timestamp(_text(_child(news, "publication_date"))) if news is not None else None
+    return _entry(loc, sitemap_url, title, published or parse_timestamp(_text(_child(node, "lastmod"))))
 
 
-def _entry(link: str, listing_url: str, title: str | None, published: date | None) -> Entry | Rejection:
+def _struct_time(parsed: Any) -> datetime | None:
+    """feedparser's parsed date (a ``time.struct_time`` it has already converted to UTC) as naive UTC."""
+    if not parsed:
+        return None
+    try:
+        return datetime(*parsed[:5], min(parsed[5], 59))  # struct_time allows leap seconds (60, 61)
+    except (TypeError, ValueError):
+        return None
+
+
+def _entry(link: str, listing_url: str, title: str | None, published: datetime | None) -> Entry | Rejection:
     try:
         return Entry(canonical_url(link), title, published)
     except ValueError as exc:

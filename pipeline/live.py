@@ -197,7 +197,7 @@ def fetch_documents(
             content=text,
             url=final,
             title=entry.title,
-            published_at=entry.published_at,
+            published_ts=entry.published_ts,
             source=spec.name,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,8 @@ class RawDocument:
     external_id: str | None = None
     url: str | None = None
     title: str | None = None
-    published_at: date | None = None
+    published_ts: datetime | None = None
+    """When the record or listing says it was published, in UTC (naive; see ``sources.parse_timestamp``)."""
     source: str | None = None
 
 
@@ -39,7 +40,9 @@ class Article:
     source_uri: str
     text: str
     title: str | None = None
-    published_at: date | None = None
+    published_ts: datetime | None = None
+    """When it was published, in UTC (naive). An input that gave a bare date is at midnight; one that
+    gave a time without an offset is taken as UTC as written."""
     author: str | None = None
     sitename: str | None = None
     language: str | None = None
@@ -47,6 +50,11 @@ class Article:
     canonical_url: str | None = None
     external_id: str | None = None
     source: str | None = None
+
+    @property
+    def published_at(self) -> date | None:
+        """The UTC date it was published: what story time windows compare (``articles.published_at``)."""
+        return None if self.published_ts is None else self.published_ts.date()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from difflib import SequenceMatcher
 from html import escape
 from pathlib import Path
@@ -54,6 +54,7 @@ class Variant:
     assigned_as: str
     is_canonical: bool
     published_at: date | None
+    published_ts: datetime | None  # UTC
     ingested_at: datetime
     url: str | None
     near_duplicate_similarity: float | None
@@ -89,10 +90,10 @@ def load_report(store: Store, story_id: str) -> StoryReport:
     story = stories[0]
     rows = store.query(
         "SELECT a.*, v.terms AS vector_terms, v.weights AS vector_weights FROM articles a "
-        "LEFT JOIN article_vectors v ON v.article_id = a.article_id WHERE a.story_id = ? "
-        "ORDER BY a.published_at NULLS LAST, a.ingested_at, a.seq",
+        "LEFT JOIN article_vectors v ON v.article_id = a.article_id WHERE a.story_id = ?",
         [resolved],
     )
+    rows.sort(key=timeline_order)
     canonical_row = next(r for r in rows if r["article_id"] == story["canonical_article_id"])
     canonical_vector = _vector(canonical_row)
     members = [_variant(r, canonical_vector) for r in rows]
@@ -110,6 +111,20 @@ def load_report(store: Store, story_id: str) -> StoryReport:
         variants=tuple(m for m in members if not m.is_canonical),
         related=tuple((r["how"], r["other"], float(r["similarity"])) for r in related),
     )
+
+
+def published_time(row: dict[str, Any]) -> datetime | None:
+    """An article row's publication time in UTC: ``published_ts``, else (a database written before that
+    column, opened read-only) its date at midnight."""
+    if row.get("published_ts") is not None:
+        return row["published_ts"]
+    return None if row["published_at"] is None else datetime.combine(row["published_at"], time())
+
+
+def timeline_order(row: dict[str, Any]) -> tuple[bool, datetime, datetime, str]:
+    """Sort key of article rows in the order the news travelled: UTC publication time (undated last), arrival."""
+    published = published_time(row)
+    return (published is None, published or datetime.min, row["ingested_at"], row["article_id"])
 
 
 def related_stories(store: Store, story_id: str) -> list[dict[str, Any]]:
@@ -142,6 +157,7 @@ def _variant(row: dict[str, Any], canonical_vector: dict[str, float]) -> Variant
         assigned_as=row["assigned_as"],
         is_canonical=bool(row["is_canonical"]),
         published_at=row["published_at"],
+        published_ts=published_time(row),
         ingested_at=row["ingested_at"],
         url=row["canonical_url"] or row["url"],
         near_duplicate_similarity=row["near_duplicate_similarity"],

@@ -108,8 +108,8 @@ def render_page(report: StoryReport, comparisons: dict[str, Comparison], canonic
     )
 
 
-def _timeline_key(v: Variant) -> tuple[bool, date, datetime, str]:
-    return (v.published_at is None, v.published_at or date.min, v.ingested_at, v.article_id)
+def _timeline_key(v: Variant) -> tuple[bool, datetime, datetime, str]:
+    return (v.published_ts is None, v.published_ts or datetime.min, v.ingested_at, v.article_id)
 
 
 def _header(report: StoryReport) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: ``articles.published_ts`` (UTC) and ``published_at`` as its UTC date. A Storyline that reads up to
+v1 refuses to write a v2 database (it would store rows without the time, in local dates)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -98,6 +100,11 @@ WHERE s.variant_count IS NULL AND c.story_id = s.story_id;
 -- databases from before the column (this text runs only when the schema changes).
 ALTER TABLE article_vectors ADD COLUMN IF NOT EXISTS seq BIGINT;
 UPDATE article_vectors v SET seq = a.seq FROM articles a WHERE v.seq IS NULL AND a.article_id = v.article_id;
+-- When the article was published, in UTC (published_at is its date). Rows from before the column keep the
+-- date they were stored with (the date as the input wrote it, in its own time zone) at midnight.
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS published_ts TIMESTAMP;
+UPDATE articles SET published_ts = CAST(published_at AS TIMESTAMP)
+WHERE published_ts IS NULL AND published_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS story_postings (
     term_key UBIGINT NOT NULL,
     story_id VARCHAR NOT NULL,
@@ -207,7 +214,7 @@ JOIN (
 
 CREATE OR REPLACE VIEW story_variants AS
 SELECT a.story_id, a.article_id, a.is_canonical, a.relation, a.variant_group, a.assigned_as,
-       a.title, a.source, a.sitename, a.published_at, a.source_uri, a.external_id,
+       a.title, a.source, a.sitename, a.published_at, a.published_ts, a.source_uri, a.external_id,
        a.near_duplicate_similarity, a.story_similarity, a.canonical_similarity, a.shared_terms, a.ingested_at
 FROM articles a;
 
@@ -220,17 +227,17 @@ ORDER BY coalesce(o.first_published, CAST(o.first_seen AS DATE)), o.story_id;
 
 -- One story's articles in the order the news travelled; merged-away ids resolve to the survivor.
 CREATE OR REPLACE MACRO story_timeline(story_ref) AS TABLE
-SELECT row_number() OVER (ORDER BY a.published_at NULLS LAST, a.ingested_at, a.seq) AS position,
-       a.published_at, a.ingested_at, coalesce(a.source, a.source_uri) AS outlet, a.relation, a.is_canonical,
-       a.title, a.article_id, a.story_id,
+SELECT row_number() OVER (ORDER BY a.published_ts NULLS LAST, a.ingested_at, a.seq) AS position,
+       a.published_at, a.published_ts, a.ingested_at, coalesce(a.source, a.source_uri) AS outlet, a.relation,
+       a.is_canonical, a.title, a.article_id, a.story_id,
        row_number() OVER (PARTITION BY coalesce(a.source, a.source_uri)
-                          ORDER BY a.published_at NULLS LAST, a.ingested_at, a.seq) = 1 AS first_from_outlet
+                          ORDER BY a.published_ts NULLS LAST, a.ingested_at, a.seq) = 1 AS first_from_outlet
 FROM articles a
 WHERE a.story_id = (SELECT current_story_id FROM story_aliases WHERE story_id = story_ref)
 ORDER BY position;
 
 -- Stories picked up by at least min_sources outlets in the hours before as_of (default: now), by
--- arrival time: ingested_at is the only time Storyline knows to the second (published_at is a date).
+-- arrival time: ingested_at is the only time every article has (many inputs give a date, or nothing).
 CREATE OR REPLACE MACRO spreading(hours, min_sources, as_of := NULL) AS TABLE
 WITH placed AS (
     SELECT a.story_id, coalesce(a.source, a.source_uri) AS outlet, a.ingested_at,
@@ -261,7 +268,7 @@ CREATE OR REPLACE VIEW spreading_stories AS SELECT * FROM spreading(24, 2);
 CREATE OR REPLACE VIEW source_activity AS
 WITH firsts AS (
     SELECT article_id, row_number() OVER (PARTITION BY story_id
-                                          ORDER BY published_at NULLS LAST, ingested_at, seq) = 1 AS was_first
+                                          ORDER BY published_ts NULLS LAST, ingested_at, seq) = 1 AS was_first
     FROM articles
 )
 SELECT coalesce(a.source, a.source_uri) AS source,

@@ -15,7 +15,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -182,7 +182,7 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
     external_id = None if external_id is None else str(external_id)
     base = where.split("#", 1)[0]
     uri = f"{base}#id={external_id}" if external_id is not None else where
-    published = parse_date(record.get("published_at"))  # optional metadata: unparseable means undated
+    published = parse_timestamp(record.get("published_at"))  # optional metadata: unparseable means undated
     return RawDocument(
         source_uri=uri,
         kind="html" if body is html else "text",
@@ -190,7 +190,7 @@ def parse_jsonl_line(line: bytes, where: str, max_bytes: int = 10_000_000) -> It
         external_id=external_id,
         url=_str_or_none(record.get("url")),
         title=_str_or_none(record.get("title")),
-        published_at=published,
+        published_ts=published,
         source=_str_or_none(record.get("source")),
     )
 
@@ -326,21 +326,27 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def parse_date(value: object) -> date | None:
-    """A date from an ISO date/datetime string (or None when absent or unparseable)."""
+def parse_timestamp(value: object) -> datetime | None:
+    """When a record says it was published, in UTC (naive), from an ISO 8601 or RFC 822 string; None when
+    absent or unparseable.
+
+    A time with an offset (``2021-08-19T23:30-05:00``, ``Thu, 19 Aug 2021 23:30:00 EST``) is converted to
+    UTC. A time without one, and a bare date (as midnight), are taken as UTC as written: nothing says
+    otherwise, and a date stays the same date.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         pass
     try:
-        return date.fromisoformat(text[:10])
+        return datetime.combine(date.fromisoformat(text[:10]), time())
     except ValueError:
         pass
     try:  # feeds and mail-style headers: "Sat, 21 Nov 2026 10:00:00 GMT"
-        parsed = parsedate_to_datetime(text).date()
+        parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     # The mail parser reads any year below 100 as two-digit ("0001" as 2001); a four-digit year is
@@ -348,10 +354,26 @@ def parse_date(value: object) -> date | None:
     written = _MAIL_YEAR.search(text)
     if written and len(written.group(1)) == 4 and int(written.group(1)) != parsed.year:
         try:
-            return parsed.replace(year=int(written.group(1)))
+            parsed = parsed.replace(year=int(written.group(1)))
         except ValueError:  # year 0000, or 29 February of a year that has none
             return None
-    return parsed
+    return _utc(parsed)
+
+
+def _utc(moment: datetime) -> datetime | None:
+    """A parsed time as naive UTC (None when the offset carries it past year 1 or 9999: a placeholder)."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return None
+
+
+def parse_date(value: object) -> date | None:
+    """The UTC date of ``parse_timestamp`` (None when absent or unparseable)."""
+    moment = parse_timestamp(value)
+    return None if moment is None else moment.date()
 
 
 _MAIL_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\.?\s+(\d{2,4})\b")
@@ -373,6 +395,11 @@ def plausible_date(day: date | None, today: date | None = None) -> date | None:
         return None
     today = today or datetime.now(UTC).date()
     return day if EARLIEST_DATE <= day <= today + timedelta(days=1) else None
+
+
+def plausible_time(moment: datetime | None, today: date | None = None) -> datetime | None:
+    """The time when its UTC date passes ``plausible_date``, else None."""
+    return moment if moment is not None and plausible_date(moment.date(), today) else None
 
 
 def _walk(folder: Path) -> Iterator[Path]:

@@ -702,8 +702,8 @@ class Store:
     ) -> None:
         """Write the given stories: centroid (top terms), new postings, canonical, extent, member relations.
 
-        Canonical rule: the earliest published member (undated members last), then the longest
-        text, then the first ingested. Each member's relation is then derived from it:
+        Canonical rule: the earliest published member by UTC time (``published_ts``; undated members
+        last), then the longest text, then the first ingested. Each member's relation is then derived from it:
         ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
         otherwise ``rewrite``. Only member rows whose values change are updated: rewriting old
         rows is what would make a write cost grow with the corpus. ``vectors`` gives stored articles'
@@ -754,8 +754,9 @@ class Store:
     def _members(self, story_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         with self._table("_stories", story_id=story_ids):
             found = self.query(
-                "SELECT article_id, story_id, seq, published_at, word_count, content_hash, variant_group, title, "
-                f"is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, ingested_at "
+                "SELECT article_id, story_id, seq, published_at, published_ts, word_count, content_hash, "
+                f"variant_group, title, is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, "
+                "ingested_at "
                 "FROM articles JOIN _stories USING (story_id)"
             )
         members: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -768,7 +769,7 @@ class Store:
     ) -> tuple[dict[str, list[Any]], list[dict]]:
         """Per story: its canonical, each member's relation and similarity to it, and the story row."""
         canonicals = {
-            sid: min(rows, key=lambda r: (r["published_at"] is None, r["published_at"] or date.min,
+            sid: min(rows, key=lambda r: (r["published_ts"] is None, r["published_ts"] or datetime.min,
                                           -r["word_count"], r["seq"]))
             for sid, rows in members.items()
         }  # fmt: skip
@@ -853,6 +854,13 @@ class Store:
     def has_table(self, name: str) -> bool:
         """Whether the database has this table (an old file opened read-only may lack newer tables)."""
         return self._has_table(name)
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether the table has this column (an old file opened read-only may lack newer columns)."""
+        rows = self.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+        ).fetchall()
+        return rows[0][0] > 0
 
     @contextmanager
     def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:

@@ -101,6 +101,16 @@ def test_sources_outside_the_time_window_do_not_spread(tmp_path: Path, receiver:
     assert alert_rows(settings) == [] and receiver.received == []
 
 
+def test_spreading_is_measured_in_utc_hours(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """Three outlets within four hours across midnight UTC; as local dates (midnight) they were a day apart."""
+    settings = config(tmp_path, [receiver.url()], SPREAD_RULE.replace("within_hours = 48", "within_hours = 6"))
+    times = ["2021-08-19T23:00:00Z", "2021-08-20T10:00:00+09:00", "2021-08-19T22:00:00-05:00"]  # 23:00, 01:00, 03:00
+    for seed, (source, moment) in zip((0, 2, 4), zip("ABC", times, strict=True), strict=True):
+        ingest_paths([article(tmp_path, source, seed, source, moment)], settings)
+    [story] = story_ids(settings)
+    assert alert_rows(settings) == [("spreading-3", story, "sources>=3 within 6h", "delivered", 1, False)]
+
+
 def test_articles_without_a_known_source_are_not_counted(tmp_path: Path, receiver: WebhookReceiver) -> None:
     settings = config(tmp_path, [receiver.url()], SPREAD_RULE)
     records = [{"id": f"x{i}", "text": SEED_TEXTS[i], "published_at": "2021-08-19"} for i in (0, 2, 4)]

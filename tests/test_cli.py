@@ -48,8 +48,8 @@ def test_export_stories_and_show(seeds_dir: Path, db_path: str, capsys: pytest.C
     code, out, _ = run(capsys, "export", "--format", "jsonl", "--db", db_path)
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(records) == 5
-    required = {"article_id", "external_id", "source_uri", "title", "published_at", "story_id", "variant_group"}
-    assert required | {"relation", "is_canonical"} <= records[0].keys()
+    required = {"article_id", "external_id", "source_uri", "title", "published_at", "published_ts", "story_id"}
+    assert required | {"variant_group", "relation", "is_canonical"} <= records[0].keys()
     assert len({r["story_id"] for r in records}) == 1
     assert sum(r["is_canonical"] for r in records) == 1
     assert len({r["variant_group"] for r in records}) == 5
@@ -61,6 +61,26 @@ def test_export_stories_and_show(seeds_dir: Path, db_path: str, capsys: pytest.C
     assert code == 0
     assert out.count("rewrite") >= 4 and "canonical" in out and "shared:" in out
     assert "Japan and Taiwan hold talks to counter Chinese aggression" in out
+
+
+def test_show_lists_variants_in_utc_order_with_their_utc_times(
+    seeds_dir: Path, tmp_path: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19: 01:30 at UTC+14 on the 20th came before 23:30 at UTC-5 on the 19th."""
+    texts = [path.read_text(encoding="utf-8").split("\n", 1)[1] for path in sorted(seeds_dir.glob("*.txt"))]
+    days = ["2021-08-18", "2021-08-19T23:30-05:00", "2021-08-20T01:30+14:00"]
+    records = [{"id": f"z{i}", "text": texts[i], "published_at": day} for i, day in enumerate(days)]
+    ingest_jsonl(capsys, db_path, tmp_path / "zones.jsonl", *records)
+    with duckdb.connect(db_path, read_only=True) as con:
+        ids = dict(con.execute("SELECT external_id, article_id FROM articles").fetchall())
+        (story_id,) = con.execute("SELECT story_id FROM stories").fetchall()[0]
+
+    code, out, _ = run(capsys, "show", story_id, "--db", db_path)
+
+    assert code == 0
+    assert out.index(ids["z0"]) < out.index(ids["z2"]) < out.index(ids["z1"])
+    assert f"{ids['z2']}  2021-08-19 11:30 UTC" in out and f"{ids['z1']}  2021-08-20 04:30 UTC" in out
+    assert f"{ids['z0']}  2021-08-18 " in out  # a bare date is shown as a date
 
 
 def test_show_unknown_story(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,7 +127,9 @@ def test_extract_reads_stdin_and_writes_jsonl(
 
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [r["id"] for r in records] == ["h1", "7"]
-    assert {"id", "title", "text", "published_at", "author", "sitename", "language"} <= records[0].keys()
+    assert {"id", "title", "text", "published_at", "published_ts", "author", "sitename", "language"} <= records[
+        0
+    ].keys()
     assert "river rose two metres" in records[0]["text"] and records[0]["language"] == "en"
     assert records[1]["title"] == "Flood closes bridge"
     assert "malformed_jsonl" in err and "2 extracted, 1 rejected" in err

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -252,9 +252,25 @@ def test_html_text_keeps_paragraphs_and_drops_furniture() -> None:
     assert "Home" not in a.text.split("\n\n")
 
 
-def test_html_published_time_with_offset_keeps_the_calendar_date() -> None:
-    head = '<title>x</title><meta property="article:published_time" content="2021-08-19T11:36:00+08:00">'
-    assert article(html_doc(page(head))).published_at == date(2021, 8, 19)
+@pytest.mark.parametrize(
+    ("content", "utc"),
+    [
+        ("2021-08-19T11:36:00+08:00", datetime(2021, 8, 19, 3, 36)),
+        ("2021-08-19T23:30:00-05:00", datetime(2021, 8, 20, 4, 30)),  # issue 19: the UTC date is the next day
+        ("2021-08-20T01:30:00+14:00", datetime(2021, 8, 19, 11, 30)),  # ... and here the day before
+        ("2021-08-19", datetime(2021, 8, 19)),  # a bare date: midnight, UTC
+    ],
+)
+def test_html_published_time_is_stored_in_utc(content: str, utc: datetime) -> None:
+    head = f'<title>x</title><meta property="article:published_time" content="{content}">'
+    a = article(html_doc(page(head)))
+    assert (a.published_ts, a.published_at) == (utc, utc.date())
+
+
+def test_json_ld_published_time_is_stored_in_utc() -> None:
+    ld = '{"@type": "NewsArticle", "datePublished": "2021-08-20T01:30:00+14:00"}'
+    head = f'<title>x</title><script type="application/ld+json">{ld}</script>'
+    assert article(html_doc(page(head))).published_ts == datetime(2021, 8, 19, 11, 30)
 
 
 def test_html_without_metadata() -> None:
@@ -270,12 +286,12 @@ def test_copyright_year_is_not_a_publication_date() -> None:
     assert a.published_at is None
 
 
-@pytest.mark.parametrize("placeholder", [date.min, date(1970, 1, 1), date.max])
-def test_an_implausible_record_date_gives_way_to_the_pages_own(placeholder: date) -> None:
+@pytest.mark.parametrize("placeholder", [datetime.min, datetime(1970, 1, 1), datetime.max])
+def test_an_implausible_record_date_gives_way_to_the_pages_own(placeholder: datetime) -> None:
     """Go's zero time, the Unix epoch, "never": dropped; the page's own date (when it has one) is used."""
-    assert article(html_doc(page(FULL_HEAD), published_at=placeholder)).published_at == date(2021, 8, 27)
-    assert article(html_doc(page(), published_at=placeholder)).published_at is None
-    text = RawDocument("mem://dump", "text", "\n\n".join(PARAGRAPHS), published_at=placeholder)
+    assert article(html_doc(page(FULL_HEAD), published_ts=placeholder)).published_at == date(2021, 8, 27)
+    assert article(html_doc(page(), published_ts=placeholder)).published_at is None
+    text = RawDocument("mem://dump", "text", "\n\n".join(PARAGRAPHS), published_ts=placeholder)
     assert article(text).published_at is None
 
 
@@ -291,12 +307,12 @@ def test_jsonl_fields_win_over_extracted_html_metadata() -> None:
         external_id="42",
         url="https://wire.example.org/42",
         title="Title from the feed",
-        published_at=date(2021, 8, 20),
+        published_ts=datetime(2021, 8, 20, 9, 15),
         source="Example Wire",
     )
     a = article(raw)
     assert a.title == "Title from the feed"
-    assert a.published_at == date(2021, 8, 20)
+    assert a.published_ts == datetime(2021, 8, 20, 9, 15)
     assert a.source == "Example Wire"
     assert a.sitename == "Example Wire"
     assert a.external_id == "42"
@@ -467,7 +483,7 @@ def test_jsonl_fields_win_over_the_dump() -> None:
         external_id="7",
         url="https://feed.example.org/7",
         title="Title from the feed",
-        published_at=date(2021, 8, 25),
+        published_ts=datetime(2021, 8, 25),
         source="Feed Source",
     )
     a = article(raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import tracemalloc
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,18 +27,36 @@ def fixture(name: str) -> bytes:
 def test_rss_entries_are_canonical_with_title_and_date() -> None:
     entries = parse_feed(fixture("feeds/world.rss"), f"{BASE}/feeds/world.rss", LIMIT)
     assert entries == (
-        Entry(f"{BASE}/news/story-1.html", "Tara Reid enters a rehab program", date(2026, 11, 1)),
-        Entry(f"{BASE}/news/story-2.html", "Ellen DeGeneres to host the Oscars", date(2026, 11, 2)),
-        Entry(f"{BASE}/news/story-3.html", "Texas prisoner captured after a week on the run", date(2026, 11, 3)),
+        Entry(f"{BASE}/news/story-1.html", "Tara Reid enters a rehab program", datetime(2026, 11, 1, 8)),
+        Entry(f"{BASE}/news/story-2.html", "Ellen DeGeneres to host the Oscars", datetime(2026, 11, 2, 8)),
+        Entry(f"{BASE}/news/story-3.html", "Texas prisoner captured after a week on the run", datetime(2026, 11, 3, 8)),
     )
 
 
 def test_atom_entries_resolve_relative_links() -> None:
     entries = parse_feed(fixture("feeds/tech.atom"), f"{BASE}/feeds/tech.atom", LIMIT)
-    assert [(e.url, e.published_at) for e in entries] == [
-        (f"{BASE}/news/story-4.html", date(2026, 11, 4)),
-        (f"{BASE}/news/story-5.html", date(2026, 11, 5)),  # only <updated>: used as the date
+    assert [(e.url, e.published_ts) for e in entries] == [
+        (f"{BASE}/news/story-4.html", datetime(2026, 11, 4, 8)),
+        (f"{BASE}/news/story-5.html", datetime(2026, 11, 5, 8)),  # only <updated>: used as the date
     ]
+
+
+def offset_rss(*pub_dates: str, padding: int = 0) -> bytes:
+    """An RSS feed with one item per pubDate; ``padding`` bytes of comment make it big enough to be streamed."""
+    items = b"".join(
+        b"<item><link>%s/news/tz-%d.html</link><pubDate>%s</pubDate></item>" % (BASE.encode(), i, day.encode())
+        for i, day in enumerate(pub_dates)
+    )
+    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Zones</title><!--%s-->' % (b" " * padding)
+    return head + items + b"</channel></rss>"
+
+
+@pytest.mark.parametrize("padding", [0, 1_100_000], ids=["feedparser", "streamed"])
+def test_feed_dates_with_offsets_are_read_in_utc(padding: int) -> None:
+    """Issue 19: 23:30 at UTC-5 is after 01:30 the next day at UTC+14; the UTC times keep that order."""
+    body = offset_rss("Thu, 19 Aug 2021 23:30:00 -0500", "Fri, 20 Aug 2021 01:30:00 +1400", padding=padding)
+    entries = parse_feed(body, f"{BASE}/feeds/zones.rss", 50_000_000)
+    assert [e.published_ts for e in entries] == [datetime(2021, 8, 20, 4, 30), datetime(2021, 8, 19, 11, 30)]
 
 
 def test_feed_entries_with_bad_links_are_rejections() -> None:
@@ -52,9 +70,11 @@ def test_news_sitemap_gives_titles_and_publication_dates() -> None:
     listing = parse_sitemap(fixture("sitemaps/news.xml"), f"{BASE}/sitemaps/news.xml", LIMIT)
     assert listing.children == ()
     assert listing.entries == (
-        Entry(f"{BASE}/news/story-6.html", "Gary Ross in talks to direct Catching Fire", date(2026, 11, 6)),
-        Entry(f"{BASE}/news/story-7.html", "Klitschko stops Rahman to keep his heavyweight crown", date(2026, 11, 7)),
-        Entry(f"{BASE}/news/story-1.html", None, date(2026, 11, 1)),  # fbclid dropped; lastmod as the date
+        Entry(f"{BASE}/news/story-6.html", "Gary Ross in talks to direct Catching Fire", datetime(2026, 11, 6, 8)),
+        Entry(
+            f"{BASE}/news/story-7.html", "Klitschko stops Rahman to keep his heavyweight crown", datetime(2026, 11, 7)
+        ),
+        Entry(f"{BASE}/news/story-1.html", None, datetime(2026, 11, 1)),  # fbclid dropped; lastmod as the date
     )
 
 
@@ -67,7 +87,7 @@ def test_sitemap_index_lists_children() -> None:
 def test_gzipped_sitemap_is_read_within_the_cap() -> None:
     body = gzip.compress(fixture("sitemaps/pages.xml"))
     assert parse_sitemap(body, f"{BASE}/s.xml.gz", LIMIT).entries == (
-        Entry(f"{BASE}/news/story-8.html", None, date(2026, 11, 8)),
+        Entry(f"{BASE}/news/story-8.html", None, datetime(2026, 11, 8)),
     )
     bomb = gzip.compress(b"<urlset>" + b" " * 2_000_000 + b"</urlset>")
     assert parse_sitemap(bomb, f"{BASE}/bomb.xml.gz", LIMIT).reason == "too_large"
@@ -170,7 +190,7 @@ def test_a_huge_feed_is_streamed_in_bounded_memory_up_to_the_item_limit() -> Non
         tracemalloc.stop()
     assert peak < 10_000_000, f"{peak:,} bytes traced for a {len(body):,}-byte feed"
     assert isinstance(entries, tuple) and len(entries) == 1001
-    assert entries[0] == Entry(f"{BASE}/news/big-0.html", "Story 0", date(2026, 11, 1))
+    assert entries[0] == Entry(f"{BASE}/news/big-0.html", "Story 0", datetime(2026, 11, 1, 10))
     assert entries[999].url == f"{BASE}/news/big-999.html"
     assert entries[-1].reason == "listing_limit" and "first 1,000" in entries[-1].detail
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import importlib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -264,6 +264,47 @@ def test_placeholder_dates_are_dropped_and_the_articles_kept(tmp_path: Path, set
                  "JOIN articles a ON a.article_id = s.canonical_article_id")  # fmt: skip
     assert story == [("seed-4", date(2021, 8, 25), date(2021, 8, 26))]
     assert rows(settings.db, "SELECT status FROM runs") == [("completed",)]
+
+
+@pytest.mark.parametrize(
+    ("dates", "utc", "order"),
+    [
+        # Issue 19: as local dates these are 19 and 20 August; in UTC the second is the earlier one.
+        (
+            ["2021-08-19T23:30-05:00", "2021-08-20T01:30+14:00"],
+            [datetime(2021, 8, 20, 4, 30), datetime(2021, 8, 19, 11, 30)],
+            ["seed-1", "seed-0"],
+        ),
+        # One UTC day: the time decides, not the longer text (seed-1 is the longer).
+        (
+            ["2021-08-19T09:00:00-02:00", "2021-08-19T20:00:00Z"],
+            [datetime(2021, 8, 19, 11), datetime(2021, 8, 19, 20)],
+            ["seed-0", "seed-1"],
+        ),
+    ],
+    ids=["dates-reversed-by-offsets", "same-utc-day"],
+)
+def test_the_earliest_article_in_utc_is_canonical_and_first_in_the_timeline(
+    tmp_path: Path, settings: Settings, dates: list[str], utc: list[datetime], order: list[str]
+) -> None:
+    ingest_paths([write_jsonl(tmp_path / "zones.jsonl", seed_records(dates))], settings)
+
+    story = rows(
+        settings.db,
+        "SELECT a.external_id, s.first_published, s.last_published FROM stories s "
+        "JOIN articles a ON a.article_id = s.canonical_article_id",
+    )
+    assert story == [(order[0], min(utc).date(), max(utc).date())]
+    stored = rows(settings.db, "SELECT external_id, published_ts, published_at FROM articles ORDER BY external_id")
+    assert stored == [("seed-0", utc[0], utc[0].date()), ("seed-1", utc[1], utc[1].date())]
+    timeline = rows(
+        settings.db,
+        "SELECT a.external_id FROM story_timeline((SELECT story_id FROM stories)) t "
+        "JOIN articles a USING (article_id) ORDER BY t.position",
+    )
+    assert [r[0] for r in timeline] == order
+    first_reports = rows(settings.db, "SELECT source FROM source_activity WHERE first_reports = 1")
+    assert first_reports == [("o" + order[0][-1],)]
 
 
 def test_a_batch_that_raises_fails_the_run(

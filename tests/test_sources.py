@@ -6,7 +6,7 @@ import codecs
 import errno
 import gzip
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 import pipeline.sources as sources_module
 from pipeline.errors import EnvironmentFailure
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources import count_files, parse_date, plausible_date, read_file, read_paths
+from pipeline.sources import count_files, parse_date, parse_timestamp, plausible_date, read_file, read_paths
 
 ARTICLE = "Officials from Japan and Taiwan held their first security talks on Friday.\n"
 
@@ -512,7 +512,7 @@ def test_record_fields_are_carried_over(tmp_path: Path) -> None:
         external_id="story-7",
         url="https://news.example.com/a/7",
         title="Japan and Taiwan hold talks",
-        published_at=date(2021, 8, 19),
+        published_ts=datetime(2021, 8, 19),
         source="Example Wire",
     )
 
@@ -520,31 +520,32 @@ def test_record_fields_are_carried_over(tmp_path: Path) -> None:
 def test_record_string_fields_are_stripped_and_blank_means_absent(tmp_path: Path) -> None:
     record = {"text": "body", "title": "  A title  ", "url": "   ", "source": "", "published_at": " "}
     doc = only(read(jsonl(tmp_path / "in.jsonl", record)))
-    assert (doc.title, doc.url, doc.source, doc.published_at) == ("A title", None, None, None)
+    assert (doc.title, doc.url, doc.source, doc.published_ts) == ("A title", None, None, None)
 
 
 def test_record_non_string_fields_are_ignored(tmp_path: Path) -> None:
     record = {"text": "body", "title": 12, "url": ["x"], "source": {"name": "x"}, "published_at": 1629331200}
     doc = only(read(jsonl(tmp_path / "in.jsonl", record)))
     assert isinstance(doc, RawDocument)
-    assert (doc.title, doc.url, doc.source, doc.published_at) == (None, None, None, None)
+    assert (doc.title, doc.url, doc.source, doc.published_ts) == (None, None, None, None)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("2021-08-19", date(2021, 8, 19)),
-        ("2021-08-19T10:15:00Z", date(2021, 8, 19)),
-        ("2021-08-19T10:15:00+08:00", date(2021, 8, 19)),
-        ("2021-08-19 10:15:00", date(2021, 8, 19)),
-        ("Thu, 19 Aug 2021 10:15:00 GMT", date(2021, 8, 19)),  # RSS / mail style
+        ("2021-08-19", datetime(2021, 8, 19)),
+        ("2021-08-19T10:15:00Z", datetime(2021, 8, 19, 10, 15)),
+        ("2021-08-19T10:15:00+08:00", datetime(2021, 8, 19, 2, 15)),
+        ("2021-08-19T23:30-05:00", datetime(2021, 8, 20, 4, 30)),
+        ("2021-08-19 10:15:00", datetime(2021, 8, 19, 10, 15)),
+        ("Thu, 19 Aug 2021 10:15:00 GMT", datetime(2021, 8, 19, 10, 15)),  # RSS / mail style
         ("not a date", None),
     ],
 )
-def test_record_published_at(tmp_path: Path, value: str, expected: date | None) -> None:
+def test_record_published_at_is_read_in_utc(tmp_path: Path, value: str, expected: datetime | None) -> None:
     doc = only(read(jsonl(tmp_path / "in.jsonl", {"text": "body", "published_at": value})))
     assert isinstance(doc, RawDocument)
-    assert doc.published_at == expected
+    assert doc.published_ts == expected
 
 
 @pytest.mark.parametrize(("raw_id", "expected"), [(12345, "12345"), ("12345", "12345"), (0, "0"), ("a/b c", "a/b c")])
@@ -627,7 +628,8 @@ def test_read_file_on_a_single_jsonl(tmp_path: Path) -> None:
         ("2021-08-19T11:36:00Z", date(2021, 8, 19)),
         ("2021-08-19T11:36:00.123456Z", date(2021, 8, 19)),
         ("2021-08-19T11:36:00+08:00", date(2021, 8, 19)),
-        ("2021-08-19T23:30:00-05:00", date(2021, 8, 19)),  # the calendar date as written, not UTC
+        ("2021-08-19T23:30:00-05:00", date(2021, 8, 20)),  # the UTC date, not the calendar date as written
+        ("2021-08-20T01:30:00+14:00", date(2021, 8, 19)),
         ("2021-08-19 11:36", date(2021, 8, 19)),
         ("  2021-08-19  ", date(2021, 8, 19)),
         ("2020-02-29", date(2020, 2, 29)),
@@ -652,6 +654,31 @@ def test_read_file_on_a_single_jsonl(tmp_path: Path) -> None:
 )
 def test_parse_date(value: object, expected: date | None) -> None:
     assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Issue 19: east of UTC the calendar date is later, yet the moment earlier.
+        ("2021-08-19T23:30-05:00", datetime(2021, 8, 20, 4, 30)),
+        ("2021-08-20T01:30+14:00", datetime(2021, 8, 19, 11, 30)),
+        ("2021-08-19T23:30:00.5-0500", datetime(2021, 8, 20, 4, 30, 0, 500000)),  # htmldate's offset form
+        ("2021-08-19T11:36:00Z", datetime(2021, 8, 19, 11, 36)),
+        ("2021-08-19T11:36:00", datetime(2021, 8, 19, 11, 36)),  # no offset: taken as UTC as written
+        ("2021-08-19", datetime(2021, 8, 19)),  # a bare date: midnight, UTC
+        ("2021-08-19T25:00", datetime(2021, 8, 19)),  # a broken time keeps its date
+        ("Thu, 19 Aug 2021 23:30:00 -0500", datetime(2021, 8, 20, 4, 30)),  # RSS pubDate
+        ("Thu, 19 Aug 2021 23:30:00 EST", datetime(2021, 8, 20, 4, 30)),
+        ("Fri, 20 Aug 2021 01:30:00 +1400", datetime(2021, 8, 19, 11, 30)),
+        ("Thu, 19 Aug 2021 23:30:00 -0000", datetime(2021, 8, 19, 23, 30)),  # RFC 5322: zone unknown
+        ("Mon, 01 Jan 0001 00:00:00 +0100", None),  # before year 1 in UTC: a placeholder, not a time
+        ("9999-12-31T23:59:59-01:00", None),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_parse_timestamp_converts_offsets_to_utc(value: object, expected: datetime | None) -> None:
+    assert parse_timestamp(value) == expected
 
 
 @pytest.mark.parametrize(

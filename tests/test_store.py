@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from pipeline.cli import main
 from pipeline.errors import StoreBusyError, StoreError
 from pipeline.index import CandidateIndex
 from pipeline.ingest import ingest_paths, prepare_batch, store_batch
@@ -105,3 +108,76 @@ def test_a_batchs_vectors_in_memory_are_what_the_store_gives_back(seeds_dir: Pat
     for article, fp in prepared.items:
         assert stored_vector(fp.terms) == back[seqs[article.source_uri]]
         assert list(stored_vector(fp.terms)) == list(fp.terms)  # term order kept too
+
+
+V1_SCHEMA = Path(__file__).parent / "fixtures" / "schema_v1.sql"
+
+
+def v1_database(seeds_dir: Path, tmp_path: Path) -> str:
+    """A database as Storyline wrote it before ``published_ts`` (schema v1): the v1 DDL, holding the seed story."""
+    source = str(tmp_path / "source.duckdb")
+    ingest_paths([seeds_dir], Settings(db=source))
+    old = str(tmp_path / "v1.duckdb")
+    with duckdb.connect(old) as con:
+        con.execute(V1_SCHEMA.read_text(encoding="utf-8"))
+        con.execute(f"ATTACH '{source}' AS source_db (READ_ONLY)")
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'v1' AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        for (table,) in tables:
+            names = con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'v1' AND table_name = ?",
+                [table],
+            ).fetchall()
+            columns = ", ".join(f'"{name}"' for (name,) in names)
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM source_db.{table}")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        con.execute("UPDATE meta SET value = 'v1' WHERE key = 'schema_digest'")
+    return old
+
+
+def article_columns(db: str) -> list[str]:
+    with duckdb.connect(db, read_only=True) as con:
+        return [r[0] for r in con.execute("DESCRIBE articles").fetchall()]
+
+
+def test_a_v1_database_is_read_as_it_is_and_brought_to_utc_times_by_the_next_writer(
+    seeds_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = v1_database(seeds_dir, tmp_path)
+    assert "published_ts" not in article_columns(old)
+    with duckdb.connect(old, read_only=True) as con:
+        (story_id,) = con.execute("SELECT story_id FROM stories").fetchall()[0]
+        dates = dict(con.execute("SELECT article_id, published_at FROM articles").fetchall())
+    assert sorted(map(str, dates.values())) == ["2021-08-19", "2021-08-19", "2021-08-25", "None", "None"]
+
+    # Readers open it read-only, so nothing migrates it: they work from the date.
+    assert main(["show", story_id, "--db", old]) == 0
+    assert main(["report", story_id, "--html", str(tmp_path / "story.html"), "--db", old]) == 0
+    capsys.readouterr()
+    assert main(["export", "--format", "jsonl", "--db", old]) == 0
+    exported = {r["article_id"]: r["published_ts"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert exported == {a: day and f"{day}T00:00:00" for a, day in dates.items()}
+    assert "published_ts" not in article_columns(old)
+
+    # The next writer adds the column, filled from the stored date (midnight), and the views that use it.
+    with Store.open(old) as store:
+        backfilled = dict(store.con.execute("SELECT article_id, published_ts FROM articles").fetchall())
+        assert backfilled == {a: day and datetime.combine(day, time()) for a, day in dates.items()}
+        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": "2"}]
+        timeline = store.query("SELECT published_ts FROM story_timeline(?) ORDER BY position", [story_id])
+        assert [r["published_ts"] for r in timeline][:2] == [datetime(2021, 8, 19)] * 2
+
+    # ...and keeps working: a copy published at 01:30 on the 19th at UTC+14 (11:30 UTC on the 18th) is
+    # earlier than every stored article, so it becomes the canonical.
+    text = (seeds_dir / "004_1c7e295f2962abb3.txt").read_text(encoding="utf-8").split("\n", 1)[1]
+    record = {"id": "east", "text": text, "source": "Pacific Wire", "published_at": "2021-08-19T01:30+14:00"}
+    (tmp_path / "east.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    ingest_paths([tmp_path / "east.jsonl"], Settings(db=old))
+    with duckdb.connect(old, read_only=True) as con:
+        canonical = con.execute(
+            "SELECT a.external_id, a.published_ts, s.first_published FROM stories s "
+            "JOIN articles a ON a.article_id = s.canonical_article_id"
+        ).fetchall()
+    assert canonical == [("east", datetime(2021, 8, 18, 11, 30), date(2021, 8, 18))]
+    assert main(["check", "--db", old]) == 0
