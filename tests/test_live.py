@@ -417,3 +417,11 @@ def test_a_redirect_to_a_stored_page_is_not_stored_again(live_site, fast_fetch, 
     with duckdb.connect(db_path, read_only=True) as con:
         urls = sorted(r[0] for r in con.execute("SELECT url FROM articles").fetchall())
     assert urls == [live_site.url("/news/story-1.html"), live_site.url("/news/story-2.html")]
+    with duckdb.connect(db_path, read_only=True) as con:
+        settled = con.execute("SELECT source_uri, reason FROM rejections ORDER BY source_uri").fetchall()
+    # a link to a stored page is settled with its reason: the short link to story-1, and story-2's own URL
+    # after its short link (listed first) brought that page in the same run
+    assert settled == [
+        (live_site.url("/go/story-1"), "duplicate_url"),
+        (live_site.url("/news/story-2.html"), "duplicate_url"),
+    ]
