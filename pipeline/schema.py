@@ -173,6 +173,36 @@ CREATE TABLE IF NOT EXISTS fetch_state (
 -- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
+-- Revisions (pipeline/revisions.py): a new version of a stored document replaces the article's text in
+-- place and the replaced version is kept in `revisions`. `revision` numbers the text stored (1: the first
+-- version; the default fills in older rows); `revised_at` and `revised_run` say when and by which run the
+-- current text replaced an earlier one (null: never revised).
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revision INTEGER DEFAULT 1;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_at TIMESTAMP;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_run VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS revised INTEGER DEFAULT 0;
+-- Each replaced version. `seq` is the article seq it was stored under (null when a later version came in the
+-- same batch, so it was never stored); its rows in the index tables are deleted, and the candidate index reads
+-- which seqs are gone by `replaced_seq`. `terms` are its term vector's terms, which the index's corpus document
+-- frequencies count out again.
+CREATE TABLE IF NOT EXISTS revisions (
+    article_id VARCHAR NOT NULL,
+    revision INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    source_uri VARCHAR NOT NULL,
+    url VARCHAR,
+    title VARCHAR,
+    text VARCHAR NOT NULL,
+    published_at DATE,
+    word_count INTEGER NOT NULL,
+    terms VARCHAR[] NOT NULL,
+    seq BIGINT,
+    stored_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL,
+    replaced_seq BIGINT NOT NULL,
+    replaced_at TIMESTAMP NOT NULL,
+    replaced_run VARCHAR NOT NULL
+);
 """
 
 VIEWS = """
