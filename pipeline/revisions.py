@@ -25,7 +25,7 @@ it holds are gone. All of it is written in the batch's one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -146,8 +146,19 @@ class Reviser:
         self.batch, self.out, self.run_id, self.now = batch, out, run_id, now
 
     def revise(self, old: NewArticle, article: Article, fp: Fingerprint, seq: int, retired: int | None) -> NewArticle:
-        """Replace ``old`` (the article's current version) by the document's new one, stored under ``seq``."""
+        """Replace ``old`` (the article's current version) by the document's new one, stored under ``seq``.
+
+        Metadata the new version lacks (a page fetched again without its feed's title and date, a
+        file saved without its header line) is kept from the old one.
+        """
         row = dict(old.row)
+        article = replace(
+            article,
+            title=article.title or row["title"],
+            published_at=article.published_at or row["published_at"],
+            author=article.author or row["author"],
+            sitename=article.sitename or row["sitename"],
+        )
         row.update(
             seq=seq, source_uri=article.source_uri, external_id=article.external_id, url=article.url,
             canonical_url=article.canonical_url, source=outlet_of(article), title=article.title, text=article.text,

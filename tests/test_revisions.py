@@ -125,6 +125,16 @@ def test_an_updated_record_from_its_source_is_a_revision_wherever_it_is_read_fro
     assert consistent(settings.db) == []
 
 
+def test_metadata_the_new_version_lacks_is_kept(tmp_path: Path, settings: Settings) -> None:
+    """A page fetched again without its feed's title and date, or a record re-sent with the text alone."""
+    dated = record("bridge-1", LEAD, title="Harbour bridge to close", published_at="2026-03-02")
+    ingest_paths([write_jsonl(tmp_path / "a.jsonl", [dated])], settings)
+    ingest_paths([write_jsonl(tmp_path / "b.jsonl", [record("bridge-1", UPDATE)])], settings)
+    assert rows(settings.db, "SELECT title, published_at::VARCHAR, text FROM articles") == [
+        ("Harbour bridge to close", "2026-03-02", UPDATE)
+    ]
+
+
 def test_records_that_name_no_source_are_matched_by_file_not_by_id(tmp_path: Path, settings: Settings) -> None:
     """Ids are taken as a source's own only when the record names its source: two files numbering from 1
     are two sets of articles."""
