@@ -170,6 +170,18 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     fetched_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- Article pages of live sources under a refetch policy (fetch.refetch_after): when each listed URL was last
+-- fetched and the validators it answered with, sent back when it is fetched again. No key: the table grows
+-- with the pages, and the single writer replaces a page's row (delete, insert) in one transaction.
+CREATE TABLE IF NOT EXISTS page_state (
+    url VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    etag VARCHAR,
+    last_modified VARCHAR,
+    status INTEGER,
+    checked_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
 -- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
