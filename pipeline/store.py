@@ -3,7 +3,8 @@
 One ``Store`` wraps one connection. Writers open it for one batch at a time (short write-lock
 windows); every batch is written in a single transaction, so a crash loses at most the batch in
 flight and never leaves half of one. Articles are keyed by (source_uri, content_hash): the same
-input ingested twice adds nothing.
+input ingested twice adds nothing; a new text from the same source is a revision, which replaces its
+article's rows (``pipeline.revisions``).
 """
 
 from __future__ import annotations
