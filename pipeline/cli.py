@@ -243,7 +243,7 @@ def _print_progress(report: IngestReport, total_files: int) -> None:
 def _print_summary(report: IngestReport, db: str) -> None:
     c = report.counts()
     print(
-        f"Ingested into {db}: read {c['read']}, new {c['new']}, unchanged {c['unchanged']}, "
+        f"Ingested into {db}: read {c['read']}, new {c['new']}, unchanged {c['unchanged']}, revised {c['revised']}, "
         f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
         f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
     )

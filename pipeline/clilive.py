@@ -10,6 +10,7 @@ from pathlib import Path
 from .cli import _print_summary, prefect_offline
 from .errors import ConfigError
 from .fetch import FetchProgress
+from .ingest import stored_anything
 from .live import SourceReport, ingest_sources, total_report
 from .models import IngestReport
 from .settings import Settings
@@ -70,4 +71,4 @@ def _print_reports(reports: list[SourceReport], db: str) -> int:
     total = total_report(reports)
     _print_summary(total, db)
     # Like files: reading something and storing none of it is a failure; finding nothing new is not.
-    return 1 if total.read and not (total.new or total.unchanged) else 0
+    return 1 if total.read and not stored_anything(total) else 0

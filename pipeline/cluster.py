@@ -37,7 +37,8 @@ from .evidence import weigh
 from .fingerprint import estimate_jaccard, top_shared_terms
 from .index import CandidateIndex
 from .models import Article, Assignment, Fingerprint
-from .outlet import input_name, outlet_of
+from .outlet import outlet_of
+from .revisions import plan_batch, revise_batch_articles, revise_stored_articles
 from .settings import Settings
 from .store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
 from .words import word_count
@@ -59,6 +60,14 @@ class BatchAssignment:
     moves: dict[str, str] = field(default_factory=dict)
     """Variant group -> the story split off that it moves to (stored members included)."""
     unchanged: int = 0
+    revised: list[NewArticle] = field(default_factory=list)
+    """Stored articles re-stored under a new seq with a new version's text (``pipeline.revisions``)."""
+    revisions: list[dict] = field(default_factory=list)
+    """Rows of ``revisions``: the versions replaced, one per revising document."""
+    revised_uris: list[str] = field(default_factory=list)
+    """The ``source_uri`` of each revising document (for per-source reports)."""
+    revised_stories: set[str] = field(default_factory=set)
+    """Stories whose members were revised: saved again (canonical, relations), not counted as grown."""
 
 
 @dataclass
@@ -90,6 +99,8 @@ class _Batch:
         self.variants: list[StoryVariant] = []  # distinct variants this batch added, for the split check
         self.average = settings.cluster.evidence == "corpus"  # stories scored by average link, not centroid
         self.founded: dict[str, int] = {}  # stories this batch founded -> rank, in the order founded
+        self.retired: set[int] = set()  # seqs of stored articles this batch revises: their old text matches nothing
+        self.revised: set[str] = set()  # ids of the articles this batch revises
 
     def rank(self, story_id: str) -> tuple[int, int]:
         """A story's place in ingestion order (older first): what ties between stories are broken by.
@@ -168,6 +179,7 @@ class _Batch:
             seqs.update(self.buckets.get(key, ()))
         for story_id in top_stories:
             seqs |= self.members.get(story_id, set())
+        seqs -= self.retired
         signature = np.asarray(fp.signature, dtype=np.uint32)
         best: tuple[float, int] | None = None
         for seq in sorted(seqs):
@@ -214,29 +226,21 @@ def assign_batch(
     settings: Settings,
     run_id: str,
 ) -> BatchAssignment:
-    """Assign a batch of fingerprinted articles to stories (reads the store, writes nothing)."""
+    """Assign a batch of fingerprinted articles to stories (reads the store, writes nothing).
+
+    Documents already stored unchanged add nothing; new versions of stored ones are revisions
+    (``pipeline.revisions``): applied first, so the batch's new articles compare with their new text.
+    """
     out = BatchAssignment()
-    known = store.known_inputs((a.source_uri, fp.content_hash) for a, fp in items)
-    # The same input (file name and record) with the same text from the same outlet is the article
-    # already stored, whichever folder it was read from (a copied folder): unchanged, not an exact copy.
-    outlets = [outlet_of(article) for article, _ in items]
-    stored = store.outlet_texts((o, fp.content_hash) for o, (_, fp) in zip(outlets, items, strict=True))
-    seen = {(o, input_name(uri), h) for o, h, uri in stored}
-    fresh: list[tuple[Article, Fingerprint]] = []
-    for outlet, (article, fp) in zip(outlets, items, strict=True):
-        key, same = (article.source_uri, fp.content_hash), (outlet, input_name(article.source_uri), fp.content_hash)
-        if key in known or same in seen:
-            out.unchanged += 1
-        else:
-            known.add(key)
-            seen.add(same)
-            fresh.append((article, fp))
-    if not fresh:
+    plan = plan_batch(store, items)
+    out.unchanged = plan.unchanged
+    if not plan.new and not plan.steps:
         return out
     index.refresh(store)
-    batch, candidates, fresh = _prefetch(store, index, fresh, settings)
-    seq = store.max_seq() + 1
+    batch = _Batch(settings, index, store)
     now = datetime.now()
+    seq = revise_stored_articles(batch, out, plan.stored_steps(), store.max_seq() + 1, run_id, now)
+    candidates, fresh = _prefetch(batch, plan.new)
     for i, (article, fp) in enumerate(fresh):
         assignment = _assign_one(batch, article, fp, seq + i, candidates[i], out)
         out.assignments.append(assignment)
@@ -244,10 +248,10 @@ def assign_batch(
     from .repair import repair_batch  # repair builds on this module's batch state; imported here, not circularly
 
     repair_batch(batch, out)
+    revise_batch_articles(batch, out, plan.batch_steps(), run_id, now)
     # Saved in ingestion order: the index numbers stories in the order they are first posted (``_Batch.rank``).
-    out.stories = {
-        sid: batch.stories[sid] for sid in sorted(out.created | out.grown, key=batch.rank) if sid in batch.stories
-    }
+    saved = out.created | out.grown | {batch.resolve(s) for s in out.revised_stories}
+    out.stories = {sid: batch.stories[sid] for sid in sorted(saved, key=batch.rank) if sid in batch.stories}
     out.created &= out.stories.keys()
     out.grown = (out.grown & out.stories.keys()) - out.created
     return out
@@ -280,15 +284,17 @@ def weighed(
 
 
 def _prefetch(
-    store: Store, index: CandidateIndex, fresh: Sequence[tuple[Article, Fingerprint]], settings: Settings
-) -> tuple[_Batch, list[_Candidates], list[tuple[Article, Fingerprint]]]:
+    batch: _Batch, fresh: Sequence[tuple[Article, Fingerprint]]
+) -> tuple[list[_Candidates], list[tuple[Article, Fingerprint]]]:
     """Weigh the batch's vectors and fetch every stored candidate it needs, in a few set-based queries.
 
     Candidate stories are scored from the index's arrays; only those an article could join (score at the
     rewrite threshold or above) and those its copies belong to are loaded whole.
     """
-    batch = _Batch(settings, index, store)
-    batch.by_hash = store.articles_by_hash(fp.content_hash for _, fp in fresh)
+    store, index, settings = batch.store, batch.index, batch.settings
+    stored = store.articles_by_hash(fp.content_hash for _, fp in fresh)
+    # A revised article's old text is gone; its new text (already in ``by_hash``) is what copies follow.
+    batch.by_hash = {h: ref for h, ref in stored.items() if ref.article_id not in batch.revised} | batch.by_hash
     fresh = weighed(index, fresh, set(batch.by_hash))
     candidates: list[_Candidates] = []
     copies = set(batch.by_hash)
@@ -326,7 +332,7 @@ def _prefetch(
     for seq, (signature, ref) in index.signatures(store, store.member_seqs(top, MEMBERS_PER_STORY)).items():
         batch.add_signature(seq, signature, ref)
         batch.members[index.resolve(ref.story_id)].add(seq)
-    return batch, candidates, fresh
+    return candidates, fresh
 
 
 def _assign_one(
@@ -485,6 +491,12 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
         "shared_terms": list(a.shared_terms),
         "run_id": run_id,
         "ingested_at": now,
+        # Every column a revision sets (``pipeline.revisions``), so a batch's rows share one set of columns.
+        "is_canonical": False,
+        "canonical_similarity": None,
+        "revision": 1,
+        "revised_at": None,
+        "revised_run": None,
     }
     signature = np.asarray(fp.signature, dtype=np.uint32).tobytes()
     return NewArticle(row=row, signature=signature, band_keys=fp.band_keys, terms=fp.terms)

@@ -36,6 +36,8 @@ EXPORT_TABLES: dict[str, str] = {
     "input_activity": "SELECT * FROM input_activity ORDER BY input",
     "rejections": "SELECT * FROM rejections ORDER BY last_seen, source_uri, reason",
     "runs": "SELECT * FROM runs ORDER BY started_at, run_id",
+    # The replaced versions of revised articles; their term lists are the clustering index's business.
+    "revisions": "SELECT * EXCLUDE (terms) FROM revisions ORDER BY replaced_at, article_id, revision",
 }
 
 
@@ -58,7 +60,9 @@ def export_tables(store: Store, directory: str | Path, fmt: str) -> ExportReport
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        rows = {name: _copy(store, sql, staging / f"{name}.{fmt}", fmt) for name, sql in EXPORT_TABLES.items()}
+        # A database no writer has opened since a table was added (it is read here read-only) lacks it.
+        present = {name: sql for name, sql in EXPORT_TABLES.items() if store.has_table(name)}
+        rows = {name: _copy(store, sql, staging / f"{name}.{fmt}", fmt) for name, sql in present.items()}
         manifest = {
             "format": fmt,
             "exported_at": datetime.now().isoformat(timespec="seconds"),

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -356,11 +356,14 @@ class Fetcher:
         urls: Sequence[str],
         accept: frozenset[str] = HTML_TYPES,
         on_wait: Callable[[FetchProgress], None] | None = None,
+        validators: Mapping[str, Validators] | None = None,
     ) -> Iterator[Fetched | Rejection]:
         """Fetch URLs concurrently (``workers`` at once, per-host limits), yielding results in input order.
 
         While it waits for results, ``on_wait`` hears every ``progress_interval`` seconds how far it is.
+        A URL with ``validators`` is a conditional GET (a 304 answer is a ``Fetched`` without a body).
         """
+        validators = validators or {}
         window = self.settings.workers * 2  # bounds the bodies held in memory
         yielded = 0
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="storyline-fetch") as pool:
@@ -377,7 +380,7 @@ class Fetcher:
                 return head.result()
 
             for url in urls:
-                pending.append(pool.submit(self._fetch_or_reject, url, accept))
+                pending.append(pool.submit(self._fetch_or_reject, url, accept, validators.get(url)))
                 if len(pending) >= window:
                     yield next_result()
                     yielded += 1
@@ -385,10 +388,12 @@ class Fetcher:
                 yield next_result()
                 yielded += 1
 
-    def _fetch_or_reject(self, url: str, accept: frozenset[str]) -> Fetched | Rejection:
+    def _fetch_or_reject(
+        self, url: str, accept: frozenset[str], validators: Validators | None = None
+    ) -> Fetched | Rejection:
         """``fetch``, with any unforeseen error recorded against the URL instead of ending the whole run."""
         try:
-            return self.fetch(url, accept)
+            return self.fetch(url, accept, validators)
         except EnvironmentFailure:
             raise
         except Exception as exc:  # one odd page must not cost a source's other pages

@@ -7,7 +7,9 @@ Two persisted postings answer "who might this be?" without scanning the corpus:
 
 Both tables are append-only and carry the ``seq`` of the article that added them, so a process
 loads the whole index once (sorted numpy arrays: 16 bytes a posting) and afterwards only the
-rows added since (``refresh``), including those written by other processes. A lookup is a
+rows added since (``refresh``), including those written by other processes. A revised article
+(``pipeline.revisions``) is re-stored under a new seq and its old seq's band keys deleted; the index
+reads the old seqs from ``revisions`` and leaves them out of its answers. A lookup is a
 binary search, O(log n) in the corpus size; everything after it touches only the candidates.
 Story ids that were merged away resolve through ``story_merges``.
 
@@ -174,6 +176,7 @@ class CandidateIndex:
         self.story_names: list[str] = []
         self._story_numbers: dict[str, int] | None = {}
         self.redirects: dict[str, str] = {}
+        self.retired: set[int] = set()  # seqs of revised articles' old versions: their band postings match nothing
         self.rows = StoredRows()  # centroids, signatures and term vectors of stored candidates
         self.term_counts = _Counts()  # term key -> stored articles (exact copies aside) holding the term
         self.documents = 0  # stored articles counted in ``term_counts``
@@ -196,6 +199,7 @@ class CandidateIndex:
             self._started = True
             self._load_snapshot(store)
             self.redirects.update(store.merges_since(0, self.max_seq))
+            self.retired.update(store.retired_seqs(0, self.max_seq))
         since = self.max_seq
         top = store.max_seq()
         if top <= since:
@@ -211,6 +215,7 @@ class CandidateIndex:
         self.postings.add(term_keys, np.fromiter((self._number(s) for s in story_ids), dtype=np.int64))
         merges = store.merges_since(since, top)
         self.redirects.update(merges)
+        self.retired.update(store.retired_seqs(since, top))
         for merged in merges:  # deleted from the store; lookups resolve to the survivor
             self.rows.overlay.pop(merged, None)
         self.max_seq = top
@@ -223,8 +228,8 @@ class CandidateIndex:
         return dict(zip(terms, counts.tolist(), strict=True))
 
     def near_duplicate_candidates(self, band_keys: Iterable[int]) -> set[int]:
-        """Seqs of stored articles sharing at least one LSH band key."""
-        return self.bands.lookup(band_keys)
+        """Seqs of stored articles sharing at least one LSH band key (a revised article's old version aside)."""
+        return self.bands.lookup(band_keys) - self.retired
 
     def candidate_stories(self, terms: dict[str, float], limit: int) -> set[str]:
         """Ids of the ``limit`` live stories whose postings best match the weighted query terms."""

@@ -86,6 +86,7 @@ def store_batch(
             read=prepared.read,
             new=len(decided.articles),
             unchanged=decided.unchanged,
+            revised=len(decided.revisions),
             rejected=len(prepared.rejections),
             stories_created=len(decided.created),
             stories_grown=len(decided.grown),
@@ -103,18 +104,22 @@ def store_batch(
         for assignment in decided.assignments:
             if assignment.relation in ("exact", "near_duplicate", "rewrite"):
                 setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
+        # Revised articles take the seqs before the new ones: every table stays in seq order.
+        store.retire([r["seq"] for r in decided.revisions if r["seq"] is not None])
+        store.insert_articles(decided.revised)
         store.insert_articles(decided.articles)
+        store.insert_revisions(decided.revisions)
         store.insert_links(decided.links, run_id)
         store.apply_merges(decided.merges, run_id)
         store.move_variant_groups(decided.moves)
-        last_seq = decided.articles[-1].row["seq"] if decided.articles else 0
+        written = [*decided.revised, *decided.articles]
         store.save_stories(
             list(decided.stories.values()),
             run_id,
             settings.cluster.story_terms,
             settings.cluster.posting_terms,
-            last_seq,
-            vectors=_vectors_reader(store, index, decided.articles),
+            max((a.row["seq"] for a in written), default=0),
+            vectors=_vectors_reader(store, index, written),
         )
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
@@ -185,7 +190,7 @@ def close_run(
             store.discard_run(run_id)
         else:
             store.finish_run(run_id, status)
-        if report.new:  # the full-text index is a snapshot: add this run's articles to it
+        if report.new or report.revised:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
         store.checkpoint()
         if settings.snapshot:
@@ -198,7 +203,12 @@ def run_status(report: IngestReport, error: BaseException | None = None) -> str:
         return "failed"  # even when earlier batches committed: the input was not all ingested
     if error is not None:
         return "interrupted"  # KeyboardInterrupt, SystemExit: stopped, not broken
-    return "completed" if report.new or report.unchanged else ("empty" if not report.read else "failed")
+    return "completed" if stored_anything(report) else ("empty" if not report.read else "failed")
+
+
+def stored_anything(report: IngestReport) -> bool:
+    """Whether a run stored or recognised any document: new, unchanged or revised."""
+    return bool(report.new or report.unchanged or report.revised)
 
 
 def save_index(settings: Settings, index: CandidateIndex) -> bool:
@@ -280,6 +290,6 @@ def deliver_run_alerts(settings: Settings, report: IngestReport) -> None:
 
 def raise_if_nothing_ingested(report: IngestReport) -> None:
     """A run that read input but stored and recognised none of it failed."""
-    if not report.new and not report.unchanged:
+    if not stored_anything(report):
         reasons = "; ".join(str(r) for r in report.rejections[:5]) or "no input documents found"
         raise NothingIngestedError(f"nothing could be ingested ({report.rejected} rejected): {reasons}")

@@ -1,7 +1,7 @@
 """Integrity checks a reader can run at any moment: a committed batch is all there or not at all.
 
-Every batch writes its articles, their index rows, their stories and its run's counters in one
-transaction, so in any committed state these hold. A reader that sees one broken has seen half a
+Every batch writes its articles, their index rows, their revisions, their stories and its run's
+counters in one transaction, so in any committed state these hold. A reader that sees one broken has seen half a
 batch (or a corrupt file); ``storyline check`` and the reliability tests run them. The check also
 verifies the candidate index's snapshot beside the database against its manifest's checksums.
 """
@@ -44,16 +44,34 @@ CHECKS: tuple[tuple[str, str], ...] = (
         "SELECT count(*) FROM runs r WHERE r.new <> (SELECT count(*) FROM articles a WHERE a.run_id = r.run_id)",
     ),
     (
+        "runs whose 'read' counter is not new + unchanged + revised + rejected",
+        "SELECT count(*) FROM runs WHERE read <> new + unchanged + revised + rejected",
+    ),
+    (
+        "articles whose revision number differs from the versions kept in revisions",
+        "SELECT count(*) FROM (SELECT article_id, revision - 1 AS n FROM articles WHERE revision > 1) a "
+        "FULL JOIN (SELECT article_id, count(*) AS n FROM revisions GROUP BY article_id) r USING (article_id) "
+        "WHERE coalesce(a.n, 0) <> coalesce(r.n, 0)",
+    ),
+)
+# A database no writer has opened since revisions were kept (read-only, it cannot be migrated) has no
+# ``revisions`` table and no ``runs.revised``: it is checked as it was written.
+BEFORE_REVISIONS: dict[str, tuple[str, str] | None] = {
+    CHECKS[-2][0]: (
         "runs whose 'read' counter is not new + unchanged + rejected",
         "SELECT count(*) FROM runs WHERE read <> new + unchanged + rejected",
     ),
-)
+    CHECKS[-1][0]: None,
+}
 
 
 def consistency_problems(store: Store) -> list[str]:
     """Every broken invariant as 'N <what is wrong>' (empty when the database is consistent)."""
     problems = []
-    for what, sql in CHECKS:
+    checks = CHECKS
+    if not store.has_table("revisions"):
+        checks = tuple(c for c in (BEFORE_REVISIONS.get(what, (what, sql)) for what, sql in CHECKS) if c is not None)
+    for what, sql in checks:
         count = int(store.con.execute(sql).fetchall()[0][0])
         if count:
             problems.append(f"{count} {what}")

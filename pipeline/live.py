@@ -5,15 +5,17 @@ One run of a source:
 1. **list**: fetch the feed or sitemap (conditional GET with the stored ETag/Last-Modified; a 304
    lists nothing) and parse the article URLs it names, canonicalised;
 2. **skip** every URL already stored or finally rejected (one set-based query);
-3. **fetch** the rest concurrently (per-host limits) and hand pages and rejections to the ordinary
-   batch loop (``ingest.run_batches``), which records both;
+3. **fetch** the rest concurrently (per-host limits), and under a refetch policy
+   (``fetch.refetch_after``) the source's stored pages that are due again (conditional GETs), and
+   hand pages and rejections to the ordinary batch loop (``ingest.run_batches``), which records
+   both: a stored page with a changed text is a revision of its article;
 4. **remember** the listing validators, only when every listed URL was settled, so a URL that
-   failed transiently is listed and retried next run.
+   failed transiently is listed and retried next run; and when each page was fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -23,10 +25,20 @@ import httpx
 
 from .feeds import Entry, parse_feed, parse_sitemap
 from .fetch import FEED_TYPES, TRANSIENT_REASONS, AddressPolicy, Fetched, Fetcher, FetchProgress, Validators
-from .fetchstate import ListingState, known_urls, load_validators, save_validators
+from .fetchstate import (
+    DuePage,
+    ListingState,
+    PageCheck,
+    due_pages,
+    known_urls,
+    load_validators,
+    save_page_checks,
+    save_validators,
+)
 from .index import CandidateIndex
 from .ingest import Progress, close_run, deliver_run_alerts, open_for_run, run_batches, save_index
-from .models import IngestReport, RawDocument, Rejection
+from .models import Article, IngestReport, RawDocument, Rejection
+from .outlet import outlet_of
 from .settings import Settings
 from .sourceconfig import SourceSpec
 from .sources import decode, is_blank
@@ -62,15 +74,18 @@ class SourceReport:
     fetched: int
     deferred: int
     ingest: IngestReport
+    refetched: int = 0
+    """Stored pages fetched again under the refetch policy (besides ``fetched``)."""
 
     def summary(self) -> str:
         """One line for logs and the command line."""
         c = self.ingest
+        again = f"{self.refetched} fetched again, " if self.refetched else ""
         return (
             f"{self.source} ({self.kind}): {self.listings_read} listing(s) read, {self.listings_unchanged} "
             f"unchanged (304); {self.listed} URL(s) listed, {self.already_known} already known, "
-            f"{self.fetched} fetched, {self.deferred} deferred; new {c.new}, unchanged {c.unchanged}, "
-            f"rejected {c.rejected}"
+            f"{self.fetched} fetched, {again}{self.deferred} deferred; new {c.new}, unchanged {c.unchanged}, "
+            f"revised {c.revised}, rejected {c.rejected}"
         )
 
 
@@ -114,33 +129,52 @@ def ingest_source(
     transport: httpx.BaseTransport | None = None,
     waiting: Waiting | None = None,
 ) -> SourceReport:
-    """List one source, fetch its new articles and ingest them into an open run (safe to retry)."""
+    """List one source, fetch its new articles (and its stored pages due again) and ingest them into an
+    open run (safe to retry).
+
+    New URLs come first; stored pages due again under ``fetch.refetch_after`` fill what is left of
+    ``fetch.max_urls``, whether the listing still names them or not (a 304 listing names nothing).
+    """
     policy = AddressPolicy(spec.allow_private, spec.allow_networks)
-    with Fetcher(settings.fetch, policy, spec.rate_limit, transport) as fetcher:
+    limits = settings.fetch
+    with Fetcher(limits, policy, spec.rate_limit, transport) as fetcher:
         with Store.open(settings.db) as store:
             validators = load_validators(store, spec.name)
         listing = list_source(spec, fetcher, settings, validators)
         unique = list({e.url: e for e in listing.entries}.values())
         with Store.open(settings.db) as store:
-            known = known_urls(store, [e.url for e in unique], settings.fetch.give_up_after)
-        new = [e for e in unique if e.url not in known]
-        todo, deferred = new[: settings.fetch.max_urls], new[settings.fetch.max_urls :]
+            known = known_urls(store, [e.url for e in unique], limits.give_up_after)
+            new = [e for e in unique if e.url not in known]
+            todo, deferred = new[: limits.max_urls], new[limits.max_urls :]
+            due = due_pages(store, source_outlet(spec), limits, limits.max_urls - len(todo))
+        listed = {e.url: e for e in unique}
+        again = {page.url: page for page in due}
         unsettled: list[Rejection] = []
+        checks: list[PageCheck] | None = [] if limits.refetch_after else None
 
         def stored(url: str) -> bool:
             with Store.open(settings.db) as store:
-                return bool(known_urls(store, [url], settings.fetch.give_up_after))
+                return bool(known_urls(store, [url], limits.give_up_after))
 
-        fetched = fetch_documents(spec, todo, fetcher, unsettled, stored, waiting)
+        entries = todo + [listed.get(url, Entry(url)) for url in again]
+        fetched = fetch_documents(spec, entries, fetcher, unsettled, stored, waiting, again, checks)
         documents = chain(listing.rejections, fetched)
-        report = run_batches(documents, settings, run_id, index, progress, len(todo))
+        report = run_batches(documents, settings, run_id, index, progress, len(entries))
+    if checks:  # after the batches: a crash before this fetches those pages again, which adds nothing twice
+        with Store.open(settings.db) as store:
+            save_page_checks(store, spec.name, run_id, checks)
     if listing.states and not unsettled and not deferred:
         with Store.open(settings.db) as store:
             save_validators(store, spec.name, run_id, listing.states)
     return SourceReport(
         spec.name, spec.kind, len(listing.states), listing.unchanged, len(unique), len(known), len(todo),
-        len(deferred), report,
+        len(deferred), report, refetched=len(again),
     )  # fmt: skip
+
+
+def source_outlet(spec: SourceSpec) -> str:
+    """The outlet a source's articles are stored under (``articles.source``): its name, as ``outlet_of`` reads it."""
+    return outlet_of(Article(source_uri=spec.url or spec.name, text="", source=spec.name))
 
 
 def list_source(
@@ -166,6 +200,8 @@ def fetch_documents(
     unsettled: list[Rejection],
     stored: Callable[[str], bool] = lambda url: False,
     waiting: Waiting | None = None,
+    again: Mapping[str, DuePage] | None = None,
+    checks: list[PageCheck] | None = None,
 ) -> Iterator[RawDocument | Rejection]:
     """Fetch article pages; each becomes a raw HTML document or a rejection (transient ones noted).
 
@@ -173,16 +209,36 @@ def fetch_documents(
     listed, so either one is known next time. A redirect to a page already stored (``stored``) or
     already fetched in this run is a ``duplicate_url`` rejection: final, so it is not fetched again.
     ``waiting`` hears every few seconds what slow fetches are waiting for.
+
+    Stored pages fetched again (``again``) are asked for with their validators: a 304 yields nothing.
+    Their transient failures are not the listing's (they are tried again when next due), and where
+    they were found last time is their own URL, not a duplicate. ``checks``, when given, collects
+    every page settled by a response or a final rejection (``page_state``).
     """
+    again = again or {}
+    conditional = {url: page.validators for url, page in again.items()}
     seen: set[str] = set()
-    for entry, result in zip(entries, fetcher.fetch_many([e.url for e in entries], on_wait=waiting), strict=True):
+    urls = [e.url for e in entries]
+    for entry, result in zip(entries, fetcher.fetch_many(urls, on_wait=waiting, validators=conditional), strict=True):
+        due = again.get(entry.url)
         if isinstance(result, Rejection):
-            if result.reason in TRANSIENT_REASONS:
+            transient = result.reason in TRANSIENT_REASONS
+            if transient and due is None:
                 unsettled.append(result)
+            elif not transient and checks is not None and due is not None:
+                checks.append(PageCheck(entry.url, None, Validators()))
             yield result
             continue
+        if checks is not None:
+            answered = result.validators.etag or result.validators.last_modified
+            checks.append(
+                PageCheck(entry.url, result.status, result.validators if answered or not due else due.validators)
+            )
+        if result.not_modified:
+            continue  # the page is as it was when last fetched
         final = _final_url(result)
-        if final in seen or (final != entry.url and stored(final)):
+        own = {entry.url, due.stored_url} if due else {entry.url}
+        if final in seen or (final not in own and stored(final)):
             where = f"redirects to {final}, which" if final != entry.url else "it"
             yield Rejection(entry.url, "duplicate_url", f"{where} is already stored or fetched in this run")
             continue

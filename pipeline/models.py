@@ -94,6 +94,8 @@ class IngestReport:
     read: int = 0
     new: int = 0
     unchanged: int = 0
+    revised: int = 0
+    """Documents that were a new version of a stored one: the article's text was replaced (``revisions``)."""
     exact: int = 0
     near_duplicate: int = 0
     rewrite: int = 0
@@ -149,6 +151,7 @@ COUNT_FIELDS = (
     "read",
     "new",
     "unchanged",
+    "revised",
     "exact",
     "near_duplicate",
     "rewrite",

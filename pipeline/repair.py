@@ -48,7 +48,9 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
     latest = batch.store.latest_variants(stored, SPLIT_WINDOW)
     vectors = batch.index.vectors(batch.store, (seq for seq, _ in latest))
     stored_variants = [
-        StoryVariant(seq, ref.article_id, ref.story_id, ref.variant_group, vectors.get(seq, {})) for seq, ref in latest
+        StoryVariant(seq, ref.article_id, ref.story_id, ref.variant_group, vectors.get(seq, {}))
+        for seq, ref in latest
+        if seq not in batch.retired  # revised in this batch: its new version is among the batch's variants
     ]
     for variant in [*stored_variants, *batch.variants]:
         by_story[batch.resolve(variant.story_id)].append(variant)

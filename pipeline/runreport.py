@@ -42,7 +42,7 @@ def split_by_source(
     rejected_sources: Sequence[str | None],
     decided: BatchAssignment,
 ) -> dict[str, IngestReport]:
-    """One report per source for a batch: read, new, unchanged, duplicates, rejected, stories created/grown."""
+    """One report per source for a batch: read, new, unchanged, revised, duplicates, rejected, stories created/grown."""
     out: dict[str, IngestReport] = {}
     keys = {}
     for article, _ in items:
@@ -64,8 +64,10 @@ def split_by_source(
             part.created_story_ids.append(story)
         elif story in decided.created or story in decided.grown:
             part.grown_story_ids.append(story)
+    for uri in decided.revised_uris:
+        out[keys[uri]].revised += 1
     for part in out.values():
-        part.unchanged = part.read - part.rejected - part.new
+        part.unchanged = part.read - part.rejected - part.new - part.revised
         part.created_story_ids = sorted(set(part.created_story_ids))
         part.grown_story_ids = sorted(set(part.grown_story_ids) - set(part.created_story_ids))
         part.stories_created, part.stories_grown = len(part.created_story_ids), len(part.grown_story_ids)
@@ -102,6 +104,7 @@ def _row(name: str, r: IngestReport) -> dict[str, Any]:
         "fetched": r.read,
         "new": r.new,
         "unchanged": r.unchanged,
+        "revised": r.revised,
         "duplicates": r.exact + r.near_duplicate,
         "rewrites": r.rewrite,
         "rejected": r.rejected,

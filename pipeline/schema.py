@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
-"""2: ``articles.published_ts`` (UTC) and ``published_at`` as its UTC date. A Storyline that reads up to
-v1 refuses to write a v2 database (it would store rows without the time, in local dates)."""
+SCHEMA_VERSION = 3
+"""2: ``articles.published_ts`` (UTC) and ``published_at`` as its UTC date. 3: revisions (``articles.revision``,
+``revisions``, ``page_state``). A Storyline that reads up to an older version refuses to write a newer
+database (v1 would store rows without the time, in local dates; v2 would store a changed document as a
+second article)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -100,6 +102,14 @@ WHERE s.variant_count IS NULL AND c.story_id = s.story_id;
 -- databases from before the column (this text runs only when the schema changes).
 ALTER TABLE article_vectors ADD COLUMN IF NOT EXISTS seq BIGINT;
 UPDATE article_vectors v SET seq = a.seq FROM articles a WHERE v.seq IS NULL AND a.article_id = v.article_id;
+-- Revisions (pipeline/revisions.py): a new version of a stored document replaces the article's text in
+-- place and the replaced version is kept in `revisions`. `revision` numbers the text stored (1: the first
+-- version; the default fills in older rows); `revised_at` and `revised_run` say when and by which run the
+-- current text replaced an earlier one (null: never revised).
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revision INTEGER DEFAULT 1;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_at TIMESTAMP;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_run VARCHAR;
+-- DuckDB refuses to alter a table a transaction has already updated: every ALTER of articles comes first.
 -- When the article was published, in UTC (published_at is its date). Rows from before the column keep the
 -- date they were stored with (the date as the input wrote it, in its own time zone) at midnight.
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS published_ts TIMESTAMP;
@@ -177,9 +187,45 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     fetched_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- Article pages of live sources under a refetch policy (fetch.refetch_after): when each listed URL was last
+-- fetched and the validators it answered with, sent back when it is fetched again. No key: the table grows
+-- with the pages, and the single writer replaces a page's row (delete, insert) in one transaction.
+CREATE TABLE IF NOT EXISTS page_state (
+    url VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    etag VARCHAR,
+    last_modified VARCHAR,
+    status INTEGER,
+    checked_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
 -- The process running each run, so a later run can tell a killed run (marked 'interrupted') from a live one.
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS revised INTEGER DEFAULT 0;
+-- Each replaced version. `seq` is the article seq it was stored under (null when a later version came in the
+-- same batch, so it was never stored); its rows in the index tables are deleted, and the candidate index reads
+-- which seqs are gone by `replaced_seq`. `terms` are its term vector's terms, which the index's corpus document
+-- frequencies count out again.
+CREATE TABLE IF NOT EXISTS revisions (
+    article_id VARCHAR NOT NULL,
+    revision INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    source_uri VARCHAR NOT NULL,
+    url VARCHAR,
+    title VARCHAR,
+    text VARCHAR NOT NULL,
+    published_at DATE,
+    published_ts TIMESTAMP,
+    word_count INTEGER NOT NULL,
+    terms VARCHAR[] NOT NULL,
+    seq BIGINT,
+    stored_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL,
+    replaced_seq BIGINT NOT NULL,
+    replaced_at TIMESTAMP NOT NULL,
+    replaced_run VARCHAR NOT NULL
+);
 """
 
 VIEWS = """

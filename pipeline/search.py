@@ -3,7 +3,8 @@
 DuckDB's full-text index (the ``fts`` extension, loaded offline from the pinned
 ``duckdb-extension-fts`` package) is a static snapshot: ``PRAGMA create_fts_index`` does not follow
 later inserts. So each run that stored articles appends them to the index at its end (the same
-scores as a rebuild, at the run's cost), the article count and highest ``seq`` it covers are recorded
+scores as a rebuild, at the run's cost; a revised article, re-stored under a new ``seq``, has its old
+document taken out first), the article count and highest ``seq`` it covers are recorded
 in ``meta``, and a search compares them with the store, brings a stale index up to date when it can
 take the write lock, and otherwise searches the stale one and says so. Articles are ranked by BM25
 over title and text; a story by its best article.
@@ -200,7 +201,9 @@ def _rebuild_if_stale(store: Store) -> IndexState:
 
 
 def _count_after(store: Store, seq: int) -> int:
-    return int(store.con.execute("SELECT count(*) FROM articles WHERE seq > ?", [seq]).fetchall()[0][0])
+    """Articles stored after ``seq`` that the index does not hold yet (a revised one replaces its document)."""
+    sql = f"SELECT count(*) FROM articles WHERE seq > ? AND article_id NOT IN (SELECT name FROM {FTS_SCHEMA}.docs)"
+    return int(store.con.execute(sql, [seq]).fetchall()[0][0])
 
 
 def append_to_search_index(store: Store, state: IndexState) -> IndexState:
@@ -210,12 +213,14 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
     term occurrence, a term dictionary with document frequencies, and collection statistics.
     ``match_bm25`` reads frequencies and statistics at query time, so appending rows and updating
     those counts gives the very scores a full rebuild would (tests/test_search.py checks this),
-    at a cost that follows the run's size instead of the store's.
+    at a cost that follows the run's size instead of the store's. A revised article's old document
+    (same ``article_id``) is taken out first, with its terms and their document frequencies.
     """
     load_fts(store.con)
     fts = FTS_SCHEMA
     with store.transaction():
         now = corpus_state(store)
+        _remove_replaced(store, state.max_seq)
         store.con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _fts_new_docs AS
@@ -270,6 +275,29 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
         ):
             store.con.execute(statement)
         return _record_state(store, now)
+
+
+def _remove_replaced(store: Store, seq: int) -> None:
+    """Take out of the index the documents of articles re-stored after ``seq`` (revised: new text, same id)."""
+    fts = FTS_SCHEMA
+    store.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _fts_gone AS
+            SELECT d.docid FROM {fts}.docs d JOIN articles a ON a.article_id = d.name WHERE a.seq > ?""",
+        [seq],
+    )
+    if not store.con.execute("SELECT count(*) FROM _fts_gone").fetchall()[0][0]:
+        store.con.execute("DROP TABLE _fts_gone")
+        return
+    for statement in (
+        f"""UPDATE {fts}.dict SET df = {fts}.dict.df - g.n
+            FROM (SELECT termid, count(DISTINCT docid) AS n FROM {fts}.terms
+                  WHERE docid IN (SELECT docid FROM _fts_gone) GROUP BY termid) g
+            WHERE {fts}.dict.termid = g.termid""",
+        f"DELETE FROM {fts}.terms WHERE docid IN (SELECT docid FROM _fts_gone)",
+        f"DELETE FROM {fts}.docs WHERE docid IN (SELECT docid FROM _fts_gone)",
+        "DROP TABLE _fts_gone",
+    ):
+        store.con.execute(statement)
 
 
 def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:

@@ -9,6 +9,7 @@ computed under different parameters cannot be compared.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_DB = "storyline.duckdb"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SIGNATURE_SCHEME = "xxh64-words/fmix64-shingles/datasketch-perm/v2"
 """How ``sketch.ShingleMinHash`` turns text into signatures; stored as ``fingerprint.scheme`` so a database
 built by another scheme (v1: datasketch ``update_batch`` with xxh32 over shingle strings) is refused.
@@ -268,6 +271,14 @@ class FetchSettings:
     """How deep sitemap indexes are followed (an index of indexes is depth 2)."""
     give_up_after: int = 5
     """Runs in which a URL failed transiently before it is no longer retried."""
+    refetch_after: int | str = 0
+    """Fetch a stored article page again once this long has passed since it was last fetched: seconds, or a
+    duration like ``"30m"``, ``"6h"``, ``"1d"``; 0 (the default) never fetches a stored page again. The page is
+    asked for with the validators it last answered with (If-None-Match / If-Modified-Since): a 304 or the same
+    text adds nothing, a changed text is a revision of its article (``revisions``). Held as seconds once loaded."""
+    refetch_within: int | str = "7d"
+    """Only pages first stored at most this long ago are fetched again (news is corrected in its first days;
+    older pages are left alone); 0: whatever their age. Seconds or a duration, held as seconds once loaded."""
 
     def __post_init__(self) -> None:
         _positive(self, "max_bytes", "max_feed_bytes", "workers", "per_host_concurrency", "max_urls")
@@ -291,6 +302,13 @@ class FetchSettings:
             raise ConfigError(f"FetchSettings.backoff must be a non-negative number, got {self.backoff!r}")
         if not isinstance(self.user_agent, str) or not self.user_agent.strip():
             raise ConfigError("FetchSettings.user_agent must be a non-empty string")
+        for name in ("refetch_after", "refetch_within"):
+            seconds = duration_seconds(getattr(self, name))
+            if seconds is None or seconds < 0:
+                raise ConfigError(
+                    f"FetchSettings.{name} must be seconds or a duration like '6h' or '1d', got {getattr(self, name)!r}"
+                )
+            object.__setattr__(self, name, seconds)
 
 
 @dataclass(frozen=True)
@@ -348,6 +366,14 @@ class Settings:
             data["db"] = env["STORYLINE_DB"]
         data.update({k: v for k, v in overrides.items() if v is not None})
         return _build(cls, data)
+
+
+def duration_seconds(value: object) -> int | None:
+    """Whole seconds from a number or a duration like ``90s``, ``10m``, ``6h``, ``1d``; None when it is neither."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)]) if match else None
 
 
 def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
@@ -418,5 +444,6 @@ __all__ = [
     "FetchSettings",
     "FingerprintSettings",
     "Settings",
+    "duration_seconds",
     "replace",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .settings import read_toml
+from .settings import duration_seconds, read_toml
 from .urls import is_web_url
 
 __all__ = ["KINDS", "SourceSpec", "command_line_sources", "gather_sources", "load_sources", "select_sources"]
@@ -30,8 +30,6 @@ __all__ = ["KINDS", "SourceSpec", "command_line_sources", "gather_sources", "loa
 KINDS = ("feed", "sitemap", "urls")
 DEFAULT_INTERVALS = {"feed": 600, "sitemap": 3600, "urls": 3600}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"name", "kind", "url", "file", "urls", "interval", "allow_private", "allow_networks", "rate_limit"}
 
 
@@ -141,10 +139,10 @@ def parse_interval(value: object, where: str) -> int:
     """Seconds from an integer or a duration like ``90s``, ``10m``, ``1h``, ``1d``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match:
+    seconds = duration_seconds(value) if isinstance(value, str) else None
+    if seconds is None:
         raise ConfigError(f"{where}: interval must be seconds or a duration like '10m' or '1h', got {value!r}")
-    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return seconds
 
 
 def _spec(table: Any, number: int, base: Path) -> SourceSpec:

@@ -3,7 +3,8 @@
 One ``Store`` wraps one connection. Writers open it for one batch at a time (short write-lock
 windows); every batch is written in a single transaction, so a crash loses at most the batch in
 flight and never leaves half of one. Articles are keyed by (source_uri, content_hash): the same
-input ingested twice adds nothing.
+input ingested twice adds nothing; a new text from the same source is a revision, which replaces its
+article's rows (``pipeline.revisions``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,17 @@ class ArticleRef:
     article_id: str
     story_id: str
     variant_group: str
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A stored article that an incoming document may be a version of."""
+
+    seq: int
+    article_id: str
+    content_hash: str
+    by_uri: bool
+    """Found by the same ``source_uri`` (else by the same outlet and external id)."""
 
 
 @dataclass(frozen=True)
@@ -437,16 +449,53 @@ class Store:
 
     # ---- lookups for clustering --------------------------------------------------------------
 
-    def known_inputs(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (source_uri, content_hash) pairs are already stored."""
-        keys = list(keys)
+    def stored_documents(self, keys: Sequence[tuple[str, str | None, str | None]]) -> dict[int, list[StoredDocument]]:
+        """Stored articles a document may be a version of, by the position of its key.
+
+        A key is (source_uri, outlet, external id): articles with that ``source_uri`` match, and, when
+        the outlet is given, articles of that outlet with that external id.
+        """
         if not keys:
-            return set()
-        with self._table("_keys", source_uri=[k[0] for k in keys], content_hash=[k[1] for k in keys]):
+            return {}
+        columns = [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+        sql = "SELECT k.i, a.seq, a.article_id, a.content_hash, {by_uri} FROM _keys k JOIN articles a ON {on}"
+        parts = [sql.format(by_uri="true", on="a.source_uri = k.source_uri")]
+        if any(columns[1]):  # the second join scans two more columns: only when some record names its source
+            parts.append(sql.format(by_uri="false", on="a.source = k.outlet AND a.external_id = k.external_id"))
+        found: dict[int, list[StoredDocument]] = defaultdict(list)
+        with self._table(
+            "_keys", i=list(range(len(keys))), source_uri=columns[0], outlet=columns[1], external_id=columns[2]
+        ):
+            for i, seq, article_id, content_hash, by_uri in self.con.execute(" UNION ALL ".join(parts)).fetchall():
+                found[i].append(StoredDocument(seq, article_id, content_hash, by_uri))
+        return dict(found)
+
+    def article_rows(self, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Whole stored article rows, by seq."""
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return {}
+        with self._table("_seqs", seq=wanted):
+            found = self.query("SELECT a.* FROM articles a JOIN _seqs USING (seq)")
+        return {row["seq"]: row for row in found}
+
+    def earlier_versions(self, article_ids: Iterable[str]) -> dict[str, set[str]]:
+        """The content hashes of the replaced versions of each article (``revisions``)."""
+        ids = sorted(set(article_ids))
+        if not ids:
+            return {}
+        with self._table("_ids", article_id=ids):
             rows = self.con.execute(
-                "SELECT a.source_uri, a.content_hash FROM articles a JOIN _keys k USING (source_uri, content_hash)"
+                "SELECT article_id, list(content_hash) FROM revisions JOIN _ids USING (article_id) GROUP BY article_id"
             ).fetchall()
-        return {(r[0], r[1]) for r in rows}
+        return {r[0]: set(r[1]) for r in rows}
+
+    def retired_seqs(self, after: int, upto: int) -> list[int]:
+        """The seqs whose article was re-stored under a later seq (revised) by articles ``after < seq <= upto``."""
+        rows = self.con.execute(
+            "SELECT seq FROM revisions WHERE seq IS NOT NULL AND replaced_seq > ? AND replaced_seq <= ?", [after, upto]
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def outlet_texts(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
         """(outlet, content_hash, source_uri) of the stored articles with these (outlet, content_hash) pairs."""
@@ -499,24 +548,38 @@ class Store:
         """Term keys with how many articles ``after < seq <= upto`` hold each, and how many articles that is.
 
         Exact copies are left out: a page stored again says nothing more about how common its words are.
+        A version those articles replaced (a revision) that was stored at or before ``after`` is counted
+        out again (negative counts), so the counts describe the articles stored now, whether they are
+        read in one go or range by range.
         """
-        documents = self.con.execute(
-            "SELECT count(*) FROM articles WHERE seq > ? AND seq <= ? AND assigned_as <> 'exact'", [after, upto]
-        ).fetchall()[0][0]
-        if not documents:
+        params = {"after": after, "upto": upto}
+        added = (
+            "FROM article_vectors v JOIN articles a ON a.seq = v.seq WHERE v.seq > $after AND v.seq <= $upto "
+            "AND a.seq > $after AND a.seq <= $upto AND a.assigned_as <> 'exact'"
+        )
+        replaced = (
+            "FROM revisions r JOIN articles a USING (article_id) WHERE r.replaced_seq > $after "
+            "AND r.replaced_seq <= $upto AND r.seq <= $after AND a.assigned_as <> 'exact'"
+        )
+        documents, gone = self.con.execute(
+            "SELECT (SELECT count(*) FROM articles WHERE seq > $after AND seq <= $upto AND assigned_as <> 'exact'), "
+            f"(SELECT count(*) {replaced})",
+            params,
+        ).fetchall()[0]
+        if not documents and not gone:
             return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), 0
         found = self.con.execute(
-            """
-            SELECT term, count(*) AS n FROM (
-                SELECT unnest(v.terms) AS term FROM article_vectors v JOIN articles a ON a.seq = v.seq
-                WHERE v.seq > ? AND v.seq <= ? AND a.seq > ? AND a.seq <= ? AND a.assigned_as <> 'exact'
-            ) GROUP BY term
+            f"""
+            SELECT term, sum(n)::BIGINT AS n FROM (
+                SELECT unnest(v.terms) AS term, 1 AS n {added}
+                UNION ALL SELECT unnest(r.terms), -1 {replaced}
+            ) GROUP BY term HAVING sum(n) <> 0
             """,
-            [after, upto, after, upto],
+            params,
         ).fetchnumpy()
         terms = found["term"].tolist()
         keys = np.fromiter((term_key(t) for t in terms), dtype=np.uint64, count=len(terms))
-        return keys, found["n"].astype(np.int64), int(documents)
+        return keys, found["n"].astype(np.int64), int(documents - gone)
 
     def merges_since(self, after: int, upto: int) -> dict[str, str]:
         """Story merges recorded by articles ``after < seq <= upto``: merged id -> surviving id."""
@@ -662,6 +725,19 @@ class Store:
                 "seq": seqs,
             },
         )
+
+    def retire(self, seqs: Sequence[int]) -> None:
+        """Delete the rows of articles re-stored under a later seq (revised): the article and its index rows."""
+        if not seqs:
+            return
+        with self._table("_retired", seq=sorted(set(seqs))):
+            for table in ("articles", "article_signatures", "article_vectors", "lsh_bands"):
+                self.con.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM _retired)")
+
+    def insert_revisions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record replaced versions of articles (``revisions``)."""
+        if rows:
+            self._insert_columns("revisions", {k: [r[k] for r in rows] for k in rows[0]})
 
     def apply_merges(self, merges: Sequence[StoryMerge], run_id: str) -> None:
         """Fold merged stories into their survivors, recording each merge so old ids still resolve."""

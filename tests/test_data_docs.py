@@ -27,7 +27,8 @@ EMPTY_ALLOWED = ("as_of := TIMESTAMP",)
 
 @pytest.fixture(scope="module")
 def docs_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Seeds, one ECB+ topic whose stories merge, and one rejected file: every example has something to show."""
+    """Seeds, one ECB+ topic whose stories merge, one rejected file, and one seed corrected after it was stored
+    (a revision): every example has something to show."""
     folder = tmp_path_factory.mktemp("docs-db")
     inputs = folder / "inputs"
     inputs.mkdir()
@@ -37,6 +38,9 @@ def docs_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     write_jsonl(inputs / "topic25.jsonl", ecb_records({25}))
     db = str(folder / "docs.duckdb")
     ingest_paths([inputs], Settings(db=db))
+    corrected = sorted(inputs.glob("001_*.txt"))[0]
+    corrected.write_text(corrected.read_text(encoding="utf-8") + "\n\nThis article was updated on Friday.\n")
+    assert ingest_paths([inputs], Settings(db=db)).revised == 1
     return db
 
 

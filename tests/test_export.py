@@ -116,3 +116,16 @@ def test_cli_export_formats(seeds_db: str, tmp_path: Path, capsys: pytest.Captur
     assert main(["export", "--db", seeds_db, "--format", "jsonl", str(tmp_path / "j")]) == 2
     assert main(["export", "--db", seeds_db]) == 0  # jsonl to stdout, as before
     assert len(capsys.readouterr().out.splitlines()) == 5
+
+
+def test_revisions_are_exported_without_their_term_lists(tmp_path: Path) -> None:
+    db = str(tmp_path / "revised.duckdb")
+    record = {"id": "w-1", "source": "Wire", "text": "The council voted to close the harbour bridge to cars in March."}
+    ingest_paths([write_jsonl(tmp_path / "a.jsonl", [record])], Settings(db=db))
+    updated = {**record, "text": record["text"] + " Buses may still cross until the repairs begin."}
+    ingest_paths([write_jsonl(tmp_path / "b.jsonl", [updated])], Settings(db=db))
+    with Store.open(db, read_only=True) as store:
+        report = export_tables(store, tmp_path / "bi", "parquet")
+    revisions = pq.read_table(tmp_path / "bi" / "revisions.parquet")
+    assert report.rows["revisions"] == 1 and revisions.to_pylist()[0]["text"] == record["text"]
+    assert "terms" not in revisions.column_names

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -425,3 +426,80 @@ def test_a_redirect_to_a_stored_page_is_not_stored_again(live_site, fast_fetch, 
         (live_site.url("/go/story-1"), "duplicate_url"),
         (live_site.url("/news/story-2.html"), "duplicate_url"),
     ]
+
+
+def pass_time(db: str, hours: int) -> None:
+    """As if everything stored and fetched so far had happened ``hours`` earlier."""
+    with duckdb.connect(db) as con:
+        con.execute("UPDATE articles SET ingested_at = ingested_at - to_hours(?)", [hours])
+        con.execute("UPDATE page_state SET checked_at = checked_at - to_hours(?)", [hours])
+
+
+def test_stored_pages_are_fetched_again_under_the_refetch_policy_and_a_changed_one_is_a_revision(
+    live_site, fast_fetch, db_path
+) -> None:
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, refetch_after="6h"))
+    (first,) = ingest_sources(sources(live_site, "world"), settings)
+    assert first.ingest.new == 3
+    live_site.clear()
+    (soon,) = ingest_sources(sources(live_site, "world"), settings)
+    assert soon.refetched == 0 and article_paths(live_site) == []  # not due yet
+
+    page = live_site.root / "news" / "story-2.html"
+    page.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "</article>",
+            "<p>Correction: the ceremony will be broadcast on March 2, not March 9 as first reported.</p></article>",
+        ),
+        encoding="utf-8",
+    )
+    pass_time(db_path, 7)
+    live_site.clear()
+    (due,) = ingest_sources(sources(live_site, "world"), settings)
+
+    assert due.listings_unchanged == 1  # the feed answered 304: the stored pages are due all the same
+    assert due.refetched == 3 and article_paths(live_site) == [f"/news/story-{n}.html" for n in (1, 2, 3)]
+    assert all(h.if_none_match for h in live_site.hits if h.path.startswith("/news/"))  # conditional GETs
+    assert (due.ingest.read, due.ingest.revised, due.ingest.new, due.ingest.unchanged) == (1, 1, 0, 0)  # two 304s
+    with duckdb.connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchall() == [(3,)]
+        revised = con.execute("SELECT text, revision, published_at FROM articles WHERE revision > 1").fetchall()
+        history = con.execute("SELECT source_uri, text FROM revisions").fetchall()
+    assert len(revised) == 1 and "Correction: the ceremony" in revised[0][0] and revised[0][1] == 2
+    assert revised[0][2] == date(2026, 11, 2)
+    assert history[0][0] == live_site.url("/news/story-2.html") and "Correction" not in history[0][1]
+
+    live_site.clear()
+    (after,) = ingest_sources(sources(live_site, "world"), settings)
+    assert after.refetched == 0 and article_paths(live_site) == []  # checked just now
+
+
+def test_pages_are_fetched_again_only_within_refetch_within(live_site, fast_fetch, db_path) -> None:
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, refetch_after="1h", refetch_within="2d"))
+    ingest_sources(sources(live_site, "world"), settings)
+    pass_time(db_path, 3 * 24)
+    live_site.clear()
+    (report,) = ingest_sources(sources(live_site, "world"), settings)
+    assert report.refetched == 0 and article_paths(live_site) == []
+
+
+def test_a_page_fetched_again_through_its_redirect_is_its_own_not_a_duplicate(live_site, fast_fetch, db_path) -> None:
+    """A short link stored under the page it redirects to is that page: fetched again, it revises its article."""
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, refetch_after="1h"))
+    links = url_source("links", live_site.url("/go/story-1"))
+    ingest_sources([links], settings)
+    page = live_site.root / "news" / "story-1.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("</article>", "<p>Updated at noon.</p></article>"))
+    pass_time(db_path, 2)
+    (again,) = ingest_sources([links], settings)
+    assert again.refetched == 1
+    assert (again.ingest.revised, again.ingest.new, again.ingest.rejected) == (1, 0, 0)
+
+
+def test_refetching_is_off_by_default(live_site, fast_fetch, db_path) -> None:
+    settings = Settings(db=db_path, fetch=fast_fetch)
+    ingest_sources(sources(live_site, "world"), settings)
+    pass_time(db_path, 24 * 365)
+    live_site.clear()
+    (report,) = ingest_sources(sources(live_site, "world"), settings)
+    assert report.refetched == 0 and article_paths(live_site) == []

@@ -43,8 +43,8 @@ def test_report_rows_per_input_folder_and_source(tmp_path: Path) -> None:
     rows = {r["source"]: r for r in report_rows(by_input(report.by_source, [str(folder), str(wire)]))}
     assert set(rows) == {str(folder), "B", "D", "total"}
     assert rows[str(folder)] | {"source": ""} == {
-        "source": "", "fetched": 2, "new": 2, "unchanged": 0, "duplicates": 0, "rewrites": 1, "rejected": 0,
-        "stories created": 1, "stories grown": 0,
+        "source": "", "fetched": 2, "new": 2, "unchanged": 0, "revised": 0, "duplicates": 0, "rewrites": 1,
+        "rejected": 0, "stories created": 1, "stories grown": 0,
     }  # fmt: skip
     assert (rows["B"]["fetched"], rows["B"]["new"], rows["B"]["duplicates"], rows["B"]["stories grown"]) == (2, 2, 1, 1)
     assert (rows["D"]["fetched"], rows["D"]["rejected"], rows["D"]["new"]) == (1, 1, 0)
@@ -103,8 +103,8 @@ def test_flow_publishes_run_report_events_and_delivers_alerts(tmp_path: Path, pr
         assert (first_rows["B"]["new"], first_rows["B"]["stories grown"], first_rows["B"]["rewrites"]) == (1, 1, 1)
         assert (first_rows["D"]["fetched"], first_rows["D"]["rejected"]) == (1, 1)
         assert first_rows["total"] | {"source": ""} == {
-            "source": "", "fetched": 4, "new": 3, "unchanged": 0, "duplicates": 0, "rewrites": 2, "rejected": 1,
-            "stories created": 1, "stories grown": 0,
+            "source": "", "fetched": 4, "new": 3, "unchanged": 0, "revised": 0, "duplicates": 0, "rewrites": 2,
+            "rejected": 1, "stories created": 1, "stories grown": 0,
         }  # fmt: skip
         assert (second_rows["E"]["new"], second_rows["E"]["stories grown"]) == (1, 1)
 

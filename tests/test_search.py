@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -221,6 +222,29 @@ def test_appending_to_the_index_scores_exactly_like_a_rebuild(tmp_path: Path) ->
         rebuilt = _all_scores(store, queries)
     assert incremental.keys() == rebuilt.keys() and len(rebuilt) > 40
     assert all(abs(incremental[k] - rebuilt[k]) < 1e-9 for k in rebuilt)
+
+
+def test_a_revised_article_replaces_its_document_and_scores_like_a_rebuild(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "revised.duckdb"))
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    ingest_paths([seeds], settings)
+    corrected = sorted(seeds.glob("001_*.txt"))[0]
+    corrected.write_text(corrected.read_text(encoding="utf-8") + "\n\nCorrection: the talks moved to Okinawa.\n")
+    queries = ["Okinawa", "Japan Taiwan security talks", "taiwan", "minister said"]
+    with Store.open(settings.db) as store:
+        before = index_state(store)
+    _ingest_without_closing([seeds], settings)
+    with Store.open(settings.db) as store:
+        appended_state = append_to_search_index(store, before)
+        assert appended_state.covers(corpus_state(store)) and appended_state.articles == 5
+        assert store.con.execute(f"SELECT count(*) FROM {FTS_SCHEMA}.docs").fetchall() == [(5,)]
+        appended = _all_scores(store, queries)
+        build_search_index(store)
+        rebuilt = _all_scores(store, queries)
+    assert any(query == "Okinawa" for query, _ in appended)
+    assert appended.keys() == rebuilt.keys()
+    assert all(abs(appended[k] - rebuilt[k]) < 1e-9 for k in rebuilt)
 
 
 def test_a_new_database_starts_with_an_empty_index_that_its_first_run_appends_to(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pipeline.cli import main
 from pipeline.errors import StoreBusyError, StoreError
 from pipeline.index import CandidateIndex
 from pipeline.ingest import ingest_paths, prepare_batch, store_batch
+from pipeline.schema import SCHEMA_VERSION
 from pipeline.settings import Settings
 from pipeline.sources import read_paths
 from pipeline.store import Store
@@ -164,7 +165,7 @@ def test_a_v1_database_is_read_as_it_is_and_brought_to_utc_times_by_the_next_wri
     with Store.open(old) as store:
         backfilled = dict(store.con.execute("SELECT article_id, published_ts FROM articles").fetchall())
         assert backfilled == {a: day and datetime.combine(day, time()) for a, day in dates.items()}
-        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": "2"}]
+        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": str(SCHEMA_VERSION)}]
         timeline = store.query("SELECT published_ts FROM story_timeline(?) ORDER BY position", [story_id])
         assert [r["published_ts"] for r in timeline][:2] == [datetime(2021, 8, 19)] * 2
 
