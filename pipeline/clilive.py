@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from .cli import _print_summary, prefect_offline
-from .errors import ConfigError
+from .errors import ConfigError, StorylineError
 from .fetch import FetchProgress
+from .ingest import check_database
 from .live import SourceReport, ingest_sources, total_report
 from .models import IngestReport
 from .settings import Settings
@@ -24,6 +25,7 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
         specs = gather_sources(args.sources, args.feed, args.sitemap, args.urls, args.source, None, args.allow_private)
         reports = ingest_sources(specs, settings, progress=_print_progress, waiting=_print_waiting)
     else:
+        check_database(settings)  # a bad --db: one line now, not a server start and a failed run's tracebacks
         prefect_offline()
         from flows.localserver import prefect_api
 
@@ -42,6 +44,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not Path(args.sources).is_file():
         raise ConfigError(f"sources file not found: {args.sources} (see deploy/sources.toml)")
     specs = load_sources(args.sources)  # fail here, with a clear message, rather than in every run
+    try:
+        check_database(settings)  # likewise a bad --db
+    except StorylineError as exc:
+        if not exc.transient:
+            raise
+        print(f"storyline: {exc}; the scheduled runs will wait for it", file=sys.stderr)
     prefect_offline()
     from flows.localserver import prefect_api
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -74,3 +77,85 @@ def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tm
     assert sum(new for _, new in runs) == 4, output[-3000:]  # each article ingested exactly once
     assert [p for p in live_site.paths() if p.startswith("/news/")].count("/news/story-1.html") == 1
     assert "serving feed world every 5 s" in output
+
+
+def write_sources(tmp_path: Path, site, interval: str = "1h") -> Path:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "world"\nkind = "feed"\nurl = "{site.url("/feeds/world.rss")}"\n'
+        f'interval = "{interval}"\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    return sources
+
+
+class ServeProcess:
+    """`storyline serve` in a subprocess on the session's Prefect server; its output is read as it comes."""
+
+    def __init__(self, args: list[str], api_url: str, home: Path) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PREFECT_API_URL": api_url,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+        command = [sys.executable, "-m", "pipeline.cli", "serve", *args]
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        self.closed = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def finished(self, run_name: str) -> bool:
+        """The flow run of that name logged its final state."""
+        return any(f"'{run_name}' - Finished in state" in line for line in self.output)
+
+    def wait_until(self, condition: Callable[[], bool], seconds: float) -> bool:
+        """Check the condition on every line of output until it holds (a deadline against hanging)."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if self.closed:
+                return False
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if line is None:
+                self.closed = True
+            else:
+                self.output.append(line)
+        return True
+
+    def exit_code(self, signum: int | None = None, seconds: float = 60) -> int | None:
+        """Send the signal (if any), read the output to its end and wait for the exit; None if it did not exit."""
+        if signum is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+        if not self.wait_until(lambda: self.closed, seconds):
+            self.process.kill()
+            self.process.wait(30)
+            return None
+        return self.process.wait(30)
+
+
+@pytest.mark.prefect
+def test_serve_with_a_bad_db_fails_in_one_line(live_site, tmp_path: Path, prefect_api_url: str) -> None:
+    sources = write_sources(tmp_path, live_site, interval="5s")
+    serve = ServeProcess(["--sources", str(sources), "--db", "/nonexistent/dir/x.duckdb"], prefect_api_url, tmp_path)
+    assert serve.exit_code() == 1, serve.text[-4000:]  # None: it served on, its runs failing with tracebacks
+    assert serve.output == [
+        'storyline: cannot open /nonexistent/dir/x.duckdb: IO Error: Cannot open file "/nonexistent/dir/x.duckdb": '
+        "No such file or directory\n"
+    ]
