@@ -8,13 +8,19 @@ the others; the flow fails at the end, naming it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger, serve, task
 from prefect.cache_policies import NONE
 from prefect.deployments.runner import RunnerDeployment
+from prefect.states import Completed, State
 
 from flows.reporting import publish_run_report
 from pipeline.errors import StorylineError
@@ -44,9 +50,13 @@ def sources_flow(
     db: str | None = None,
     config: str | None = None,
     allow_private: bool = False,
-) -> list[SourceReport]:
+) -> list[SourceReport] | State:
     """Ingest the new articles of live sources (a sources TOML file and/or feed, sitemap and URL-list flags)."""
     logger = get_run_logger()
+    if refusal := not_served_here(sources, db, config):
+        logger.warning("%s", refusal)
+        # Not a Cancelled state: Prefect's engine re-raises that as an error, with a traceback, in serve's log.
+        return Completed(name="Skipped", message=refusal)
     settings = Settings.load(config, db=db)
     specs = gather_sources(sources, feeds or (), sitemaps or (), urls or (), only, kinds, allow_private)
     run_id = open_for_run(settings, [spec.label for spec in specs])
@@ -88,17 +98,65 @@ def sources_flow(
     return reports
 
 
+SERVED = "STORYLINE_SERVED"
+"""Set by ``serve_sources`` while it serves: the sources file, database and settings of that serve, as JSON.
+
+The runs its runner starts inherit it, and a run made with other ones is skipped (``not_served_here``)."""
+
+
+def served_parameters(sources_file: str | Path | None, db: str | None, config: str | None) -> dict[str, str | None]:
+    """What a serve reads and writes: its sources file, database and settings file, as absolute paths."""
+    return {"sources": _absolute(sources_file), "db": _absolute(db), "config": _absolute(config)}
+
+
+def not_served_here(sources: str | None, db: str | None, config: str | None) -> str | None:
+    """Why this run must not run in this process (None: it may).
+
+    Only under ``storyline serve``: a run whose sources file, database or settings differ from the serve's
+    was scheduled before serve restarted with other ones, or started by hand with them, and would write
+    where this serve was not asked to.
+    """
+    served = os.environ.get(SERVED)
+    if served is None:
+        return None
+    expected, given = json.loads(served), served_parameters(sources, db, config)
+    wrong = [key for key in expected if given[key] != expected[key]]
+    if not wrong:
+        return None
+    made = ", ".join(f"{key} {given[key]}" for key in wrong)
+    started = ", ".join(f"{key} {expected[key]}" for key in wrong)
+    return (
+        f"not run: this run was made for {made}, but this storyline serve was started with {started} "
+        "(a run scheduled before serve restarted with other parameters, or started by hand with them)"
+    )
+
+
+def deployment_key(sources_file: str | Path, db: str | None, config: str | None) -> str:
+    """Eight hex digits naming a serve's sources file, database and settings.
+
+    Part of each deployment's name, so the runs of a serve started with other ones (scheduled before a
+    restart, or by another serve on a shared Prefect server) belong to other deployments, which this
+    serve's runner never polls.
+    """
+    parameters = served_parameters(sources_file, db, config)
+    return hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def build_deployments(
     sources_file: str | Path, db: str | None = None, config: str | None = None
 ) -> list[RunnerDeployment]:
-    """One scheduled deployment per source in the file, at the source's own interval."""
+    """One scheduled deployment per source in the file, at the source's own interval.
+
+    Each is named ``source-<name>-<deployment_key>``: runs never move between databases."""
     path = str(Path(sources_file).resolve())
+    key = deployment_key(path, db, config)
     return [
         sources_flow.to_deployment(
-            name=f"source-{spec.name}",
+            name=f"source-{spec.name}-{key}",
             interval=timedelta(seconds=spec.interval),
             parameters={"sources": path, "only": [spec.name], "db": db, "config": config},
-            description=f"Ingest new articles from the {spec.kind} {spec.url or spec.file or spec.name}",
+            description=f"Ingest new articles from the {spec.kind} {spec.url or spec.file or spec.name} "
+            f"into {db or 'the default database'}",
             tags=["storyline", spec.kind],
         )
         for spec in load_sources(path)
@@ -134,6 +192,25 @@ def quiet_at_capacity() -> None:
 def serve_sources(sources_file: str | Path, db: str | None = None, config: str | None = None, limit: int = 1) -> None:
     """Run every source on its schedule in this process until stopped (single-machine operation).
 
-    ``limit`` runs at a time: one by default, because each run writes the same DuckDB file."""
+    ``limit`` runs at a time: one by default, because each run writes the same DuckDB file. Runs made
+    with another sources file, database or settings are skipped, not run (``not_served_here``)."""
     quiet_at_capacity()
-    serve(*build_deployments(sources_file, db, config), limit=limit)
+    with _environment(SERVED, json.dumps(served_parameters(sources_file, db, config))):
+        serve(*build_deployments(sources_file, db, config), limit=limit)
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def _absolute(path: str | Path | None) -> str | None:
+    return str(Path(path).resolve()) if path else None

@@ -44,6 +44,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not Path(args.sources).is_file():
         raise ConfigError(f"sources file not found: {args.sources} (see deploy/sources.toml)")
     specs = load_sources(args.sources)  # fail here, with a clear message, rather than in every run
+    db = str(Path(settings.db).resolve())
     try:
         check_database(settings)  # likewise a bad --db
     except StorylineError as exc:
@@ -55,11 +56,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     config = str(Path(args.config).resolve()) if args.config else None
     with prefect_api() as api:
-        from flows.sources import serve_sources  # imports Prefect: only once the API address is set
+        from flows.sources import deployment_key, serve_sources  # imports Prefect: only once the API address is set
 
+        key = deployment_key(args.sources, db, config)
         for spec in specs:
-            print(f"serving {spec.kind} {spec.name} every {spec.interval} s (Prefect API {api})", file=sys.stderr)
-        serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
+            print(f"serving {spec.kind} {spec.name} every {spec.interval} s as deployment "
+                  f"storyline-sources/source-{spec.name}-{key} (Prefect API {api})", file=sys.stderr)  # fmt: skip
+        serve_sources(args.sources, db=db, config=config, limit=args.limit)
     return 0
 
 

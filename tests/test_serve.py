@@ -150,6 +150,58 @@ class ServeProcess:
         return self.process.wait(30)
 
 
+def due_run(deployment, name: str, **parameters) -> str:
+    """Register the deployment and give it a run that is due now, as Prefect's scheduler would; the run's id."""
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    deployment_id = deployment.apply()
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run_from_deployment(
+            deployment_id, parameters=parameters or None, name=name, state=Scheduled()
+        )
+    return str(run.id)
+
+
+def run_state(run_id: str):
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id).state
+
+
+@pytest.mark.prefect
+def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
+    live_site, tmp_path: Path, prefect_api_url: str
+) -> None:
+    """`serve --db A`, killed, then `serve --db B`: A's due runs must not write into A from B's serve."""
+    from flows.sources import build_deployments
+
+    sources = write_sources(tmp_path, live_site)
+    a, b, c = (tmp_path / f"{name}.duckdb" for name in "abc")
+    # What the killed `serve --db A` left in Prefect's database: its deployment and a run now due.
+    for_a = due_run(build_deployments(sources, db=str(a))[0], "made-for-a")
+    # Serve B registers its deployment when it starts; a run of it is due, and one was started by hand for C.
+    for_b = due_run(build_deployments(sources, db=str(b))[0], "made-for-b")
+    by_hand = due_run(build_deployments(sources, db=str(b))[0], "by-hand-for-c", db=str(c))
+
+    serve = ServeProcess(["--sources", str(sources), "--db", str(b), "--limit", "3"], prefect_api_url, tmp_path)
+    try:
+        done = serve.wait_until(lambda: serve.finished("made-for-b") and serve.finished("by-hand-for-c"), 240)
+    finally:
+        serve.exit_code(signal.SIGTERM)
+    assert done, serve.text[-4000:]
+    assert run_state(for_b).is_completed()
+    assert completed_runs(b) == [("completed", 3)]
+    assert run_state(for_a).is_scheduled(), serve.text[-4000:]  # left for a serve of A
+    assert not a.exists()
+    skipped = run_state(by_hand)
+    assert skipped.name == "Skipped" and f"made for db {c}, but" in str(skipped.message)
+    assert f"not run: this run was made for db {c}, but this storyline serve was started with db {b}" in serve.text
+    assert not c.exists()
+    assert "Traceback" not in serve.text, serve.text[-4000:]
+
+
 @pytest.mark.prefect
 def test_serve_with_a_bad_db_fails_in_one_line(live_site, tmp_path: Path, prefect_api_url: str) -> None:
     sources = write_sources(tmp_path, live_site, interval="5s")
