@@ -8,18 +8,22 @@ the others; the flow fails at the end, naming it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from prefect import flow, get_run_logger, serve, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.deployments.runner import RunnerDeployment
+from prefect.logging import get_logger
+from prefect.runner import Runner
 from prefect.states import Completed, State
 
 from flows.reporting import publish_run_report
@@ -189,14 +193,64 @@ def quiet_at_capacity() -> None:
         runner.addFilter(AtCapacityIsDebug())
 
 
-def serve_sources(sources_file: str | Path, db: str | None = None, config: str | None = None, limit: int = 1) -> None:
-    """Run every source on its schedule in this process until stopped (single-machine operation).
+def serve_sources(
+    sources_file: str | Path,
+    db: str | None = None,
+    config: str | None = None,
+    limit: int = 1,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run every source on its schedule in this process until ``stop`` is set (single-machine operation).
 
     ``limit`` runs at a time: one by default, because each run writes the same DuckDB file. Runs made
     with another sources file, database or settings are skipped, not run (``not_served_here``)."""
     quiet_at_capacity()
     with _environment(SERVED, json.dumps(served_parameters(sources_file, db, config))):
-        serve(*build_deployments(sources_file, db, config), limit=limit)
+        run_until_stopped(build_deployments(sources_file, db, config), limit, stop or threading.Event())
+
+
+def run_until_stopped(deployments: Sequence[RunnerDeployment], limit: int, stop: threading.Event) -> None:
+    """Serve the deployments until ``stop`` is set, then stop the runner with its public ``astop``.
+
+    The runner runs in a thread of its own. Started in the main thread, ``Runner.start`` installs a
+    SIGTERM handler that calls ``stop()`` inside the event loop, where it returns a coroutine nobody
+    awaits ("coroutine 'Runner.astop' was never awaited"); signals are the caller's, which sets ``stop``.
+    On stopping, runs in progress are cancelled and the deployments' schedules paused.
+    """
+    runner = Runner(limit=limit, pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(_run_runner(runner, stop))
+        except BaseException as exc:  # handed to the calling thread
+            failures.append(exc)
+
+    # A daemon thread: a second signal (the caller's handlers are then the default ones) exits at once.
+    thread = threading.Thread(target=run, name="storyline-runner", daemon=True)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+async def _run_runner(runner: Runner, stop: threading.Event) -> None:
+    started = asyncio.ensure_future(runner.start())
+    stopping = asyncio.ensure_future(asyncio.to_thread(stop.wait))
+    try:
+        await asyncio.wait({started, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            get_logger("runner").info("stopping: cancelling the runs in progress, pausing the schedules")
+            while not (runner.started or started.done()):  # a stop while the runner starts: let it finish starting
+                await asyncio.sleep(0.05)
+            if runner.started:
+                await runner.astop()
+        await started  # the runner's own failure, if any
+    finally:
+        stop.set()  # the runner ended by itself: release the thread waiting for a stop
+        await stopping
 
 
 @contextmanager

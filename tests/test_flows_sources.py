@@ -117,7 +117,7 @@ def test_serve_keeps_the_runners_at_capacity_line_out_of_info_logs(live_site, tm
 
     import flows.sources
 
-    monkeypatch.setattr(flows.sources, "serve", lambda *deployments, limit: None)  # no runner, no server
+    monkeypatch.setattr(flows.sources, "run_until_stopped", lambda *args: None)  # no runner, no server
     runner = get_logger("runner")  # the logger Prefect's scheduled-run poller writes to
     seen: list[str] = []
     handler = logging.Handler(logging.INFO)

@@ -203,6 +203,29 @@ def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
 
 
 @pytest.mark.prefect
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url: str, signum: int) -> None:
+    """systemd's SIGTERM or Ctrl-C: the runner stops through Prefect's public API, schedules paused, exit 0."""
+    from prefect import get_client
+
+    from flows.sources import build_deployments
+
+    sources, db = write_sources(tmp_path, live_site), tmp_path / "serve.duckdb"
+    deployment = build_deployments(sources, db=str(db))[0]
+    due_run(deployment, "first-run")
+    serve = ServeProcess(["--sources", str(sources), "--db", str(db)], prefect_api_url, tmp_path)
+    try:
+        running = serve.wait_until(lambda: serve.finished("first-run"), 240)  # its runner is up
+    finally:
+        code = serve.exit_code(signum)
+    assert running, serve.text[-4000:]
+    assert code == 0, serve.text[-4000:]
+    assert "never awaited" not in serve.text and "Traceback" not in serve.text, serve.text[-4000:]
+    with get_client(sync_client=True) as client:
+        assert client.read_deployment_by_name(f"storyline-sources/{deployment.name}").paused
+
+
+@pytest.mark.prefect
 def test_serve_with_a_bad_db_fails_in_one_line(live_site, tmp_path: Path, prefect_api_url: str) -> None:
     sources = write_sources(tmp_path, live_site, interval="5s")
     serve = ServeProcess(["--sources", str(sources), "--db", "/nonexistent/dir/x.duckdb"], prefect_api_url, tmp_path)
