@@ -8,7 +8,8 @@ server: that one is stopped only by an ``atexit`` hook, so a killed ingest left 
 
 The server is started by ``start_child``, which makes it die with its parent even when the parent is
 killed with SIGKILL (Linux ``PR_SET_PDEATHSIG``). This module deliberately does not import Prefect:
-the address must be in the environment before Prefect reads its settings.
+the address must be in the environment before Prefect reads its settings (it only uses Prefect once
+something else loaded it, to send the logs still queued before stopping the server).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def prefect_api(startup_seconds: float = 180.0, services: bool = True) -> Iterat
             os.environ["PREFECT_API_URL"] = url
             yield url
         finally:
+            _send_queued_logs()
             os.environ.pop("PREFECT_API_URL", None)
             server.terminate()
             try:
@@ -100,6 +102,17 @@ def _pdeathsig_setter(parent: int) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return die_with_parent
+
+
+def _send_queued_logs() -> None:
+    """Send the log records Prefect still queues for the API while the server is up.
+
+    Prefect sends them in batches from a background worker and, at the latest, at exit: after this
+    server is gone, which printed "--- Error logging to API --- All connection attempts failed".
+    """
+    handlers = sys.modules.get("prefect.logging.handlers")  # Prefect loaded: a flow or serve ran
+    if handlers is not None:
+        handlers.APILogHandler().flush()  # blocks until sent (at most 5 s)
 
 
 def _wait_healthy(server: subprocess.Popen[bytes], url: str, seconds: float, log: IO[bytes]) -> None:

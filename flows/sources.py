@@ -8,13 +8,23 @@ the others; the flow fails at the end, naming it.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from prefect import flow, get_run_logger, serve, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.deployments.runner import RunnerDeployment
+from prefect.logging import get_logger
+from prefect.runner import Runner
+from prefect.states import Completed, State
 
 from flows.reporting import publish_run_report
 from pipeline.errors import StorylineError
@@ -44,9 +54,13 @@ def sources_flow(
     db: str | None = None,
     config: str | None = None,
     allow_private: bool = False,
-) -> list[SourceReport]:
+) -> list[SourceReport] | State:
     """Ingest the new articles of live sources (a sources TOML file and/or feed, sitemap and URL-list flags)."""
     logger = get_run_logger()
+    if refusal := not_served_here(sources, db, config):
+        logger.warning("%s", refusal)
+        # Not a Cancelled state: Prefect's engine re-raises that as an error, with a traceback, in serve's log.
+        return Completed(name="Skipped", message=refusal)
     settings = Settings.load(config, db=db)
     specs = gather_sources(sources, feeds or (), sitemaps or (), urls or (), only, kinds, allow_private)
     run_id = open_for_run(settings, [spec.label for spec in specs])
@@ -88,17 +102,65 @@ def sources_flow(
     return reports
 
 
+SERVED = "STORYLINE_SERVED"
+"""Set by ``serve_sources`` while it serves: the sources file, database and settings of that serve, as JSON.
+
+The runs its runner starts inherit it, and a run made with other ones is skipped (``not_served_here``)."""
+
+
+def served_parameters(sources_file: str | Path | None, db: str | None, config: str | None) -> dict[str, str | None]:
+    """What a serve reads and writes: its sources file, database and settings file, as absolute paths."""
+    return {"sources": _absolute(sources_file), "db": _absolute(db), "config": _absolute(config)}
+
+
+def not_served_here(sources: str | None, db: str | None, config: str | None) -> str | None:
+    """Why this run must not run in this process (None: it may).
+
+    Only under ``storyline serve``: a run whose sources file, database or settings differ from the serve's
+    was scheduled before serve restarted with other ones, or started by hand with them, and would write
+    where this serve was not asked to.
+    """
+    served = os.environ.get(SERVED)
+    if served is None:
+        return None
+    expected, given = json.loads(served), served_parameters(sources, db, config)
+    wrong = [key for key in expected if given[key] != expected[key]]
+    if not wrong:
+        return None
+    made = ", ".join(f"{key} {given[key]}" for key in wrong)
+    started = ", ".join(f"{key} {expected[key]}" for key in wrong)
+    return (
+        f"not run: this run was made for {made}, but this storyline serve was started with {started} "
+        "(a run scheduled before serve restarted with other parameters, or started by hand with them)"
+    )
+
+
+def deployment_key(sources_file: str | Path, db: str | None, config: str | None) -> str:
+    """Eight hex digits naming a serve's sources file, database and settings.
+
+    Part of each deployment's name, so the runs of a serve started with other ones (scheduled before a
+    restart, or by another serve on a shared Prefect server) belong to other deployments, which this
+    serve's runner never polls.
+    """
+    parameters = served_parameters(sources_file, db, config)
+    return hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def build_deployments(
     sources_file: str | Path, db: str | None = None, config: str | None = None
 ) -> list[RunnerDeployment]:
-    """One scheduled deployment per source in the file, at the source's own interval."""
+    """One scheduled deployment per source in the file, at the source's own interval.
+
+    Each is named ``source-<name>-<deployment_key>``: runs never move between databases."""
     path = str(Path(sources_file).resolve())
+    key = deployment_key(path, db, config)
     return [
         sources_flow.to_deployment(
-            name=f"source-{spec.name}",
+            name=f"source-{spec.name}-{key}",
             interval=timedelta(seconds=spec.interval),
             parameters={"sources": path, "only": [spec.name], "db": db, "config": config},
-            description=f"Ingest new articles from the {spec.kind} {spec.url or spec.file or spec.name}",
+            description=f"Ingest new articles from the {spec.kind} {spec.url or spec.file or spec.name} "
+            f"into {db or 'the default database'}",
             tags=["storyline", spec.kind],
         )
         for spec in load_sources(path)
@@ -131,9 +193,78 @@ def quiet_at_capacity() -> None:
         runner.addFilter(AtCapacityIsDebug())
 
 
-def serve_sources(sources_file: str | Path, db: str | None = None, config: str | None = None, limit: int = 1) -> None:
-    """Run every source on its schedule in this process until stopped (single-machine operation).
+def serve_sources(
+    sources_file: str | Path,
+    db: str | None = None,
+    config: str | None = None,
+    limit: int = 1,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run every source on its schedule in this process until ``stop`` is set (single-machine operation).
 
-    ``limit`` runs at a time: one by default, because each run writes the same DuckDB file."""
+    ``limit`` runs at a time: one by default, because each run writes the same DuckDB file. Runs made
+    with another sources file, database or settings are skipped, not run (``not_served_here``)."""
     quiet_at_capacity()
-    serve(*build_deployments(sources_file, db, config), limit=limit)
+    with _environment(SERVED, json.dumps(served_parameters(sources_file, db, config))):
+        run_until_stopped(build_deployments(sources_file, db, config), limit, stop or threading.Event())
+
+
+def run_until_stopped(deployments: Sequence[RunnerDeployment], limit: int, stop: threading.Event) -> None:
+    """Serve the deployments until ``stop`` is set, then stop the runner with its public ``astop``.
+
+    The runner runs in a thread of its own. Started in the main thread, ``Runner.start`` installs a
+    SIGTERM handler that calls ``stop()`` inside the event loop, where it returns a coroutine nobody
+    awaits ("coroutine 'Runner.astop' was never awaited"); signals are the caller's, which sets ``stop``.
+    On stopping, runs in progress are cancelled and the deployments' schedules paused.
+    """
+    runner = Runner(limit=limit, pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(_run_runner(runner, stop))
+        except BaseException as exc:  # handed to the calling thread
+            failures.append(exc)
+
+    # A daemon thread: a second signal (the caller's handlers are then the default ones) exits at once.
+    thread = threading.Thread(target=run, name="storyline-runner", daemon=True)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+async def _run_runner(runner: Runner, stop: threading.Event) -> None:
+    started = asyncio.ensure_future(runner.start())
+    stopping = asyncio.ensure_future(asyncio.to_thread(stop.wait))
+    try:
+        await asyncio.wait({started, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            get_logger("runner").info("stopping: cancelling the runs in progress, pausing the schedules")
+            while not (runner.started or started.done()):  # a stop while the runner starts: let it finish starting
+                await asyncio.sleep(0.05)
+            if runner.started:
+                await runner.astop()
+        await started  # the runner's own failure, if any
+    finally:
+        stop.set()  # the runner ended by itself: release the thread waiting for a stop
+        await stopping
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def _absolute(path: str | Path | None) -> str | None:
+    return str(Path(path).resolve()) if path else None

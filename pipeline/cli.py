@@ -219,6 +219,9 @@ def prefect_offline() -> None:
 
 
 def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
+    from .ingest import check_database
+
+    check_database(settings)  # a bad --db: one line now, not a server start and a failed run's tracebacks
     prefect_offline()
     from flows.localserver import prefect_api
 

@@ -4,13 +4,18 @@ and ``storyline serve``. Kept apart from ``cli`` so the file commands stay reada
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from .cli import _print_summary, prefect_offline
-from .errors import ConfigError
+from .errors import ConfigError, StorylineError
 from .fetch import FetchProgress
-from .ingest import stored_anything
+from .ingest import check_database, stored_anything
 from .live import SourceReport, ingest_sources, total_report
 from .models import IngestReport
 from .settings import Settings
@@ -25,6 +30,7 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
         specs = gather_sources(args.sources, args.feed, args.sitemap, args.urls, args.source, None, args.allow_private)
         reports = ingest_sources(specs, settings, progress=_print_progress, waiting=_print_waiting)
     else:
+        check_database(settings)  # a bad --db: one line now, not a server start and a failed run's tracebacks
         prefect_offline()
         from flows.localserver import prefect_api
 
@@ -39,21 +45,53 @@ def ingest_live(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve every source of the sources file on its schedule, in this process, until interrupted."""
+    """Serve every source of the sources file on its schedule, in this process, until SIGINT or SIGTERM."""
     if not Path(args.sources).is_file():
         raise ConfigError(f"sources file not found: {args.sources} (see deploy/sources.toml)")
     specs = load_sources(args.sources)  # fail here, with a clear message, rather than in every run
+    db = str(Path(settings.db).resolve())
+    try:
+        check_database(settings)  # likewise a bad --db
+    except StorylineError as exc:
+        if not exc.transient:
+            raise
+        print(f"storyline: {exc}; the scheduled runs will wait for it", file=sys.stderr)
     prefect_offline()
     from flows.localserver import prefect_api
 
     config = str(Path(args.config).resolve()) if args.config else None
-    with prefect_api() as api:
-        from flows.sources import serve_sources  # imports Prefect: only once the API address is set
+    stop = threading.Event()
+    with stop_on_signals(stop), prefect_api() as api:
+        if stop.is_set():  # SIGINT or SIGTERM while the Prefect server was starting
+            return 0
+        from flows.sources import deployment_key, serve_sources  # imports Prefect: only once the API address is set
 
+        key = deployment_key(args.sources, db, config)
         for spec in specs:
-            print(f"serving {spec.kind} {spec.name} every {spec.interval} s (Prefect API {api})", file=sys.stderr)
-        serve_sources(args.sources, db=str(Path(settings.db).resolve()), config=config, limit=args.limit)
+            print(f"serving {spec.kind} {spec.name} every {spec.interval} s as deployment "
+                  f"storyline-sources/source-{spec.name}-{key} (Prefect API {api})", file=sys.stderr)  # fmt: skip
+        serve_sources(args.sources, db=db, config=config, limit=args.limit, stop=stop)
     return 0
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop``, for a clean shutdown; a second signal acts at once."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+    for signum in signals:
+        signal.signal(signum, request_stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _print_progress(report: IngestReport, total_urls: int) -> None:

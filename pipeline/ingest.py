@@ -157,6 +157,16 @@ def open_batch_store(settings: Settings) -> Store:
     return Store.open(settings.db, threads=1 if settings.extract.workers > 1 else None)
 
 
+def check_database(settings: Settings) -> None:
+    """Open the database for writing (creating or migrating it) and check its parameters, then close it.
+
+    The command line calls it before starting a Prefect server or flow, so a bad ``--db`` is one line and
+    an exit code rather than a failed flow run's tracebacks.
+    """
+    with Store.open(settings.db) as store:
+        store.check_parameters(settings.stored_parameters())
+
+
 def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
     """Create/validate the database and record a new run; returns the run id."""
     with Store.open(settings.db) as store:

@@ -82,6 +82,14 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
         yield
 
 
+@pytest.fixture
+def prefect_api_url(prefect_server: None) -> str:
+    """The session server's API address, for a `storyline` subprocess to use instead of starting its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
+
+
 LIVE_SITE = ROOT / "tests" / "fixtures" / "live" / "site"
 
 

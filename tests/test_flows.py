@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 pytestmark = pytest.mark.prefect
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_flow_ingests_seeds_like_the_library(seeds_dir: Path, tmp_path: Path, prefect_server: None) -> None:
@@ -56,3 +57,20 @@ def test_console_script_runs_the_flow(seeds_dir: Path, tmp_path: Path) -> None:
     assert "batch 1" in done.stderr  # progress is logged per batch
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT story_id) FROM articles").fetchall() == [(5, 1)]
+
+
+@pytest.mark.parametrize("inputs", [["SEEDS"], ["--feed", "http://127.0.0.1:9/feed.rss", "--allow-private"]])
+def test_a_bad_db_in_prefect_mode_is_one_line(seeds_dir: Path, prefect_api_url: str, inputs: list[str]) -> None:
+    """Like --no-prefect: one line and exit 1, not a failed flow run's two tracebacks."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_API_URL": prefect_api_url}
+    argv = [str(seeds_dir) if arg == "SEEDS" else arg for arg in inputs]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "ingest", "--db", "/nonexistent/dir/x.duckdb", *argv],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.splitlines() == [
+        'storyline: cannot open /nonexistent/dir/x.duckdb: IO Error: Cannot open file "/nonexistent/dir/x.duckdb": '
+        "No such file or directory"
+    ], done.stderr[-3000:]
+    assert done.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -55,16 +56,43 @@ def test_flow_runs_ingest_only_new_items(live_site, tmp_path: Path, prefect_serv
 
 
 def test_one_deployment_per_source_at_its_interval(live_site, tmp_path: Path) -> None:
-    from flows.sources import build_deployments
+    from flows.sources import build_deployments, deployment_key
 
     sources = write_sources(tmp_path / "sources.toml", live_site)
     deployments = build_deployments(sources, db="/srv/storyline.duckdb")
-    assert [d.name for d in deployments] == ["source-world", "source-sitemap"]
+    key = deployment_key(sources, "/srv/storyline.duckdb", None)
+    assert [d.name for d in deployments] == [f"source-world-{key}", f"source-sitemap-{key}"]
     intervals = [d.schedules[0].schedule.interval.total_seconds() for d in deployments]
     assert intervals == [600, 3600]
     assert deployments[0].parameters == {
         "sources": str(sources.resolve()), "only": ["world"], "db": "/srv/storyline.duckdb", "config": None,
     }  # fmt: skip
+
+
+def test_serves_of_other_databases_or_settings_have_other_deployments(live_site, tmp_path: Path) -> None:
+    """A run carries its deployment's parameters: a deployment shared across databases moves runs between them."""
+    from flows.sources import build_deployments
+
+    sources = write_sources(tmp_path / "sources.toml", live_site)
+    names = [
+        [d.name for d in build_deployments(sources, db=db, config=config)]
+        for db, config in [("/srv/a.duckdb", None), ("/srv/b.duckdb", None), ("/srv/a.duckdb", "/srv/settings.toml")]
+    ]
+    assert len({name for group in names for name in group}) == 6
+    assert names[0] == [d.name for d in build_deployments(sources, db="/srv/a.duckdb")]  # a restart keeps them
+
+
+def test_a_serve_refuses_runs_made_for_another_database(tmp_path: Path, monkeypatch) -> None:
+    from flows.sources import SERVED, not_served_here, served_parameters
+
+    sources, db = str(tmp_path / "sources.toml"), str(tmp_path / "b.duckdb")
+    assert not_served_here(sources, str(tmp_path / "a.duckdb"), None) is None  # not under serve: any run
+    monkeypatch.setenv(SERVED, json.dumps(served_parameters(sources, db, None)))
+    assert not_served_here(sources, db, None) is None
+    refusal = not_served_here(sources, str(tmp_path / "a.duckdb"), None)
+    assert refusal is not None
+    assert f"made for db {tmp_path / 'a.duckdb'}, but this storyline serve was started with db {db}" in refusal
+    assert not_served_here(sources, db, str(tmp_path / "other.toml"))
 
 
 def test_prefect_yaml_schedules_the_example_sources() -> None:
@@ -89,7 +117,7 @@ def test_serve_keeps_the_runners_at_capacity_line_out_of_info_logs(live_site, tm
 
     import flows.sources
 
-    monkeypatch.setattr(flows.sources, "serve", lambda *deployments, limit: None)  # no runner, no server
+    monkeypatch.setattr(flows.sources, "run_until_stopped", lambda *args: None)  # no runner, no server
     runner = get_logger("runner")  # the logger Prefect's scheduled-run poller writes to
     seen: list[str] = []
     handler = logging.Handler(logging.INFO)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -74,3 +77,161 @@ def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tm
     assert sum(new for _, new in runs) == 4, output[-3000:]  # each article ingested exactly once
     assert [p for p in live_site.paths() if p.startswith("/news/")].count("/news/story-1.html") == 1
     assert "serving feed world every 5 s" in output
+    assert "Error logging to API" not in output  # logs still queued are sent before serve stops its server
+
+
+def write_sources(tmp_path: Path, site, interval: str = "1h") -> Path:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "world"\nkind = "feed"\nurl = "{site.url("/feeds/world.rss")}"\n'
+        f'interval = "{interval}"\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    return sources
+
+
+class ServeProcess:
+    """`storyline serve` in a subprocess on the session's Prefect server; its output is read as it comes."""
+
+    def __init__(self, args: list[str], api_url: str, home: Path) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PREFECT_API_URL": api_url,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+        command = [sys.executable, "-m", "pipeline.cli", "serve", *args]
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        self.closed = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def finished(self, run_name: str) -> bool:
+        """The flow run of that name logged its final state."""
+        return any(f"'{run_name}' - Finished in state" in line for line in self.output)
+
+    def wait_until(self, condition: Callable[[], bool], seconds: float) -> bool:
+        """Check the condition on every line of output until it holds (a deadline against hanging)."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if self.closed:
+                return False
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if line is None:
+                self.closed = True
+            else:
+                self.output.append(line)
+        return True
+
+    def exit_code(self, signum: int | None = None, seconds: float = 60) -> int | None:
+        """Send the signal (if any), read the output to its end and wait for the exit; None if it did not exit."""
+        if signum is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+        if not self.wait_until(lambda: self.closed, seconds):
+            self.process.kill()
+            self.process.wait(30)
+            return None
+        return self.process.wait(30)
+
+
+def due_run(deployment, name: str, **parameters) -> str:
+    """Register the deployment and give it a run that is due now, as Prefect's scheduler would; the run's id."""
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    deployment_id = deployment.apply()
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run_from_deployment(
+            deployment_id, parameters=parameters or None, name=name, state=Scheduled()
+        )
+    return str(run.id)
+
+
+def run_state(run_id: str):
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id).state
+
+
+@pytest.mark.prefect
+def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
+    live_site, tmp_path: Path, prefect_api_url: str
+) -> None:
+    """`serve --db A`, killed, then `serve --db B`: A's due runs must not write into A from B's serve."""
+    from flows.sources import build_deployments
+
+    sources = write_sources(tmp_path, live_site)
+    a, b, c = (tmp_path / f"{name}.duckdb" for name in "abc")
+    # What the killed `serve --db A` left in Prefect's database: its deployment and a run now due.
+    for_a = due_run(build_deployments(sources, db=str(a))[0], "made-for-a")
+    # Serve B registers its deployment when it starts; a run of it is due, and one was started by hand for C.
+    for_b = due_run(build_deployments(sources, db=str(b))[0], "made-for-b")
+    by_hand = due_run(build_deployments(sources, db=str(b))[0], "by-hand-for-c", db=str(c))
+
+    serve = ServeProcess(["--sources", str(sources), "--db", str(b), "--limit", "3"], prefect_api_url, tmp_path)
+    try:
+        done = serve.wait_until(lambda: serve.finished("made-for-b") and serve.finished("by-hand-for-c"), 240)
+    finally:
+        serve.exit_code(signal.SIGTERM)
+    assert done, serve.text[-4000:]
+    assert run_state(for_b).is_completed()
+    assert completed_runs(b) == [("completed", 3)]
+    assert run_state(for_a).is_scheduled(), serve.text[-4000:]  # left for a serve of A
+    assert not a.exists()
+    skipped = run_state(by_hand)
+    assert skipped.name == "Skipped" and f"made for db {c}, but" in str(skipped.message)
+    assert f"not run: this run was made for db {c}, but this storyline serve was started with db {b}" in serve.text
+    assert not c.exists()
+    assert "Traceback" not in serve.text, serve.text[-4000:]
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url: str, signum: int) -> None:
+    """systemd's SIGTERM or Ctrl-C: the runner stops through Prefect's public API, schedules paused, exit 0."""
+    from prefect import get_client
+
+    from flows.sources import build_deployments
+
+    sources, db = write_sources(tmp_path, live_site), tmp_path / "serve.duckdb"
+    deployment = build_deployments(sources, db=str(db))[0]
+    due_run(deployment, "first-run")
+    serve = ServeProcess(["--sources", str(sources), "--db", str(db)], prefect_api_url, tmp_path)
+    try:
+        running = serve.wait_until(lambda: serve.finished("first-run"), 240)  # its runner is up
+    finally:
+        code = serve.exit_code(signum)
+    assert running, serve.text[-4000:]
+    assert code == 0, serve.text[-4000:]
+    assert "never awaited" not in serve.text and "Traceback" not in serve.text, serve.text[-4000:]
+    with get_client(sync_client=True) as client:
+        assert client.read_deployment_by_name(f"storyline-sources/{deployment.name}").paused
+
+
+@pytest.mark.prefect
+def test_serve_with_a_bad_db_fails_in_one_line(live_site, tmp_path: Path, prefect_api_url: str) -> None:
+    sources = write_sources(tmp_path, live_site, interval="5s")
+    serve = ServeProcess(["--sources", str(sources), "--db", "/nonexistent/dir/x.duckdb"], prefect_api_url, tmp_path)
+    assert serve.exit_code() == 1, serve.text[-4000:]  # None: it served on, its runs failing with tracebacks
+    assert serve.output == [
+        'storyline: cannot open /nonexistent/dir/x.duckdb: IO Error: Cannot open file "/nonexistent/dir/x.duckdb": '
+        "No such file or directory\n"
+    ]
