@@ -1,6 +1,7 @@
 """Crash safety: an ingest killed with SIGKILL at random points loses nothing and duplicates nothing.
 
-A multi-batch ingest runs in a subprocess through the CLI and is killed 20 times, at random points
+A multi-batch ingest runs in a subprocess through the CLI and is killed ``STORYLINE_CRASH_KILLS`` times
+(default 10; half at a random point, half as soon as it holds the write lock), at random points
 spread over the whole run (after a random number of committed batches, plus a random delay that
 lands anywhere in the next batch: reading, extracting, clustering, writing or checkpointing).
 After each kill the database must open (DuckDB replays its write-ahead log), hold only whole
@@ -10,6 +11,7 @@ batches, and a re-run must complete with a final state equal to an uninterrupted
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -28,7 +30,7 @@ from pipeline.integrity import consistency_problems
 from pipeline.settings import Settings
 from pipeline.store import Store
 
-KILLS = 20
+KILLS = int(os.environ.get("STORYLINE_CRASH_KILLS", "10"))  # more for a longer hunt: each kill is a fresh draw
 ARTICLES = 160
 BATCH_SIZE = 20
 BATCHES = 9  # 160 articles + 4 malformed lines in batches of 20
