@@ -39,10 +39,10 @@ def test_flow_fails_when_nothing_can_be_ingested(tmp_path: Path, prefect_server:
 
 
 @pytest.mark.slow
-def test_console_script_runs_the_flow(seeds_dir: Path, tmp_path: Path) -> None:
-    """The real `storyline ingest` command, with its own temporary Prefect server."""
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
+def test_console_script_runs_the_flow(seeds_dir: Path, tmp_path: Path, prefect_api_url: str) -> None:
+    """The real `storyline ingest` command runs its flow on a Prefect server (the session's: starting one of
+    its own is tests/test_localserver.py's and tests/test_serve.py's part)."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     script = Path(sys.executable).with_name("storyline")
     db = tmp_path / "cli.duckdb"
     done = subprocess.run(
