@@ -1,0 +1,598 @@
+"""Lake: the store published as a DuckLake, so analysts read without ever touching the writer's file.
+
+The DuckDB file stays the record of truth. ``publish`` copies what changed since the last publication
+into a DuckLake (a catalog in SQLite or PostgreSQL, the rows in Parquet files) in two phases:
+
+1. *read*: open the DuckDB file read-only for a moment and copy the changed rows of each analyst table
+   into local staging Parquet files, then close it (the writer's next batch only ever waits for this);
+2. *write*: in one DuckLake transaction, delete the lake's old versions of those rows by key, insert the
+   staged ones, and record the new high-water marks in ``_storyline_publication``. The commit is one
+   snapshot: a publication killed at any point leaves the lake at its previous snapshot, marks included,
+   so the next one publishes exactly the rows still missing.
+
+Change markers, per table (what makes the incremental read cost grow with the new rows, not the store):
+articles by ``seq`` and by membership of a touched story; stories by ``updated_seq`` (every batch that
+changes a story's members rewrites its row with its last ``seq``) plus the stories merged away since;
+``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus the runs the
+lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import xxhash
+
+from .errors import LakeError, StoreError, StorylineError
+from .schema import VIEWS
+from .settings import LakeSettings, Settings
+from .store import Store
+
+ALIAS = "lake"
+PUBLICATION_TABLE = "_storyline_publication"
+EXTENSIONS = ("parquet", "sqlite_scanner", "postgres_scanner", "ducklake")
+_NULL_DEFAULT = re.compile(r"(\w+) := NULL\b")
+
+
+def lake_views(views: str = VIEWS) -> str:
+    """The store's views and macros as the lake can hold them.
+
+    DuckLake cannot store a macro parameter whose default is NULL (its commit fails on the type
+    "NULL"): such a parameter defaults to '' instead, and its casts treat '' as NULL.
+    """
+    for name in _NULL_DEFAULT.findall(views):
+        views = views.replace(f"CAST({name} AS ", f"CAST(nullif(CAST({name} AS VARCHAR), '') AS ")
+    return _NULL_DEFAULT.sub(r"\1 := ''", views)
+
+
+logger = logging.getLogger(__name__)
+VIEWS_DIGEST = xxhash.xxh64_hexdigest(lake_views().encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Marks:
+    """How far the lake has published the store: the high-water mark of each table's change marker."""
+
+    publication: int = 0
+    article_seq: int = 0
+    runs_started: datetime | None = None
+    rejections_seen: datetime | None = None
+    alerts_seen: datetime | None = None
+    database_id: str | None = None
+    views_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One published table: its row key, which rows changed since the marks, which lake rows they replace."""
+
+    name: str
+    key: str
+    changed: str
+    """SQL predicate over the store's rows; ``{seq}``, ``{runs}``, ``{rejections}``, ``{alerts}`` are the marks."""
+    replaced: str = ""
+    """Extra SQL predicate over the lake's rows deleted before the insert (beyond the staged keys)."""
+
+
+_TOUCHED = "(SELECT story_id FROM _touched)"
+TABLES: tuple[_Table, ...] = (
+    _Table("articles", "article_id", f"seq > {{seq}} OR story_id IN {_TOUCHED}"),
+    _Table("stories", "story_id", f"story_id IN {_TOUCHED}", replaced=f"story_id IN {_TOUCHED}"),
+    _Table("story_merges", "merged_story_id", "seq > {seq}"),
+    _Table(
+        "story_links",
+        "story_id || chr(31) || related_story_id",
+        f"story_id IN {_TOUCHED} OR related_story_id IN {_TOUCHED}",
+        replaced=f"story_id IN {_TOUCHED} OR related_story_id IN {_TOUCHED}",
+    ),
+    # A run the lake shows running may have finished, been marked interrupted, or (an idle tick) deleted.
+    _Table(
+        "runs",
+        "run_id",
+        "started_at >= {runs} OR run_id IN (SELECT run_id FROM _lake_running)",
+        replaced="status = 'running'",
+    ),
+    _Table("rejections", "source_uri || chr(31) || reason", "last_seen >= {rejections}"),
+    _Table("alerts", "alert_id", "greatest(created_at, last_attempt_at, delivered_at) >= {alerts}"),
+)
+PUBLISHED_TABLES = tuple(t.name for t in TABLES)
+
+
+@dataclass
+class PublicationReport:
+    """What one ``publish`` did."""
+
+    publication: int
+    snapshot: int | None
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows written per table (new or changed)."""
+    read_seconds: float = 0.0
+    """Time the DuckDB file was held (read-only) to stage the changes."""
+    write_seconds: float = 0.0
+    """Time spent writing the lake (the DuckDB file closed)."""
+    skipped: str = ""
+    """Why nothing was published (``up to date``, ``busy``), empty when a snapshot was committed."""
+
+    def summary(self) -> str:
+        """One line for the log or the terminal."""
+        if self.skipped:
+            return f"lake: nothing published ({self.skipped})"
+        rows = ", ".join(f"{name} {n}" for name, n in self.rows.items() if n)
+        return (
+            f"lake: publication {self.publication} (snapshot {self.snapshot}): {rows or 'no rows'}; "
+            f"database held {self.read_seconds:.2f} s, lake written in {self.write_seconds:.2f} s"
+        )
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    """What ``compact`` did."""
+
+    snapshots_expired: int
+    files_before: int
+    files_after: int
+    files_deleted: int
+
+
+# ---- connections -------------------------------------------------------------------------------------
+
+
+def extension_path(name: str) -> Path:
+    """The extension file shipped by the ``duckdb-extension-NAME`` package (``INSTALL`` needs the internet)."""
+    package = f"duckdb_extension_{name}"
+    try:
+        module = __import__(package)
+    except ImportError as exc:
+        raise LakeError(
+            f"the DuckDB {name} extension is not installed: pip install duckdb-extension-"
+            f"{name.replace('_', '-')}=={duckdb.__version__}"
+        ) from exc
+    return Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection, url: str) -> None:
+    """Load the extensions a DuckLake at ``url`` needs from their local packages."""
+    wanted = ["parquet", "postgres_scanner" if ":postgres:" in url else "sqlite_scanner", "ducklake"]
+    for name in wanted:
+        path = extension_path(name)
+        try:
+            con.execute(f"LOAD {_quote(str(path))}")
+        except duckdb.Error as exc:
+            raise LakeError(f"cannot load the DuckDB {name} extension from {path}: {_one_line(exc)}") from exc
+
+
+def resolve(lake: LakeSettings) -> tuple[str, str | None]:
+    """The catalog URL with a SQLite path made absolute, and the data path (default: beside a SQLite catalog).
+
+    Absolute, because DuckLake records the data path in the catalog and readers start elsewhere.
+    """
+    if not lake.url:
+        raise LakeError("no lake configured: pass --lake ducklake:sqlite:PATH or set [lake] url in the settings")
+    url, data = lake.url, lake.data_path
+    if url.startswith("ducklake:sqlite:"):
+        catalog = Path(url.removeprefix("ducklake:sqlite:")).expanduser().resolve()
+        url = f"ducklake:sqlite:{catalog}"
+        data = data or f"{catalog}.files"
+    if data and "://" not in data:
+        data = str(Path(data).expanduser().resolve())
+    return url, data
+
+
+def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session with the lake attached as ``lake`` (and in use: the macros need it)."""
+    url, data = resolve(lake)
+    con = duckdb.connect()
+    try:
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_progress_bar = false")
+        load_extensions(con, url)
+        options = ["READ_ONLY"] if read_only else []
+        if data and not read_only:
+            if "://" not in data:
+                Path(data).mkdir(parents=True, exist_ok=True)
+            options.append(f"DATA_PATH {_quote(data.rstrip('/') + '/')}")
+        if not read_only and url.startswith("ducklake:sqlite:"):
+            Path(url.removeprefix("ducklake:sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and url.startswith("ducklake:sqlite:") and not Path(url.removeprefix("ducklake:sqlite:")).exists():
+            raise LakeError(f"no lake at {url} (run `storyline publish` first)")
+        suffix = f" ({', '.join(options)})" if options else ""
+        con.execute(f"ATTACH {_quote(url)} AS {ALIAS}{suffix}")
+        con.execute(f"USE {ALIAS}")
+    except duckdb.Error as exc:
+        con.close()
+        raise LakeError(f"cannot attach the lake {url}: {_one_line(exc)}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def read_marks(con: duckdb.DuckDBPyConnection) -> Marks:
+    """The marks of the lake's latest publication (zero marks for a new lake)."""
+    if not _lake_has_table(con, PUBLICATION_TABLE):
+        return Marks()
+    rows = con.execute(
+        f"SELECT publication, article_seq, runs_started, rejections_seen, alerts_seen, database_id, views_digest "
+        f"FROM {ALIAS}.{PUBLICATION_TABLE} ORDER BY publication DESC LIMIT 1"
+    ).fetchall()
+    return Marks(*rows[0]) if rows else Marks()
+
+
+# ---- publishing ----------------------------------------------------------------------------------
+
+
+def publish(db: str, lake: LakeSettings, wait_seconds: float = 30.0, wait_for_lock: bool = True) -> PublicationReport:
+    """Publish what changed in the store at ``db`` since the lake's last publication, as one lake snapshot.
+
+    One publisher at a time per database (a lock file beside it); with ``wait_for_lock=False`` a busy
+    publisher makes this return at once, skipped, rather than wait.
+    """
+    with _publisher_lock(db, wait_for_lock) as locked:
+        if not locked:
+            return PublicationReport(0, None, skipped="another publication is running")
+        con = connect(lake, read_only=False)
+        try:
+            with tempfile.TemporaryDirectory(prefix="storyline-publish-") as staging:
+                return _publish(con, db, Path(staging), wait_seconds)
+        finally:
+            con.close()
+
+
+def _publish(con: duckdb.DuckDBPyConnection, db: str, staging: Path, wait_seconds: float) -> PublicationReport:
+    marks = read_marks(con)
+    running = [r[0] for r in con.execute(f"SELECT run_id FROM {ALIAS}.runs WHERE status = 'running'").fetchall()] \
+        if _lake_has_table(con, "runs") else []  # fmt: skip
+    started = time.monotonic()
+    staged, new_marks = _stage(db, marks, running, staging, wait_seconds)
+    read_seconds = time.monotonic() - started
+    changed = {name: rows for name, (_, rows) in staged.items()}
+    # Unchanged marks re-select only the rows at the marks (already published), unless a run was running.
+    if marks.publication and new_marks == marks and not running and not changed.get("stories"):
+        return PublicationReport(marks.publication, None, read_seconds=read_seconds, skipped="up to date")
+    if marks.database_id not in (None, new_marks.database_id):
+        raise LakeError(
+            f"the lake holds database {marks.database_id}, not {new_marks.database_id} ({db}): "
+            "publish each database to its own lake"
+        )
+    started = time.monotonic()
+    number = marks.publication + 1
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CALL {ALIAS}.set_commit_message('storyline', ?)",
+            [f"publication {number}: " + ", ".join(f"{n} {r}" for n, r in changed.items())],
+        )
+        touched = staging / "_touched.parquet"
+        for table in TABLES:
+            if table.name in staged:
+                _write_table(con, table, staged[table.name][0], touched, full=not marks.publication)
+        if marks.views_digest != VIEWS_DIGEST:
+            con.execute(lake_views())  # the lake is in use (USE lake): the views and macros are created in it
+        _record(con, number, new_marks, changed)
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    snapshot = con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchall()[0][0]
+    return PublicationReport(number, snapshot, changed, read_seconds, time.monotonic() - started)
+
+
+def _stage(
+    db: str, marks: Marks, running: list[str], staging: Path, wait_seconds: float
+) -> tuple[dict[str, tuple[Path, int]], Marks]:
+    """Copy the rows changed since ``marks`` into Parquet files under ``staging``, holding ``db`` read-only briefly."""
+    try:
+        store = Store.open(db, read_only=True, wait_seconds=wait_seconds)
+    except StoreError as exc:
+        raise LakeError(f"cannot read {db} to publish it: {exc}") from exc
+    with store:
+        con = store.con
+        full = not marks.publication
+        values = {
+            "seq": -1 if full else int(marks.article_seq),
+            "runs": _timestamp(None if full else marks.runs_started),
+            "rejections": _timestamp(None if full else marks.rejections_seen),
+            "alerts": _timestamp(None if full else marks.alerts_seen),
+        }
+        con.execute(
+            "CREATE TEMP TABLE _touched AS SELECT story_id FROM stories WHERE updated_seq > $seq OR $full "
+            "UNION SELECT merged_story_id FROM story_merges WHERE seq > $seq",
+            {"seq": values["seq"], "full": full},
+        )
+        _copy(con, "SELECT story_id FROM _touched", staging / "_touched.parquet")
+        con.register("_lake_running", pa.table({"run_id": pa.array(running, pa.string())}))
+        staged = {}
+        for table in TABLES:
+            if not store.has_table(table.name):
+                continue
+            path = staging / f"{table.name}.parquet"
+            predicate = "TRUE" if full else table.changed.format(**values)
+            staged[table.name] = (path, _copy(con, f"SELECT * FROM {table.name} WHERE {predicate}", path))
+        new_marks = Marks(
+            publication=marks.publication,
+            article_seq=max(marks.article_seq, _scalar(con, "SELECT coalesce(max(seq), 0) FROM articles")),
+            runs_started=_newest(marks.runs_started, _scalar(con, "SELECT max(started_at) FROM runs")),
+            rejections_seen=_newest(marks.rejections_seen, _scalar(con, "SELECT max(last_seen) FROM rejections")),
+            alerts_seen=_newest(
+                marks.alerts_seen,
+                _scalar(con, "SELECT max(greatest(created_at, last_attempt_at, delivered_at)) FROM alerts")
+                if store.has_table("alerts")
+                else None,
+            ),
+            database_id=store.database_id(),
+            views_digest=VIEWS_DIGEST,
+        )
+    return staged, new_marks
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, table: _Table, path: Path, touched: Path, full: bool) -> None:
+    """Replace the lake's versions of the staged rows (by key, and by ``table.replaced``) with the staged rows."""
+    staged = f"read_parquet({_quote(str(path))})"
+    target = f"{ALIAS}.{table.name}"
+    if not _lake_has_table(con, table.name):
+        con.execute(f"CREATE TABLE {target} AS SELECT * FROM {staged} LIMIT 0")
+    else:
+        _add_new_columns(con, table.name, staged)
+    if not full:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT * FROM read_parquet({_quote(str(touched))})")
+        replaced = f" OR {table.replaced}" if table.replaced else ""
+        con.execute(f"DELETE FROM {target} WHERE {table.key} IN (SELECT {table.key} FROM {staged}){replaced}")
+    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str, staged: str) -> None:
+    """Columns the store gained since the lake table was created are added to it (schema evolution)."""
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_name = ?", [ALIAS, name]
+    ).fetchall()}  # fmt: skip
+    for column, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall():
+        if column not in have:
+            con.execute(f'ALTER TABLE {ALIAS}.{name} ADD COLUMN "{column}" {kind}')
+
+
+def _record(con: duckdb.DuckDBPyConnection, number: int, marks: Marks, rows: dict[str, int]) -> None:
+    """Append this publication's marks to the lake, in the publication's own transaction."""
+    con.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {ALIAS}.{PUBLICATION_TABLE} (
+            publication BIGINT, published_at TIMESTAMP, article_seq BIGINT, runs_started TIMESTAMP,
+            rejections_seen TIMESTAMP, alerts_seen TIMESTAMP, database_id VARCHAR, views_digest VARCHAR,
+            rows MAP(VARCHAR, BIGINT)
+        )
+        """
+    )
+    con.execute(
+        f"INSERT INTO {ALIAS}.{PUBLICATION_TABLE} VALUES (?, localtimestamp, ?, ?, ?, ?, ?, ?, MAP(?, ?))",
+        [number, marks.article_seq, marks.runs_started, marks.rejections_seen, marks.alerts_seen,
+         marks.database_id, marks.views_digest, list(rows), list(rows.values())],
+    )  # fmt: skip
+
+
+@contextmanager
+def _publisher_lock(db: str, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on ``DB.publish.lock``: two publishers would stage the same changes twice.
+
+    The kernel drops it when its process dies, so a killed publication never blocks the next one.
+    """
+    path = Path(f"{db}.publish.lock")
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---- publishing from a run ----------------------------------------------------------------------
+
+
+class RunPublisher:
+    """Publishes a run on the ``[lake]`` policy: mid-run every N batches or seconds, and once at its end.
+
+    A mid-run publication runs in a child process (``python -m pipeline.lake``), so the run goes on
+    while the lake is written; it holds the database only while it stages the changes, between two
+    batches. At most one is in flight: a due publication finds the last one still running and is skipped.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.batches = 0
+        self.last = time.monotonic()
+        self.child: subprocess.Popen[bytes] | None = None
+
+    def after_batch(self) -> None:
+        """Count a committed batch (the database closed); start a publication if one is due."""
+        lake = self.settings.lake
+        if not lake.url:
+            return
+        self.batches += 1
+        due = (lake.every_batches and self.batches >= lake.every_batches) or (
+            lake.every_seconds and time.monotonic() - self.last >= lake.every_seconds
+        )
+        if not due or (self.child is not None and self.child.poll() is None):
+            return
+        self.batches, self.last = 0, time.monotonic()
+        command = [sys.executable, "-m", "pipeline.lake", self.settings.db, lake.url]
+        self.child = subprocess.Popen(command + ([lake.data_path] if lake.data_path else []))
+
+    def wait(self) -> None:
+        """Let a mid-run publication in flight finish."""
+        if self.child is not None:
+            self.child.wait()
+            self.child = None
+
+
+def publish_run(settings: Settings) -> PublicationReport | None:
+    """The end-of-run publication when ``[lake]`` is set; a failure is logged, never raised.
+
+    The run has committed whatever happens here: a lake that cannot be written now catches up at the
+    next publication, which publishes everything since the last one that committed.
+    """
+    if not settings.lake.url:
+        return None
+    try:
+        report = publish(settings.db, settings.lake, wait_seconds=settings.read_wait_seconds)
+    except StorylineError as exc:
+        logger.warning("the lake was not published: %s", exc)
+        return None
+    logger.info("%s", report.summary())
+    return report
+
+
+# ---- maintenance ---------------------------------------------------------------------------------
+
+
+def compact(db: str, lake: LakeSettings) -> CompactionReport:
+    """Merge small files, expire snapshots older than ``lake.expire_after_days``, delete unreferenced files.
+
+    Files of expired snapshots and orphans (Parquet written by a publication killed before its commit)
+    are deleted at once: sessions still reading an expired snapshot lose it.
+    """
+    with _publisher_lock(db, wait=True):
+        con = connect(lake, read_only=False)
+        try:
+            files_before = _file_count(con)
+            con.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')")
+            con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
+            con.execute(f"CALL ducklake_rewrite_data_files('{ALIAS}')")
+            con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
+            expired = con.execute(
+                f"SELECT count(*) FROM ducklake_expire_snapshots('{ALIAS}', older_than => now() - INTERVAL (?) SECOND)",
+                [int(lake.expire_after_days * 86400)],
+            ).fetchall()[0][0]
+            files_deleted = sum(
+                _scalar(con, f"SELECT count(*) FROM {function}('{ALIAS}', cleanup_all => true)")
+                for function in ("ducklake_cleanup_old_files", "ducklake_delete_orphaned_files")
+            )
+            return CompactionReport(int(expired), files_before, _file_count(con), files_deleted)
+        finally:
+            con.close()
+
+
+def _file_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Data and delete files of the lake's current snapshot."""
+    total = 0
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [ALIAS]
+    ).fetchall():
+        total += _scalar(con, f"SELECT count(*) FROM ducklake_list_files('{ALIAS}', '{name}')")
+    return total
+
+
+# ---- agreement -----------------------------------------------------------------------------------
+
+
+def disagreements(db: str, lake: LakeSettings, wait_seconds: float = 30.0) -> list[str]:
+    """Where the lake and the store differ: rows per published table, and story membership (empty: they agree)."""
+    membership = "SELECT count(*), coalesce(sum(hash(article_id, story_id)), 0) FROM articles"
+    with Store.open(db, read_only=True, wait_seconds=wait_seconds) as store:
+        ours = {t: _scalar(store.con, f"SELECT count(*) FROM {t}") for t in PUBLISHED_TABLES if store.has_table(t)}
+        our_members = store.con.execute(membership).fetchall()[0]
+        our_seq = _scalar(store.con, "SELECT coalesce(max(seq), 0) FROM articles")
+        database_id = store.database_id()
+    con = connect(lake)
+    try:
+        marks = read_marks(con)
+        theirs = {t: _scalar(con, f"SELECT count(*) FROM {t}") for t in ours if _lake_has_table(con, t)}
+        their_members = con.execute(membership).fetchall()[0] if "articles" in theirs else (0, 0)
+    finally:
+        con.close()
+    problems = []
+    if marks.database_id not in (None, database_id):
+        problems.append(f"the lake holds another database ({marks.database_id}, not {database_id})")
+    for name, count in ours.items():
+        if theirs.get(name) != count:
+            problems.append(f"{name}: {count} row(s) in the database, {theirs.get(name, 'no table')} in the lake")
+    if our_members != their_members:
+        problems.append("story membership differs (article -> story) between the database and the lake")
+    if problems and our_seq > marks.article_seq:
+        problems.append(
+            f"the database has articles up to seq {our_seq}, the lake up to {marks.article_seq}: "
+            "run `storyline publish` first"
+        )
+    return problems
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> int:
+    """Write a query's rows to a Parquet file; returns how many."""
+    return int(con.execute(f"COPY ({select}) TO {_quote(str(path))} (FORMAT parquet)").fetchall()[0][0])
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if a failed COMMIT left one (it usually ends it)."""
+    with suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
+
+
+def _lake_has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [ALIAS, name]
+        ).fetchall()[0][0]
+    )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str):  # type: ignore[no-untyped-def]
+    return con.execute(sql).fetchall()[0][0]
+
+
+def _newest(old: datetime | None, new: datetime | None) -> datetime | None:
+    return new if old is None else old if new is None else max(old, new)
+
+
+def _timestamp(value: datetime | None) -> str:
+    """A mark as a SQL literal (ours, never user text)."""
+    return "TIMESTAMP '-infinity'" if value is None else f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.lake DB URL [DATA_PATH]``: one publication, skipped if another is running
+    (how an ingest publishes mid-run without waiting for it)."""
+    args = sys.argv[1:] if argv is None else argv
+    lake = LakeSettings(url=args[1], data_path=args[2] if len(args) > 2 else None)
+    print(publish(args[0], lake, wait_for_lock=False).summary(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+__all__ = [
+    "CompactionReport",
+    "Marks",
+    "PublicationReport",
+    "RunPublisher",
+    "compact",
+    "connect",
+    "disagreements",
+    "publish",
+    "publish_run",
+]
