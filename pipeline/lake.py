@@ -406,7 +406,7 @@ def _publisher_lock(db: str, wait: bool) -> Iterator[bool]:
 class RunPublisher:
     """Publishes a run on the ``[lake]`` policy: mid-run every N batches or seconds, and once at its end.
 
-    A mid-run publication runs in a child process (``python -m pipeline.lake``), so the run goes on
+    A mid-run publication runs in a child process (``storyline publish``), so the run goes on
     while the lake is written; it holds the database only while it stages the changes, between two
     batches. At most one is in flight: a due publication finds the last one still running and is skipped.
     """
@@ -429,8 +429,8 @@ class RunPublisher:
         if not due or (self.child is not None and self.child.poll() is None):
             return
         self.batches, self.last = 0, time.monotonic()
-        command = [sys.executable, "-m", "pipeline.lake", self.settings.db, lake.url]
-        self.child = subprocess.Popen(command + ([lake.data_path] if lake.data_path else []))
+        command = [sys.executable, "-m", "pipeline.cli", "publish", "--db", self.settings.db, "--lake", lake.url]
+        self.child = subprocess.Popen(command + (["--data-path", lake.data_path] if lake.data_path else []))
 
     def wait(self) -> None:
         """Let a mid-run publication in flight finish."""
@@ -460,7 +460,8 @@ def publish_run(settings: Settings) -> PublicationReport | None:
 
 
 def compact(db: str, lake: LakeSettings) -> CompactionReport:
-    """Merge small files, expire snapshots older than ``lake.expire_after_days``, delete unreferenced files.
+    """Rewrite files with many replaced rows, merge small files, expire snapshots older than
+    ``lake.expire_after_days``, and delete the files no snapshot needs any more.
 
     Files of expired snapshots and orphans (Parquet written by a publication killed before its commit)
     are deleted at once: sessions still reading an expired snapshot lose it.
@@ -468,10 +469,10 @@ def compact(db: str, lake: LakeSettings) -> CompactionReport:
     with _publisher_lock(db, wait=True):
         con = connect(lake, read_only=False)
         try:
-            files_before = _file_count(con)
+            # Small publications are inlined in the catalog; written out as files, they can be merged.
             con.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')")
-            con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
-            con.execute(f"CALL ducklake_rewrite_data_files('{ALIAS}')")
+            files_before = _file_count(con)
+            con.execute(f"CALL ducklake_rewrite_data_files('{ALIAS}', delete_threshold => ?)", [lake.rewrite_deleted])
             con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
             expired = con.execute(
                 f"SELECT count(*) FROM ducklake_expire_snapshots('{ALIAS}', older_than => now() - INTERVAL (?) SECOND)",
@@ -572,18 +573,6 @@ def _quote(text: str) -> str:
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.lake DB URL [DATA_PATH]``: one publication, skipped if another is running
-    (how an ingest publishes mid-run without waiting for it)."""
-    args = sys.argv[1:] if argv is None else argv
-    lake = LakeSettings(url=args[1], data_path=args[2] if len(args) > 2 else None)
-    print(publish(args[0], lake, wait_for_lock=False).summary(), file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 __all__ = [
     "CompactionReport",

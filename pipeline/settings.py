@@ -309,6 +309,9 @@ class LakeSettings:
     """During a run, publish when this many seconds have passed since the last publication (0: never mid-run)."""
     expire_after_days: float = 7.0
     """``storyline publish --compact`` expires snapshots older than this (time travel reaches this far back)."""
+    rewrite_deleted: float = 0.1
+    """``--compact`` rewrites a Parquet file once this fraction of its rows was replaced by later publications
+    (a changed row is deleted from its file and written again); files with deletes are not merged."""
 
     def __post_init__(self) -> None:
         if self.url is not None and not str(self.url).startswith("ducklake:"):
@@ -316,7 +319,11 @@ class LakeSettings:
         if not isinstance(self.every_batches, int) or isinstance(self.every_batches, bool) or self.every_batches < 0:
             raise ConfigError(f"LakeSettings.every_batches must be a non-negative integer, got {self.every_batches!r}")
         _seconds(self, "every_seconds")
-        _seconds(self, "expire_after_days")
+        if isinstance(self.expire_after_days, bool) or not isinstance(self.expire_after_days, int | float) \
+                or self.expire_after_days < 0:  # fmt: skip
+            raise ConfigError(f"lake.expire_after_days must be a number >= 0, got {self.expire_after_days!r}")
+        if not isinstance(self.rewrite_deleted, int | float) or not 0 <= self.rewrite_deleted <= 1:
+            raise ConfigError(f"lake.rewrite_deleted must be between 0 and 1, got {self.rewrite_deleted!r}")
 
 
 @dataclass(frozen=True)
