@@ -16,6 +16,7 @@ from conftest import SEEDS, ecb_records, write_jsonl
 from reliability import cli_process
 
 from bench.corpus import make_records
+from bench.pgserver import PostgresServer, postgres_bin
 from pipeline import lake as lakemod
 from pipeline.cli import main
 from pipeline.errors import LakeError
@@ -260,3 +261,37 @@ def test_compaction_merges_files_and_keeps_the_data(stores: tuple[str, str], tmp
         lake_fingerprints(lake, "AT (VERSION => 1)")
     assert main(["publish", "--db", after, "--lake", lake.url, "--compact"]) == 0
     assert "compacted" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (initdb in a temp folder, 127.0.0.1 only)."""
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_postgres_catalog_serves_readers_in_other_processes(
+    stores: tuple[str, str], postgres: PostgresServer, tmp_path: Path
+) -> None:
+    before, after = stores
+    url = "ducklake:postgres:" + postgres.create_database("storyline_lake")
+    lake = LakeSettings(url=url, data_path=str(tmp_path / "files"))
+    publish(before, lake)
+    counts = {
+        str(store_fingerprints(db)["story_overview"][0]) for db in (before, after)
+    }  # what a reader may see: either snapshot
+    absent = str(tmp_path / "elsewhere.duckdb")  # readers on "other machines" have no database file at all
+    sql = "SELECT count(*) AS n FROM story_overview"
+    readers = [cli_process("sql", "--db", absent, "--lake-url", url, "--format", "csv", sql) for _ in range(3)]
+    writer = cli_process("publish", "--db", after, "--lake", url, "--data-path", lake.data_path or "")
+    readers += [cli_process("sql", "--db", absent, "--lake-url", url, "--format", "csv", sql) for _ in range(2)]
+    for reader in readers:
+        out, err = reader.communicate(timeout=120)
+        assert reader.returncode == 0, err
+        assert out.splitlines()[1] in counts
+    assert writer.wait(timeout=120) == 0
+    assert lake_fingerprints(lake) == store_fingerprints(after)
+    assert disagreements(after, lake) == []
