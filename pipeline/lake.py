@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,7 @@ def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnec
                 Path(data).mkdir(parents=True, exist_ok=True)
             options.append(f"DATA_PATH {_quote(data.rstrip('/') + '/')}")
         if not read_only and url.startswith("ducklake:sqlite:"):
-            Path(url.removeprefix("ducklake:sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+            _write_ahead_log(Path(url.removeprefix("ducklake:sqlite:")))
         if read_only and url.startswith("ducklake:sqlite:") and not Path(url.removeprefix("ducklake:sqlite:")).exists():
             raise LakeError(f"no lake at {url} (run `storyline publish` first)")
         suffix = f" ({', '.join(options)})" if options else ""
@@ -218,6 +219,23 @@ def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnec
         con.close()
         raise
     return con
+
+
+def _write_ahead_log(catalog: Path) -> None:
+    """Put a SQLite catalog in WAL mode (it stays so): readers then never hold up a publication's commit.
+
+    In SQLite's default mode a reader's open transaction (a dashboard's query, a ``BEGIN`` ... ``COMMIT``)
+    blocks the writer's commit until it ends: a reader holding one for 3 s held the commit 3 s.
+    """
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(catalog, timeout=30)
+    try:
+        if con.execute("PRAGMA journal_mode").fetchall()[0][0] != "wal":
+            con.execute("PRAGMA journal_mode=WAL").fetchall()
+    except sqlite3.OperationalError as exc:  # readers on it now: WAL is set on a later publication
+        logger.info("could not put the lake catalog %s in WAL mode yet: %s", catalog, exc)
+    finally:
+        con.close()
 
 
 def read_marks(con: duckdb.DuckDBPyConnection) -> Marks:
@@ -247,6 +265,8 @@ def publish(db: str, lake: LakeSettings, wait_seconds: float = 30.0, wait_for_lo
         try:
             with tempfile.TemporaryDirectory(prefix="storyline-publish-") as staging:
                 return _publish(con, db, Path(staging), wait_seconds)
+        except duckdb.Error as exc:  # the lake's previous snapshot stands; the next publication catches up
+            raise LakeError(f"publishing {db} to {lake.url} failed: {_one_line(exc)}") from exc
         finally:
             con.close()
 
@@ -449,7 +469,7 @@ def publish_run(settings: Settings) -> PublicationReport | None:
         return None
     try:
         report = publish(settings.db, settings.lake, wait_seconds=settings.read_wait_seconds)
-    except StorylineError as exc:
+    except (StorylineError, OSError) as exc:
         logger.warning("the lake was not published: %s", exc)
         return None
     logger.info("%s", report.summary())

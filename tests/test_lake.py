@@ -295,3 +295,25 @@ def test_a_postgres_catalog_serves_readers_in_other_processes(
     assert writer.wait(timeout=120) == 0
     assert lake_fingerprints(lake) == store_fingerprints(after)
     assert disagreements(after, lake) == []
+
+
+def test_a_column_the_database_gains_reaches_the_lake(stores: tuple[str, str], tmp_path: Path) -> None:
+    before, _ = stores
+    db = str(tmp_path / "evolving.duckdb")
+    shutil.copyfile(before, db)
+    lake = lake_at(tmp_path / "lake")
+    publish(db, lake)
+    with duckdb.connect(db) as con:  # as a later schema might: a new column, filled for new rows only
+        con.execute("ALTER TABLE articles ADD COLUMN published_ts TIMESTAMPTZ")
+        con.execute("UPDATE articles SET published_ts = TIMESTAMPTZ '2021-08-20 10:00:00+00' WHERE seq = 300")
+        con.execute(
+            "UPDATE stories SET updated_seq = 301 WHERE story_id = (SELECT story_id FROM articles WHERE seq = 300)"
+        )
+    report = publish(db, lake)
+    assert report.rows["articles"] >= 1
+    con = connect(lake)
+    try:
+        assert con.execute("SELECT count(published_ts) FROM articles").fetchall() == [(1,)]
+    finally:
+        con.close()
+    assert disagreements(db, lake) == []
