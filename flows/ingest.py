@@ -81,7 +81,7 @@ def ingest_flow(
     # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
     index = CandidateIndex.for_database(settings.db)
     batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
-    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: mid-run, in a child process
+    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
     try:
         with PreparePool(settings) as pool:
             on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
@@ -97,7 +97,7 @@ def ingest_flow(
     except BaseException as exc:
         close_run(settings, run_id, report, exc)
         raise
-    publisher.wait()
+    publisher.close()
     close_run(settings, run_id, report)
     save_index(settings, index)
     deliver_run_alerts(settings, report)

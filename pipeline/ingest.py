@@ -227,7 +227,7 @@ def run_batches(
     from .parallel import PreparePool  # deferred: parallel builds on this module
 
     report = IngestReport()
-    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: mid-run, in a child process
+    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
     with PreparePool(settings) as pool:
         # Workers extract and fingerprint the next batch while this process clusters and stores this one.
         for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
@@ -238,7 +238,7 @@ def run_batches(
             publisher.after_batch()
             if progress:
                 progress(report, total)
-    publisher.wait()
+    publisher.close()
     return report
 
 
