@@ -36,7 +36,8 @@ from _common import ROOT
 
 from bench.corpus import write_corpus
 from pipeline.integrity import CHECKS
-from pipeline.lake import disagreements, read_marks
+from pipeline.lake import read_marks
+from pipeline.lakeupkeep import disagreements
 from pipeline.settings import LakeSettings
 
 ANALYST_QUERIES = (

@@ -53,7 +53,8 @@ def lake_settings(settings: Settings, url: str | None, data_path: str | None = N
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the changes since the last publication as one lake snapshot; then compact, if asked."""
-    from .lake import compact, publish
+    from .lake import publish
+    from .lakeupkeep import compact
 
     settings = Settings.load(args.config, db=args.db)
     lake = lake_settings(settings, args.lake, args.data_path)
@@ -80,7 +81,7 @@ def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: igno
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
     from .integrity import CHECKS
-    from .lake import disagreements
+    from .lakeupkeep import disagreements
 
     lake = lake_settings(settings, args.lake)
     problems = []

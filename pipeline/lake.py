@@ -10,6 +10,8 @@ into a DuckLake (a catalog in SQLite or PostgreSQL, the rows in Parquet files) i
    snapshot: a publication killed at any point leaves the lake at its previous snapshot, marks included,
    so the next one publishes exactly the rows still missing.
 
+Maintenance (compaction) and the agreement check with the database are in ``pipeline.lakeupkeep``.
+
 Change markers, per table (what makes the incremental read cost grow with the new rows, not the store):
 articles by ``seq`` and by membership of a touched story; stories by ``updated_seq`` (every batch that
 changes a story's members rewrites its row with its last ``seq``) plus the stories merged away since;
@@ -136,16 +138,6 @@ class PublicationReport:
         )
 
 
-@dataclass(frozen=True)
-class CompactionReport:
-    """What ``compact`` did."""
-
-    snapshots_expired: int
-    files_before: int
-    files_after: int
-    files_deleted: int
-
-
 # ---- connections -------------------------------------------------------------------------------------
 
 
@@ -238,7 +230,7 @@ def _write_ahead_log(catalog: Path) -> None:
 
 def read_marks(con: duckdb.DuckDBPyConnection) -> Marks:
     """The marks of the lake's latest publication (zero marks for a new lake)."""
-    if not _lake_has_table(con, PUBLICATION_TABLE):
+    if not lake_has_table(con, PUBLICATION_TABLE):
         return Marks()
     rows = con.execute(
         f"SELECT publication, article_seq, runs_started, rejections_seen, alerts_seen, database_id, views_digest "
@@ -263,7 +255,7 @@ def publish(
     publisher makes this return at once, skipped, rather than wait. ``con``: a writable ``connect(lake)``
     to reuse (loading the extensions costs ~0.3 s of CPU a connection); by default one of its own.
     """
-    with _publisher_lock(db, wait_for_lock) as locked:
+    with publisher_lock(db, wait_for_lock) as locked:
         if not locked:
             return PublicationReport(0, None, skipped="another publication is running")
         own = con is None
@@ -427,7 +419,7 @@ def _record(con: duckdb.DuckDBPyConnection, number: int, marks: Marks, rows: dic
 
 
 @contextmanager
-def _publisher_lock(db: str, wait: bool) -> Iterator[bool]:
+def publisher_lock(db: str, wait: bool) -> Iterator[bool]:
     """An exclusive lock on ``DB.publish.lock``: two publishers would stage the same changes twice.
 
     The kernel drops it when its process dies, so a killed publication never blocks the next one.
@@ -509,81 +501,6 @@ def publish_run(settings: Settings) -> PublicationReport | None:
     return report
 
 
-# ---- maintenance ---------------------------------------------------------------------------------
-
-
-def compact(db: str, lake: LakeSettings) -> CompactionReport:
-    """Rewrite files with many replaced rows, merge small files, expire snapshots older than
-    ``lake.expire_after_days``, and delete the files no snapshot needs any more.
-
-    Files of expired snapshots and orphans (Parquet written by a publication killed before its commit)
-    are deleted at once: sessions still reading an expired snapshot lose it.
-    """
-    with _publisher_lock(db, wait=True):
-        con = connect(lake, read_only=False)
-        try:
-            # Small publications are inlined in the catalog; written out as files, they can be merged.
-            con.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')")
-            files_before = _file_count(con)
-            con.execute(f"CALL ducklake_rewrite_data_files('{ALIAS}', delete_threshold => ?)", [lake.rewrite_deleted])
-            con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
-            expired = con.execute(
-                f"SELECT count(*) FROM ducklake_expire_snapshots('{ALIAS}', older_than => now() - INTERVAL (?) SECOND)",
-                [int(lake.expire_after_days * 86400)],
-            ).fetchall()[0][0]
-            files_deleted = sum(
-                _scalar(con, f"SELECT count(*) FROM {function}('{ALIAS}', cleanup_all => true)")
-                for function in ("ducklake_cleanup_old_files", "ducklake_delete_orphaned_files")
-            )
-            return CompactionReport(int(expired), files_before, _file_count(con), files_deleted)
-        finally:
-            con.close()
-
-
-def _file_count(con: duckdb.DuckDBPyConnection) -> int:
-    """Data and delete files of the lake's current snapshot."""
-    total = 0
-    for (name,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [ALIAS]
-    ).fetchall():
-        total += _scalar(con, f"SELECT count(*) FROM ducklake_list_files('{ALIAS}', '{name}')")
-    return total
-
-
-# ---- agreement -----------------------------------------------------------------------------------
-
-
-def disagreements(db: str, lake: LakeSettings, wait_seconds: float = 30.0) -> list[str]:
-    """Where the lake and the store differ: rows per published table, and story membership (empty: they agree)."""
-    membership = "SELECT count(*), coalesce(sum(hash(article_id, story_id)), 0) FROM articles"
-    with Store.open(db, read_only=True, wait_seconds=wait_seconds) as store:
-        ours = {t: _scalar(store.con, f"SELECT count(*) FROM {t}") for t in PUBLISHED_TABLES if store.has_table(t)}
-        our_members = store.con.execute(membership).fetchall()[0]
-        our_seq = _scalar(store.con, "SELECT coalesce(max(seq), 0) FROM articles")
-        database_id = store.database_id()
-    con = connect(lake)
-    try:
-        marks = read_marks(con)
-        theirs = {t: _scalar(con, f"SELECT count(*) FROM {t}") for t in ours if _lake_has_table(con, t)}
-        their_members = con.execute(membership).fetchall()[0] if "articles" in theirs else (0, 0)
-    finally:
-        con.close()
-    problems = []
-    if marks.database_id not in (None, database_id):
-        problems.append(f"the lake holds another database ({marks.database_id}, not {database_id})")
-    for name, count in ours.items():
-        if theirs.get(name) != count:
-            problems.append(f"{name}: {count} row(s) in the database, {theirs.get(name, 'no table')} in the lake")
-    if our_members != their_members:
-        problems.append("story membership differs (article -> story) between the database and the lake")
-    if problems and our_seq > marks.article_seq:
-        problems.append(
-            f"the database has articles up to seq {our_seq}, the lake up to {marks.article_seq}: "
-            "run `storyline publish` first"
-        )
-    return problems
-
-
 # ---- helpers -------------------------------------------------------------------------------------
 
 
@@ -598,7 +515,8 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
-def _lake_has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def lake_has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the attached lake has this table."""
     return bool(
         con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [ALIAS, name]
@@ -627,14 +545,4 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-__all__ = [
-    "CompactionReport",
-    "Marks",
-    "PublicationReport",
-    "RunPublisher",
-    "compact",
-    "connect",
-    "disagreements",
-    "publish",
-    "publish_run",
-]
+__all__ = ["Marks", "PublicationReport", "RunPublisher", "connect", "publish", "publish_run", "read_marks"]

@@ -21,7 +21,8 @@ from pipeline import lake as lakemod
 from pipeline.cli import main
 from pipeline.errors import LakeError
 from pipeline.ingest import ingest_paths
-from pipeline.lake import PUBLISHED_TABLES, compact, connect, disagreements, publish, read_marks
+from pipeline.lake import PUBLISHED_TABLES, connect, publish, read_marks
+from pipeline.lakeupkeep import compact, disagreements
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
 
