@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SEEDS, ecb_records, write_jsonl
+from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 from reliability import cli_process
 
 from bench.corpus import make_records
@@ -318,3 +319,35 @@ def test_a_column_the_database_gains_reaches_the_lake(stores: tuple[str, str], t
     finally:
         con.close()
     assert disagreements(db, lake) == []
+
+
+def test_the_sql_examples_of_docs_lake_run_on_a_lake(stores: tuple[str, str], tmp_path: Path) -> None:
+    before, after = stores
+    lake = lake_at(tmp_path)
+    publish(before, lake)
+    publish(after, lake)
+    with duckdb.connect(before, read_only=True) as con:  # a story of the first snapshot
+        story = con.execute("SELECT story_id FROM stories ORDER BY article_count DESC LIMIT 1").fetchall()[0][0]
+    text = (ROOT / "docs" / "lake.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 4
+    stand_ins = {  # the docs' paths, ids and moments, for this lake's
+        "/srv/storyline/lake/catalog.sqlite": lake.url.removeprefix("ducklake:sqlite:"),
+        "s4044bfb1edcb5792": story,
+        "now() - INTERVAL 1 DAY": "now()",
+        "VERSION => 3": "VERSION => 1",
+        "SNAPSHOT_TIME '2026-12-06 09:00:00'": "SNAPSHOT_VERSION 1",
+    }
+    con = duckdb.connect()
+    try:
+        lakemod.load_extensions(con, lake.url or "")
+        answers = []
+        for block in blocks:
+            for old, new in stand_ins.items():
+                block = block.replace(old, new)
+            for statement in duckdb.extract_statements(block):
+                rows = con.execute(statement).fetchall()
+            answers.append(rows)
+    finally:
+        con.close()
+    assert all(answers), answers  # top stories; snapshots; articles then; the story's timeline then
