@@ -342,6 +342,8 @@ def _stage(
                 continue
             path = staging / f"{table.name}.parquet"
             predicate = "TRUE" if full else table.changed.format(**values)
+            if table.name == "articles" and not full:
+                predicate = _by_seq(con, predicate)
             staged[table.name] = (path, _copy(con, f"SELECT * FROM {table.name} WHERE {predicate}", path))
         new_marks = Marks(
             publication=marks.publication,
@@ -358,6 +360,17 @@ def _stage(
             views_digest=VIEWS_DIGEST,
         )
     return staged, new_marks
+
+
+def _by_seq(con: duckdb.DuckDBPyConnection, predicate: str) -> str:
+    """The changed articles as a constant list of seqs, found on the narrow columns first.
+
+    Copying ``SELECT * ... WHERE seq > n OR story_id IN (...)`` read every column of every row group
+    (1.2 s at a million articles for 2,000 rows); the seqs are found in 40 ms, and a constant
+    ``seq IN (...)`` lets the scan skip the row groups without one (0.2 s).
+    """
+    seqs = [row[0] for row in con.execute(f"SELECT seq FROM articles WHERE {predicate} ORDER BY seq").fetchall()]
+    return f"seq IN ({', '.join(str(int(seq)) for seq in seqs)})" if seqs else "FALSE"
 
 
 def _write_table(
