@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -342,9 +343,10 @@ def _stage(
                 continue
             path = staging / f"{table.name}.parquet"
             predicate = "TRUE" if full else table.changed.format(**values)
+            select = f"SELECT * FROM {table.name} WHERE {predicate}"
             if table.name == "articles" and not full:
-                predicate = _by_seq(con, predicate)
-            staged[table.name] = (path, _copy(con, f"SELECT * FROM {table.name} WHERE {predicate}", path))
+                select = _articles_by_seq(con, predicate)
+            staged[table.name] = (path, _copy(con, select, path))
         new_marks = Marks(
             publication=marks.publication,
             article_seq=max(marks.article_seq, _scalar(con, "SELECT coalesce(max(seq), 0) FROM articles")),
@@ -362,15 +364,31 @@ def _stage(
     return staged, new_marks
 
 
-def _by_seq(con: duckdb.DuckDBPyConnection, predicate: str) -> str:
-    """The changed articles as a constant list of seqs, found on the narrow columns first.
+def _articles_by_seq(con: duckdb.DuckDBPyConnection, predicate: str) -> str:
+    """A SELECT of the changed articles by their seqs, found on the narrow columns first.
 
     Copying ``SELECT * ... WHERE seq > n OR story_id IN (...)`` read every column of every row group
-    (1.2 s at a million articles for 2,000 rows); the seqs are found in 40 ms, and a constant
-    ``seq IN (...)`` lets the scan skip the row groups without one (0.2 s).
+    (1.2 s at a million articles for 2,000 rows). The seqs are found in 40 ms; then each run of nearby
+    seqs is read by a ``seq BETWEEN`` range, which the scan's zone maps narrow to the vectors holding
+    them (0.05 s; one ``seq IN (...)`` list spanning the table took 0.2-0.3 s).
     """
-    seqs = [row[0] for row in con.execute(f"SELECT seq FROM articles WHERE {predicate} ORDER BY seq").fetchall()]
-    return f"seq IN ({', '.join(str(int(seq)) for seq in seqs)})" if seqs else "FALSE"
+    seqs = [int(r[0]) for r in con.execute(f"SELECT seq FROM articles WHERE {predicate} ORDER BY seq").fetchall()]
+    if not seqs:
+        return "SELECT * FROM articles WHERE FALSE"
+    parts = []
+    for lo, hi in _runs(seqs):
+        listed = ", ".join(map(str, seqs[lo:hi]))
+        parts.append(f"SELECT * FROM articles WHERE seq BETWEEN {seqs[lo]} AND {seqs[hi - 1]} AND seq IN ({listed})")
+    return " UNION ALL ".join(parts)
+
+
+def _runs(seqs: list[int], gap: int = 2048, most: int = 64) -> list[tuple[int, int]]:
+    """Index ranges of sorted ``seqs`` split where two are more than ``gap`` apart (a vector of rows),
+    at the ``most - 1`` widest such gaps."""
+    widest = sorted(range(1, len(seqs)), key=lambda i: seqs[i] - seqs[i - 1], reverse=True)[: most - 1]
+    cuts = sorted(i for i in widest if seqs[i] - seqs[i - 1] > gap)
+    bounds = [0, *cuts, len(seqs)]
+    return list(pairwise(bounds))
 
 
 def _write_table(
