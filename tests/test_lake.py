@@ -159,6 +159,12 @@ def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishe
     before, after = stores
     rng = random.Random(SEED)
     old, new = store_fingerprints(before), store_fingerprints(after)
+    # How long a whole publication process takes here (start-up included): kills land within it.
+    reference = lake_at(tmp_path / "reference")
+    publish(before, reference)
+    started = time.monotonic()
+    assert cli_process("publish", "--db", after, "--lake", reference.url).wait() == 0
+    duration = time.monotonic() - started
     landed: Counter[str] = Counter()
     for trial in range(KILLS):
         lake = lake_at(tmp_path / f"lake-{trial}")
@@ -170,7 +176,7 @@ def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishe
         if in_write:  # as soon as it writes the lake's Parquet files, before its commit
             while process.poll() is None and sum(1 for p in data.rglob("*") if p.is_file()) == files_before:
                 time.sleep(0.002)
-        time.sleep(rng.uniform(0.0, 0.02 if in_write else 1.5))
+        time.sleep(rng.uniform(0.0, 0.02 if in_write else 0.9 * duration))
         landed["after_exit" if process.poll() is not None else "in_write" if in_write else "anywhere"] += 1
         process.send_signal(signal.SIGKILL)
         process.communicate()
