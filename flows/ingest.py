@@ -38,6 +38,7 @@ from pipeline.ingest import (
     save_index,
     store_batch,
 )
+from pipeline.lake import RunPublisher
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.parallel import PreparePool
 from pipeline.runreport import by_input
@@ -80,6 +81,7 @@ def ingest_flow(
     # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
     index = CandidateIndex.for_database(settings.db)
     batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
+    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
     try:
         with PreparePool(settings) as pool:
             on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
@@ -90,10 +92,12 @@ def ingest_flow(
                 # quote(): Prefect would otherwise walk every article and fingerprint of the batch looking
                 # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
                 report.add(store_task(quote(settings), quote(index), run_id, quote(prepared)))
+                publisher.after_batch()
                 logger.info("batch %d: %s", number, _progress(report))
     except BaseException as exc:
         close_run(settings, run_id, report, exc)
         raise
+    publisher.close()
     close_run(settings, run_id, report)
     save_index(settings, index)
     deliver_run_alerts(settings, report)

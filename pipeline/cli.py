@@ -13,6 +13,8 @@
     storyline search "QUERY"        ranked full-text search over stories and articles
     storyline sql "SELECT ..."      SQL on the database opened read-only; the last statement's rows (table, csv, jsonl)
     storyline report STORY_ID --html FILE   the story as a self-contained HTML page
+    storyline publish [--lake URL]  publish what changed to the DuckLake analysts read (--compact: maintenance)
+    storyline sql --lake "..."      ... and sql, stories, show, check read that lake, never the database file
 
 Exit codes: 0 success, 1 nothing could be ingested or the database is unusable, 2 bad arguments,
 3 the machine failed (disk full, file-size limit, quota, out of memory, too many open files, no permission
@@ -30,6 +32,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .clilake import add_lake_option, add_publish_parser
 from .errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
 from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
@@ -122,11 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="JSONL file with id, url, html or text (default stdin)")
     p.set_defaults(handler=cmd_extract)
 
-    p = with_db(sub.add_parser("stories", help="list stories, latest activity first"))
+    p = add_lake_option(with_db(sub.add_parser("stories", help="list stories, latest activity first")))
     p.add_argument("--limit", type=int, default=50, help="how many stories (default 50)")
     p.set_defaults(handler=cmd_stories)
 
-    p = with_db(sub.add_parser("show", help="show one story and its variants"))
+    p = add_lake_option(with_db(sub.add_parser("show", help="show one story and its variants")))
     p.add_argument("story_id", nargs="?", help="story id (default: the most recently updated story)")
     p.set_defaults(handler=cmd_show)
 
@@ -139,7 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="do not score the TF-IDF baseline beside Storyline")
     p.set_defaults(handler=cmd_evaluate)
 
-    p = with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
+    p = add_lake_option(
+        with_db(sub.add_parser("check", help="check the database's integrity (safe while an ingest runs)"))
+    )
     p.set_defaults(handler=cmd_check)
 
     p = with_db(sub.add_parser("export", help="export articles (jsonl to stdout) or every analyst table (to DIR)"))
@@ -166,7 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "jsonl"], default="table", dest="output")
     p.set_defaults(handler=cmd_search)
 
-    p = with_db(sub.add_parser("sql", help="run SQL on the database, opened read-only, and print the result"))
+    p = add_lake_option(
+        with_db(sub.add_parser("sql", help="run SQL on the database, opened read-only, and print the result"))
+    )
     p.add_argument("statement", help='SQL: one statement, or several separated by ";" (the last one is printed)')
     p.add_argument("--format", choices=["table", "csv", "jsonl"], default="table", dest="output")
     p.set_defaults(handler=cmd_sql)
@@ -175,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("story_id", help="story id (merged-away ids resolve to the story they joined)")
     p.add_argument("--html", required=True, metavar="FILE", help="HTML file to write")
     p.set_defaults(handler=cmd_report)
+
+    add_publish_parser(sub, with_db)
     return parser
 
 
@@ -298,6 +307,10 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .store import Store
 
     settings = _settings(args)
+    if getattr(args, "lake", None) is not None:  # --lake: the published DuckLake, never the database file
+        from .clilake import open_lake_store
+
+        return open_lake_store(args, settings)
     return Store.open(settings.db, read_only=True, wait_seconds=settings.read_wait_seconds)
 
 
@@ -443,6 +456,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
     from .integrity import consistency_problems, snapshot_problems
 
+    if args.lake is not None:
+        from .clilake import check_lake
+
+        return check_lake(args, _settings(args))
     with _open_store(args) as store:
         problems = consistency_problems(store) + snapshot_problems(_settings(args).db)
         articles, stories, running = store.con.execute(

@@ -11,6 +11,7 @@ Every error the library raises on purpose derives from ``StorylineError``::
     ├── NothingIngestedError     a run read input but could store none of it (terminal for that input)
     ├── DeliveryError            an alert could not be delivered (transient: retried on later runs)
     ├── SearchError              full-text search cannot run (no fts extension, no index, empty query)
+    ├── LakeError                the DuckLake copy cannot be published or read (no catalog, another database's)
     ├── WorkerCrashedError       an extraction worker process died mid-batch (transient: rerun)
     └── EnvironmentFailure       the machine failed (disk full, file-size limit, no memory, no file handles,
                                  no permission on the database): the run stops, its documents stay unread
@@ -75,6 +76,10 @@ class DeliveryError(StorylineError):
 
 class SearchError(StorylineError):
     """Full-text search cannot run: the fts extension is missing, there is no index, or the query is empty."""
+
+
+class LakeError(StorylineError):
+    """The DuckLake the store is published to cannot be attached, written or read (see pipeline/lake.py)."""
 
 
 class WorkerCrashedError(StorylineError):

@@ -22,6 +22,7 @@ from .errors import NothingIngestedError, StoreBusyError, StorylineError
 from .extract import extract
 from .fingerprint import TermWeighter, fingerprint_articles
 from .index import CandidateIndex
+from .lake import RunPublisher, publish_run
 from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
 from .notify import deliver_alerts
 from .runreport import split_by_source
@@ -205,6 +206,7 @@ def close_run(
         store.checkpoint()
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
+    publish_run(settings)  # [lake]: the run's changes become one lake snapshot (the database closed)
 
 
 def run_status(report: IngestReport, error: BaseException | None = None) -> str:
@@ -245,6 +247,7 @@ def run_batches(
     from .parallel import PreparePool  # deferred: parallel builds on this module
 
     report = IngestReport()
+    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
     with PreparePool(settings) as pool:
         # Workers extract and fingerprint the next batch while this process clusters and stores this one.
         for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
@@ -252,8 +255,10 @@ def run_batches(
                 time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
             with open_batch_store(settings) as store:
                 report.add(store_batch(store, index, run_id, prepared, settings))
+            publisher.after_batch()
             if progress:
                 progress(report, total)
+    publisher.close()
     return report
 
 

@@ -312,6 +312,39 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class LakeSettings:
+    """Where the store is published as a DuckLake for readers (the ``[lake]`` section; see docs/lake.md)."""
+
+    url: str | None = None
+    """The lake's catalog: ``ducklake:sqlite:PATH`` (one machine, no server) or ``ducklake:postgres:dbname=...
+    host=...`` (several machines). Unset: ``ingest`` and ``serve`` publish nothing."""
+    data_path: str | None = None
+    """Where the lake's Parquet files go (a folder or ``s3://...``); default ``PATH.files/`` beside a SQLite
+    catalog. A Postgres catalog needs one that every reader can reach."""
+    every_batches: int = 0
+    """During a run, publish after this many batches (0: only at the end of each run)."""
+    every_seconds: float = 0.0
+    """During a run, publish when this many seconds have passed since the last publication (0: never mid-run)."""
+    expire_after_days: float = 7.0
+    """``storyline publish --compact`` expires snapshots older than this (time travel reaches this far back)."""
+    rewrite_deleted: float = 0.1
+    """``--compact`` rewrites a Parquet file once this fraction of its rows was replaced by later publications
+    (a changed row is deleted from its file and written again); files with deletes are not merged."""
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not str(self.url).startswith("ducklake:"):
+            raise ConfigError(f"lake.url must start with ducklake: (ducklake:sqlite:PATH), got {self.url!r}")
+        if not isinstance(self.every_batches, int) or isinstance(self.every_batches, bool) or self.every_batches < 0:
+            raise ConfigError(f"LakeSettings.every_batches must be a non-negative integer, got {self.every_batches!r}")
+        _seconds(self, "every_seconds")
+        if isinstance(self.expire_after_days, bool) or not isinstance(self.expire_after_days, int | float) \
+                or self.expire_after_days < 0:  # fmt: skip
+            raise ConfigError(f"lake.expire_after_days must be a number >= 0, got {self.expire_after_days!r}")
+        if not isinstance(self.rewrite_deleted, int | float) or not 0 <= self.rewrite_deleted <= 1:
+            raise ConfigError(f"lake.rewrite_deleted must be between 0 and 1, got {self.rewrite_deleted!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one Storyline process."""
 
@@ -329,6 +362,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size")
@@ -443,6 +477,7 @@ __all__ = [
     "ExtractSettings",
     "FetchSettings",
     "FingerprintSettings",
+    "LakeSettings",
     "Settings",
     "duration_seconds",
     "replace",

@@ -18,7 +18,8 @@ from conftest import ROOT, SEEDS
 
 from pipeline.cli import main
 from pipeline.ingest import ingest_paths
-from pipeline.settings import Settings
+from pipeline.lake import publish
+from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -73,7 +74,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str
     shutil.copy(db, snapshot)
     with Store.open(db, read_only=True) as store:
         story_id = store.query("SELECT story_id FROM stories LIMIT 1")[0]["story_id"]
+    lake = f"ducklake:sqlite:{folder / 'storyline.lake.sqlite'}"  # docs/lake.md's commands read a published lake
+    publish(db, LakeSettings(url=lake))
     placeholders = {"STORY_ID": story_id, "path/storyline-snapshot.duckdb": str(snapshot)}
+    placeholders["ducklake:sqlite:storyline.lake.sqlite"] = lake
     return db, placeholders | dict.fromkeys(EXAMPLE_STORY_IDS, story_id)
 
 
