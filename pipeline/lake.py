@@ -16,7 +16,8 @@ Change markers, per table (what makes the incremental read cost grow with the ne
 articles by ``seq`` and by membership of a touched story; stories by ``updated_seq`` (every batch that
 changes a story's members rewrites its row with its last ``seq``) plus the stories merged away since;
 ``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus the runs the
-lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp.
+lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp; ``revisions``
+by the ``seq`` the revised article moved to.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ TABLES: tuple[_Table, ...] = (
     ),
     _Table("rejections", "source_uri || chr(31) || reason", "last_seen >= {rejections}"),
     _Table("alerts", "alert_id", "greatest(created_at, last_attempt_at, delivered_at) >= {alerts}"),
+    # A replaced version is written with the seq its article moves to, so it is new past the seq mark.
+    _Table("revisions", "article_id || chr(31) || CAST(revision AS VARCHAR)", "replaced_seq > {seq}"),
 )
 PUBLISHED_TABLES = tuple(t.name for t in TABLES)
 

@@ -134,6 +134,27 @@ def test_next_publication_writes_only_what_changed_as_one_snapshot(stores: tuple
     }
 
 
+def test_a_revised_article_and_its_replaced_version_reach_the_lake(seeds_dir: Path, tmp_path: Path) -> None:
+    """A changed file revises its article in the database; the next publication carries the new text and the
+    replaced version (``revisions``), and the lake agrees with the database."""
+    db, lake = str(tmp_path / "revised.duckdb"), lake_at(tmp_path)
+    ingest_paths([seeds_dir], Settings(db=db))
+    publish(db, lake)
+    seed = sorted(seeds_dir.iterdir())[0]
+    seed.write_text(seed.read_text(encoding="utf-8") + "\n\nCorrection: an earlier version misnamed the city.\n")
+    assert ingest_paths([seeds_dir], Settings(db=db)).revised == 1
+    publish(db, lake)
+    assert lake_fingerprints(lake) == store_fingerprints(db)
+    assert disagreements(db, lake) == []
+    con = connect(lake)
+    try:
+        assert con.execute("SELECT count(*) FROM revisions").fetchall() == [(1,)]
+        revised = con.execute("SELECT text FROM articles WHERE revision = 2").fetchall()
+    finally:
+        con.close()
+    assert len(revised) == 1 and "Correction: an earlier version" in revised[0][0]
+
+
 def test_the_database_is_free_while_the_lake_is_written(
     stores: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,8 +333,8 @@ def test_a_column_the_database_gains_reaches_the_lake(stores: tuple[str, str], t
     lake = lake_at(tmp_path / "lake")
     publish(db, lake)
     with duckdb.connect(db) as con:  # as a later schema might: a new column, filled for new rows only
-        con.execute("ALTER TABLE articles ADD COLUMN published_ts TIMESTAMPTZ")
-        con.execute("UPDATE articles SET published_ts = TIMESTAMPTZ '2021-08-20 10:00:00+00' WHERE seq = 300")
+        con.execute("ALTER TABLE articles ADD COLUMN embargo_until TIMESTAMPTZ")
+        con.execute("UPDATE articles SET embargo_until = TIMESTAMPTZ '2021-08-20 10:00:00+00' WHERE seq = 300")
         con.execute(
             "UPDATE stories SET updated_seq = 301 WHERE story_id = (SELECT story_id FROM articles WHERE seq = 300)"
         )
@@ -321,7 +342,7 @@ def test_a_column_the_database_gains_reaches_the_lake(stores: tuple[str, str], t
     assert report.rows["articles"] >= 1
     con = connect(lake)
     try:
-        assert con.execute("SELECT count(published_ts) FROM articles").fetchall() == [(1,)]
+        assert con.execute("SELECT count(embargo_until) FROM articles").fetchall() == [(1,)]
     finally:
         con.close()
     assert disagreements(db, lake) == []
