@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import make_id
+from .models import make_id
 from .outlet import OUTLET_SQL
 from .settings import AlertRule, AlertSettings
 from .store import Store

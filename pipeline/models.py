@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -160,3 +161,9 @@ COUNT_FIELDS = (
     "stories_grown",
     "stories_merged",
 )
+
+
+def make_id(prefix: str, *parts: str) -> str:
+    """A short deterministic id: the same input always gets the same id."""
+    digest = hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=8).hexdigest()
+    return f"{prefix}{digest}"

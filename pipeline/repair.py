@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from .cluster import BatchAssignment, _Batch, fold_story, make_id, query_terms, stories_overlap
+from .batchstate import Batch, BatchAssignment, fold_story, query_terms, stories_overlap
+from .models import make_id
 from .split import two_events
 from .store import StoryLink, StoryMerge, StoryState, StoryVariant
 
@@ -27,14 +28,14 @@ SPLIT_WINDOW = 32  # latest distinct variants of a grown story bisected for a sp
 REHOME_VARIANTS = 2
 
 
-def repair_batch(batch: _Batch, out: BatchAssignment) -> None:
+def repair_batch(batch: Batch, out: BatchAssignment) -> None:
     """Split look-alike events out of the stories the batch grew, then rehome its small new stories."""
     if batch.settings.cluster.split_min_variants:
         split_two_events(batch, out)
     rehome_small_stories(batch, out)
 
 
-def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
+def split_two_events(batch: Batch, out: BatchAssignment) -> None:
     """Split off the later of two look-alike events from each story this batch grew (one query for all).
 
     The latest ``SPLIT_WINDOW`` distinct variants of a story are bisected; the side without the
@@ -80,7 +81,7 @@ def split_two_events(batch: _Batch, out: BatchAssignment) -> None:
         ]
 
 
-def rehome_small_stories(batch: _Batch, out: BatchAssignment) -> None:
+def rehome_small_stories(batch: Batch, out: BatchAssignment) -> None:
     """Fold small stories into the larger stories they now match (one scoring query for the batch).
 
     An article that matched nothing when it arrived founds a story; the rest of its event may have

@@ -27,17 +27,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .batchstate import Batch, BatchAssignment, weighed
 from .models import Article, Fingerprint
 from .outlet import input_name, outlet_of
 from .store import ArticleRef, NewArticle, Store, StoryVariant
 from .words import word_count
-
-if TYPE_CHECKING:  # cluster builds on this module
-    from .cluster import BatchAssignment, _Batch
 
 __all__ = ["Document", "Plan", "plan_batch", "revise_batch_articles", "revise_stored_articles"]
 
@@ -140,9 +138,9 @@ def plan_batch(store: Store, items: Sequence[tuple[Article, Fingerprint]]) -> Pl
 
 
 class Reviser:
-    """Applies revisions to a batch under assignment (``cluster._Batch``) and its ``BatchAssignment``."""
+    """Applies revisions to a batch under assignment (``batchstate.Batch``) and its ``BatchAssignment``."""
 
-    def __init__(self, batch: _Batch, out: BatchAssignment, run_id: str, now: datetime):
+    def __init__(self, batch: Batch, out: BatchAssignment, run_id: str, now: datetime):
         self.batch, self.out, self.run_id, self.now = batch, out, run_id, now
 
     def revise(self, old: NewArticle, article: Article, fp: Fingerprint, seq: int, retired: int | None) -> NewArticle:
@@ -214,7 +212,7 @@ class Reviser:
 
 
 def revise_stored_articles(
-    batch: _Batch, out: BatchAssignment, steps: Sequence[Step], seq: int, run_id: str, now: datetime
+    batch: Batch, out: BatchAssignment, steps: Sequence[Step], seq: int, run_id: str, now: datetime
 ) -> int:
     """Apply the revisions of stored articles, each re-stored from ``seq`` on; returns the next free seq.
 
@@ -223,7 +221,6 @@ def revise_stored_articles(
     """
     if not steps:
         return seq
-    from .cluster import weighed  # cluster builds on this module
 
     store, index = batch.store, batch.index
     stored = {s.document.stored_seq for s in steps}
@@ -248,13 +245,12 @@ def revise_stored_articles(
 
 
 def revise_batch_articles(
-    batch: _Batch, out: BatchAssignment, steps: Sequence[Step], run_id: str, now: datetime
+    batch: Batch, out: BatchAssignment, steps: Sequence[Step], run_id: str, now: datetime
 ) -> None:
     """Apply the revisions of articles the batch itself adds (a record read twice with other text):
     the batch stores the last text under the seq the first one was given."""
     if not steps:
         return
-    from .cluster import weighed
 
     reviser = Reviser(batch, out, run_id, now)
     for step, (article, fp) in zip(steps, weighed(batch.index, [(s.article, s.fingerprint) for s in steps], set()),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cluster import BatchAssignment
+from .batchstate import BatchAssignment
 from .models import Article, Fingerprint, IngestReport, Rejection
 from .store import Store
 

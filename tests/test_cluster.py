@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.cli import main
-from pipeline.cluster import in_window, stories_overlap
+from pipeline.batchstate import in_window, stories_overlap
 from pipeline.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import StoryState
