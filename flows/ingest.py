@@ -2,6 +2,7 @@
 
 All the work is in ``pipeline``; this file only orchestrates it. Preparing a batch (extract +
 fingerprint) needs no database and runs in parallel: on the local process pool (``PreparePool``)
+from pipeline.prepare import PreparedBatch, batched, prepare_batch
 with the default task runner, or as ``prepare-batch`` tasks on Dask when the flow runs with a
 ``DaskTaskRunner`` (``run_ingest(..., dask=...)``). Storing stays in the flow process, one
 ``store-batch`` task per batch in input order: DuckDB takes one writer process, and the candidate
@@ -27,13 +28,10 @@ from prefect.utilities.annotations import quote
 from flows.reporting import publish_run_report
 from pipeline.index import CandidateIndex
 from pipeline.ingest import (
-    PreparedBatch,
-    batched,
     close_run,
     deliver_run_alerts,
     open_batch_store,
     open_for_run,
-    prepare_batch,
     raise_if_nothing_ingested,
     save_index,
     store_batch,
@@ -41,6 +39,7 @@ from pipeline.ingest import (
 from pipeline.lake import RunPublisher
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.parallel import PreparePool
+from pipeline.prepare import PreparedBatch, batched, prepare_batch
 from pipeline.runreport import by_input
 from pipeline.settings import Settings
 from pipeline.sources import count_files, read_paths

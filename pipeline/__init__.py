@@ -16,8 +16,9 @@ from .errors import (
     StorylineError,
 )
 from .extract import extract
-from .ingest import ingest_paths, prepare_batch, store_batch
+from .ingest import ingest_paths, store_batch
 from .models import Article, Assignment, Fingerprint, IngestReport, RawDocument, Rejection
+from .prepare import prepare_batch
 from .settings import Settings
 from .sources import read_paths
 from .store import Store

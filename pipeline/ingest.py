@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import islice
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .alerts import fire_alerts
 from .cluster import assign_batch
 from .errors import NothingIngestedError, StoreBusyError, StorylineError
-from .extract import extract
-from .fingerprint import TermWeighter, fingerprint_articles
 from .index import CandidateIndex
 from .lake import RunPublisher, publish_run
-from .models import Article, Fingerprint, IngestReport, RawDocument, Rejection
+from .models import IngestReport, RawDocument, Rejection
 from .notify import deliver_alerts
+from .parallel import PreparePool
+from .prepare import PreparedBatch, batched
 from .runreport import split_by_source
 from .search import refresh_search_index, start_search_index
 from .settings import Settings
@@ -34,47 +32,6 @@ from .store import NewArticle, Store, stored_vector
 
 Progress = Callable[[IngestReport, int], None]
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A batch after extraction and fingerprinting: ready to cluster and store."""
-
-    items: list[tuple[Article, Fingerprint]]
-    rejections: list[Rejection]
-    rejected_sources: list[str | None] = field(default_factory=list)
-    """The ``source`` of each rejected document, when it was known (for per-source reports)."""
-
-    @property
-    def read(self) -> int:
-        """Documents read in this batch (articles plus rejections)."""
-        return len(self.items) + len(self.rejections)
-
-
-def batched(items: Iterable[RawDocument | Rejection], size: int) -> Iterator[list[RawDocument | Rejection]]:
-    """Consecutive lists of at most ``size`` items."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def prepare_batch(
-    batch: Sequence[RawDocument | Rejection], settings: Settings, weighter: TermWeighter | None = None
-) -> PreparedBatch:
-    """Extract and fingerprint a batch (no database needed)."""
-    weighter = weighter or TermWeighter(settings.cluster)
-    articles: list[Article] = []
-    rejections: list[Rejection] = []
-    rejected_sources: list[str | None] = []
-    for raw in batch:
-        result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
-        if isinstance(result, Rejection):
-            rejections.append(result)
-            rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
-        else:
-            articles.append(result)
-    fingerprints = fingerprint_articles(articles, weighter, settings.fingerprint)  # one sketch pass per batch
-    return PreparedBatch(list(zip(articles, fingerprints, strict=True)), rejections, rejected_sources)
 
 
 def store_batch(
@@ -244,7 +201,6 @@ def run_batches(
     total: int = 0,
 ) -> IngestReport:
     """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
-    from .parallel import PreparePool  # deferred: parallel builds on this module
 
     report = IngestReport()
     publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run

@@ -26,8 +26,8 @@ from types import TracebackType
 
 from .errors import WorkerCrashedError
 from .fingerprint import TermWeighter
-from .ingest import PreparedBatch, prepare_batch
 from .models import RawDocument, Rejection
+from .prepare import PreparedBatch, prepare_batch
 from .settings import Settings
 
 MIN_PARALLEL_DOCUMENTS = 32

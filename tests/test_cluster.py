@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.cli import main
 from pipeline.batchstate import in_window, stories_overlap
+from pipeline.cli import main
 from pipeline.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import StoryState

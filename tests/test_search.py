@@ -16,7 +16,8 @@ from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 from pipeline.cli import main
 from pipeline.errors import SearchError
 from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths, open_for_run, prepare_batch, store_batch
+from pipeline.ingest import ingest_paths, open_for_run, store_batch
+from pipeline.prepare import prepare_batch
 from pipeline.search import (
     FTS_SCHEMA,
     append_to_search_index,

@@ -14,7 +14,8 @@ import pytest
 from pipeline.cli import main
 from pipeline.errors import StoreBusyError, StoreError
 from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths, prepare_batch, store_batch
+from pipeline.ingest import ingest_paths, store_batch
+from pipeline.prepare import prepare_batch
 from pipeline.schema import SCHEMA_VERSION
 from pipeline.settings import Settings
 from pipeline.sources import read_paths
