@@ -13,8 +13,7 @@ Every piece of stored text reaches the page through ``html.escape``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from difflib import SequenceMatcher
 from html import escape
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .errors import StorylineError
+from .report_data import Comparison, StoryReport, Variant
 from .report_page import PASSAGE_WORDS, render_page
 from .store import Store
 
@@ -40,45 +40,6 @@ LONG_TEXTS = 25_000_000  # product of word counts above which difflib may skip c
 CONTEXT_WORDS = 12  # unchanged words kept around each change in a diff; longer runs are folded
 TOKEN = re.compile(r"\n\s*\n|\S+")
 PUNCTUATION = "()[]{}\"'“”‘’.,;:!?*«»—–-"
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One article of the story, as the page shows it."""
-
-    article_id: str
-    outlet: str
-    title: str | None
-    text: str
-    relation: str
-    assigned_as: str
-    is_canonical: bool
-    published_at: date | None
-    published_ts: datetime | None  # UTC
-    ingested_at: datetime
-    url: str | None
-    near_duplicate_similarity: float | None
-    story_similarity: float | None
-    canonical_similarity: float | None
-    why_terms: tuple[str, ...]  # stored: the terms that weighed most when it joined the story
-    shared_terms: tuple[str, ...]  # computed: the heaviest terms it shares with the canonical
-
-
-@dataclass(frozen=True)
-class StoryReport:
-    """Everything the page needs about one story."""
-
-    story_id: str
-    requested_id: str
-    title: str | None
-    first_published: date | None
-    last_published: date | None
-    article_count: int
-    source_count: int
-    top_terms: tuple[str, ...]
-    canonical: Variant
-    variants: tuple[Variant, ...]  # every member except the canonical, in timeline order
-    related: tuple[tuple[str, str, float], ...]  # (how, other story id, similarity)
 
 
 def load_report(store: Store, story_id: str) -> StoryReport:
@@ -183,18 +144,6 @@ def outlet_name(source: str | None, sitename: str | None, url: str | None, sourc
 
 
 # ---- comparing a variant with the canonical ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A variant's text rendered against the canonical: ``mode`` is ``identical``, ``diff`` or ``terms``."""
-
-    mode: str
-    html: str
-    ratio: float  # share of words the two texts have in common, in order (SequenceMatcher ratio)
-    inserted: int = 0
-    deleted: int = 0
-    shared_passages: int = 0
 
 
 def tokens(text: str) -> list[str]:

@@ -1,13 +1,11 @@
-"""The HTML of the story page: layout, inline CSS and the SVG timeline (see report.py for the data)."""
+"""The HTML of the story page: layout, inline CSS and the SVG timeline (report_data.py holds what it shows)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .report import Comparison, StoryReport, Variant
+from .report_data import Comparison, StoryReport, Variant
 
 RELATION_COLOURS = {
     "canonical": "#1d4ed8",
