@@ -32,11 +32,11 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .clicommon import console, prefect_offline, print_summary, shown
 from .clilake import add_lake_option, add_publish_parser
 from .errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
 from .models import IngestReport, RawDocument, Rejection
 from .settings import DEFAULT_DB, Settings
-from .textclean import UNSAFE_CHARACTERS
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -210,7 +210,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except NothingIngestedError as exc:
         print(f"storyline: {exc}", file=sys.stderr)
         return 1
-    _print_summary(report, settings.db)
+    print_summary(report, settings.db)
     return 0
 
 
@@ -219,12 +219,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .clilive import serve
 
     return serve(args, _settings(args))
-
-
-def prefect_offline() -> None:
-    """A local run needs no server: Prefect starts a temporary one on 127.0.0.1. Keep it offline."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
@@ -250,22 +244,6 @@ def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
 def _print_progress(report: IngestReport, total_files: int) -> None:
     print(f"  read {report.read} document(s) from {total_files} file(s): {report.new} new, "
           f"{report.rejected} rejected", file=sys.stderr)  # fmt: skip
-
-
-def _print_summary(report: IngestReport, db: str) -> None:
-    c = report.counts()
-    print(
-        f"Ingested into {db}: read {c['read']}, new {c['new']}, unchanged {c['unchanged']}, revised {c['revised']}, "
-        f"exact duplicates {c['exact']}, near-duplicates {c['near_duplicate']}, rewrites {c['rewrite']}, "
-        f"rejected {c['rejected']}, stories created {c['stories_created']}, stories grown {c['stories_grown']}"
-    )
-    if report.alerts_fired or report.alerts_delivered or report.alerts_failed:
-        print(f"Alerts: {report.alerts_fired} fired, {report.alerts_delivered} delivered, "
-              f"{report.alerts_failed} failed (see `storyline alerts`)")  # fmt: skip
-    for rejection in report.rejections[:20]:
-        print(f"  rejected {rejection}")
-    if report.rejected > 20:
-        print(f"  ... and {report.rejected - 20} more (see the rejections table)")
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -342,12 +320,12 @@ def cmd_stories(args: argparse.Namespace) -> int:
     for name in ("story", "title", "articles", "sources", "first published", "last published"):
         table.add_column(name, overflow="fold")
     for r in rows:
-        title = Text(_shown(r["title"])) if r["lead"] is None else Text(_shown(_lead(r["lead"])), style="dim")
+        title = Text(shown(r["title"])) if r["lead"] is None else Text(shown(_lead(r["lead"])), style="dim")
         table.add_row(
             r["story_id"], title, str(r["article_count"]), str(r["source_count"]),
             _fmt(r["first_published"]), _fmt(r["last_published"]),
         )  # fmt: skip
-    _console().print(table)
+    console().print(table)
     return 0
 
 
@@ -394,10 +372,10 @@ def _print_story(s: dict[str, Any], variants: list[dict[str, Any]], related: lis
     """A story and its variants as rich Text, never markup: stored titles and terms are shown, not obeyed."""
     from rich.text import Text
 
-    out = _console()
+    out = console()
     if s["story_id"] != asked:
         out.print(Text(f"story {asked} was merged into {s['story_id']}", style="dim"))
-    out.print(Text(_shown(s["title"]) or "(untitled)", style="bold"))
+    out.print(Text(shown(s["title"]) or "(untitled)", style="bold"))
     out.print(
         Text(
             f"story {s['story_id']}: {s['article_count']} article(s) from {s['source_count']} source(s), "
@@ -405,33 +383,17 @@ def _print_story(s: dict[str, Any], variants: list[dict[str, Any]], related: lis
         )
     )
     for v in variants:
-        source = _shown(v["source"] or _short_uri(v["source_uri"]))
+        source = shown(v["source"] or _short_uri(v["source_uri"]))
         out.print(
             Text.assemble("\n", (f"{v['relation']:<15}", "bold"), f" {v['article_id']}  {_published(v)}  {source}")
         )
-        out.print(Text(f"  {_shown(v['title']) or '(untitled)'}"))
+        out.print(Text(f"  {shown(v['title']) or '(untitled)'}"))
         why = f"assigned as {v['assigned_as']}; {_similarity(v)}"
         if v["shared_terms"]:
-            why += f"; shared: {', '.join(_shown(term) for term in v['shared_terms'])}"
+            why += f"; shared: {', '.join(shown(term) for term in v['shared_terms'])}"
         out.print(Text(f"  {why}", style="dim"))
     for r in related:
         out.print(Text(f"\n{r['how']} story {r['other']} (similarity {r['similarity']:.2f})"))
-
-
-def _shown(value: object) -> str:
-    """A stored value made safe for a terminal: control and bidi characters written as escapes (``\\x1b``).
-
-    Extraction strips them, but a database written before it did may still hold them.
-    """
-    text = "" if value is None else str(value)
-    return UNSAFE_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def _console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    # Piped output has no terminal width; do not fold tables to 80 columns then.
-    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -495,7 +457,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["rule"], r["story_id"], r["condition"], r["status"],
             str(r["attempts"]), r["last_error"] or "",
         )  # fmt: skip
-    _console().print(table)
+    console().print(table)
     return 0
 
 
@@ -519,10 +481,10 @@ def _snippet_text(snippet: Snippet) -> Text:
     text, done = Text(), 0
     for start, end in sorted(snippet.highlights):
         start = max(start, done)  # overlapping spans: each character once
-        text.append(_shown(snippet.text[done:start]))
-        text.append(_shown(snippet.text[start:end]), style="bold yellow")
+        text.append(shown(snippet.text[done:start]))
+        text.append(shown(snippet.text[start:end]), style="bold yellow")
         done = max(done, end)
-    text.append(_shown(snippet.text[done:]))
+    text.append(shown(snippet.text[done:]))
     return text
 
 
@@ -550,10 +512,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         table.add_column(name, overflow="fold")
     for hit in hits:
         table.add_row(
-            f"{hit.score:.2f}", hit.story_id, Text(_shown(hit.title) or "(untitled)"), _fmt(hit.first_published),
+            f"{hit.score:.2f}", hit.story_id, Text(shown(hit.title) or "(untitled)"), _fmt(hit.first_published),
             f"{hit.source_count} ({hit.matched_articles} matched)", _snippet_text(hit.snippet),
         )  # fmt: skip
-    _console().print(table)
+    console().print(table)
     return 0
 
 

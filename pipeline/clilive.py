@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from .cli import _print_summary, prefect_offline
+from .clicommon import prefect_offline, print_summary
 from .errors import ConfigError, StorylineError
 from .fetch import FetchProgress
 from .ingest import check_database, stored_anything
@@ -107,6 +107,6 @@ def _print_reports(reports: list[SourceReport], db: str) -> int:
     for report in reports:
         print(report.summary())
     total = total_report(reports)
-    _print_summary(total, db)
+    print_summary(total, db)
     # Like files: reading something and storing none of it is a failure; finding nothing new is not.
     return 1 if total.read and not stored_anything(total) else 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from .cli import _console, _shown
+from .clicommon import console, shown
 from .errors import QueryError
 
 FORMATS = ("table", "csv", "jsonl")
@@ -88,7 +88,7 @@ def print_result(result: QueryResult | None, fmt: str) -> None:
             record = dict(zip(result.columns, row, strict=True))
             sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_value) + "\n")
     else:
-        _console().print(_table(result))
+        console().print(_table(result))
 
 
 def _table(result: QueryResult):  # type: ignore[no-untyped-def]
@@ -97,9 +97,9 @@ def _table(result: QueryResult):  # type: ignore[no-untyped-def]
 
     table = Table(title=f"{len(result.rows)} row{'' if len(result.rows) == 1 else 's'}")
     for name in result.columns:
-        table.add_column(Text(_shown(name)), overflow="fold")
+        table.add_column(Text(shown(name)), overflow="fold")
     for row in result.rows:
-        table.add_row(*(Text("NULL", style="dim") if v is None else Text(_shown(_cell(v))) for v in row))
+        table.add_row(*(Text("NULL", style="dim") if v is None else Text(shown(_cell(v))) for v in row))
     return table
 
 
