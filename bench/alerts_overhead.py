@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.alerts import evaluate_batch
-from pipeline.ingest import ingest_paths
+from pipeline.alerts.rules import evaluate_batch
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import AlertRule, AlertSettings, Settings
 from pipeline.store import Store
 

@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # this checkout's pipeline, not the one installed in the venv
     sys.path.insert(0, str(ROOT))
 
-from pipeline.fingerprint import TermWeighter, fingerprint_article  # noqa: E402
-from pipeline.index import CandidateIndex  # noqa: E402
-from pipeline.ingest import PreparedBatch, store_batch  # noqa: E402
+from pipeline.cluster.candidates import CandidateIndex  # noqa: E402
+from pipeline.fingerprint.fingerprints import TermWeighter, fingerprint_article  # noqa: E402
 from pipeline.models import Article  # noqa: E402
+from pipeline.run.ingest import PreparedBatch, store_batch  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
@@ -49,7 +49,7 @@ class Corpus:
     def __init__(self, seed: int = 1):
         from wordfreq import top_n_list, zipf_frequency
 
-        from pipeline.fingerprint import STOP_ZIPF
+        from pipeline.fingerprint.fingerprints import STOP_ZIPF
 
         words = top_n_list("en", 40000)
         # function words: weightless in story vectors, as in real text

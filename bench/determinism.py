@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.evaluate import bcubed
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ExtractSettings, Settings
 from pipeline.store import Store
 

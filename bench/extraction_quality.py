@@ -7,7 +7,7 @@ text must contain ("with") and boilerplate it must not ("without"). As trafilatu
 does, a "with" passage found is a true positive and one missing a false negative; a "without"
 passage found is a false positive and one missing a true negative. This prints precision, recall,
 F1 and accuracy for the two HTML modes Storyline has (``extract.fast_html`` off and on), through
-``pipeline.htmlextract``: trafilatura's public ``bare_extraction`` with the options Storyline uses.
+``pipeline.extract.html``: trafilatura's public ``bare_extraction`` with the options Storyline uses.
 Both rows are also the quality of the single-process baseline ``bench/ingest_throughput.py`` times,
 which calls trafilatura with the same options. trafilatura was tuned on this set, so the figures are
 in-sample: a regression check, not proof of quality on other pages.
@@ -22,8 +22,8 @@ import time
 
 from _common import HTML_EVAL, machine
 
-from pipeline.htmlextract import TrafilaturaExtractor
-from pipeline.sources import decode
+from pipeline.extract.html import TrafilaturaExtractor
+from pipeline.sources.files import decode
 
 
 def normalise(text: str) -> str:

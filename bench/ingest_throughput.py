@@ -18,12 +18,12 @@ warm-up on a few pages:
 * storyline: the whole library ingest (``ingest_paths``, the path of ``storyline ingest --no-prefect``)
   into a fresh DuckDB file: read, extract (trafilatura fast mode, metadata, language) and fingerprint
   on ``--workers`` processes, then cluster and write each batch in one transaction. Storyline calls
-  trafilatura through its public API only (``pipeline.htmlextract``), so the ratio measures the
+  trafilatura through its public API only (``pipeline.extract.html``), so the ratio measures the
   pipeline around extraction, not a faster extractor.
 
 Both sides are warm when timed, as a long-running process (``storyline serve``, a Prefect worker) is:
 the baseline has imported trafilatura and run it once, and the pipeline has started its forkserver,
-which preparation workers fork from with the library imported and warmed (``pipeline.preload``).
+which preparation workers fork from with the library imported and warmed (``pipeline.run.preload``).
 What that one-off start costs a cold process is printed too.
 
 Prints pages/s of each (median of the repeats) and the ratio to the faster baseline. The pipeline's share of the machine
@@ -43,9 +43,9 @@ from pathlib import Path
 
 from _common import HTML_EVAL, children_cpu, machine, median, timed
 
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ExtractSettings, Settings
-from pipeline.sources import decode
+from pipeline.sources.files import decode
 
 
 def build_pages(path: Path, pages: int) -> int:
@@ -74,7 +74,7 @@ def _extract_share(args: tuple[Path, int, int]) -> int:
     """Extract every ``step``-th page of the file, starting at ``first`` (one process's share)."""
     import trafilatura
 
-    from pipeline.htmlextract import DATE_PARAMS
+    from pipeline.extract.html import DATE_PARAMS
 
     path, first, step = args
     done = 0

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.fetch import AddressPolicy, Fetcher
-from pipeline.fetchstate import known_urls
 from pipeline.settings import FetchSettings
+from pipeline.sources.fetch import AddressPolicy, Fetcher
+from pipeline.sources.fetchstate import known_urls
 from pipeline.store import Store
 
 

@@ -10,7 +10,7 @@
 2. Writes a probe of 1,000 real articles: the 772 ECB+ dev texts plus 228 trimmed, datelined
    copies of them (syndication), as JSONL.
 3. Ingests the probe, each time in a fresh child process through the library path
-   (``pipeline.ingest.ingest_paths``: extraction, fingerprints, candidate index, assignment,
+   (``pipeline.run.ingest.ingest_paths``: extraction, fingerprints, candidate index, assignment,
    transactions), once into an empty store and once into the million-article store, and prints
    the wall and CPU time of each (CPU: steadier on a shared machine), the ratios, the child's peak
    memory, the start-up cost of the candidate index, and the database size per article.
@@ -47,7 +47,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from _common import children_cpu, median  # noqa: E402
 
-from pipeline.index import CandidateIndex, snapshot_path  # noqa: E402
+from pipeline.cluster.candidates import CandidateIndex, snapshot_path  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.store import Store, term_key  # noqa: E402
 
@@ -66,7 +66,7 @@ class Vocabulary:
     def __init__(self, rng: np.random.Generator):
         from wordfreq import top_n_list, zipf_frequency
 
-        from pipeline.fingerprint import STOP_ZIPF
+        from pipeline.fingerprint.fingerprints import STOP_ZIPF
 
         words = top_n_list("en", 50_000)
         common = [w for w in words[:300] if w.isalpha() and zipf_frequency(w, "en") >= STOP_ZIPF]
@@ -261,7 +261,7 @@ def prepare_store(template: Path, snapshot: Path) -> None:
 
 def _snapshot_current(snapshot: Path, store: Store) -> bool:
     """Whether the index snapshot is in this version's format and covers the whole store."""
-    from pipeline.index import SNAPSHOT_FORMAT
+    from pipeline.cluster.candidates import SNAPSHOT_FORMAT
 
     try:
         version = snapshot / (snapshot / "CURRENT").read_text().strip()
@@ -287,7 +287,7 @@ def write_probe(path: Path, count: int = 1000, seed: int = 3) -> None:
 
 def child(db: str, probe: str) -> None:
     """Ingest the probe into ``db`` and print what it cost (runs in its own process)."""
-    from pipeline import ingest as ingest_module
+    from pipeline.run import ingest as ingest_module
 
     loads: list[float] = []
     original_refresh = CandidateIndex.refresh

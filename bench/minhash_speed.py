@@ -5,7 +5,7 @@
 Both sides start from the article text and end with 128-permutation signatures of its word
 3-shingles. Baseline: the shingle strings (normalised text, joined word triples, encoded), then
 ``datasketch.MinHash.bulk`` with its default hashing (SHA-1 per shingle). Ours:
-``pipeline.fingerprint.signatures`` (one xxh64 per word, shingle hashes and datasketch's own
+``pipeline.fingerprint.fingerprints.signatures`` (one xxh64 per word, shingle hashes and datasketch's own
 permutations in numpy). The articles are real ECB+ texts concatenated to ``--words`` words. The two
 run alternately, ``--repeats`` times each after a warm-up; the medians are reported, from wall time
 and from this process's CPU time (the CPU-time ratio is the steadier one on a busy machine).
@@ -18,7 +18,7 @@ import argparse
 from _common import articles_of, ecb_texts, machine, median, timed
 from datasketch import MinHash
 
-from pipeline.fingerprint import shingles, signatures
+from pipeline.fingerprint.fingerprints import shingles, signatures
 from pipeline.settings import FingerprintSettings
 
 

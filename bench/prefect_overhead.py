@@ -7,7 +7,7 @@ PREFECT_HOME; its start-up is NOT timed) and runs one small warm-up flow (the fi
 process also sets up the client: not timed either). Then ingests the same JSONL of real HTML pages
 (as bench/ingest_throughput.py builds it) alternately through the flow (``flows.ingest.ingest_flow``:
 batches prepared on the local process pool, one ``store-batch`` task per batch) and through the
-library (``pipeline.ingest.ingest_paths``), each run into a fresh DuckDB file, and prints the
+library (``pipeline.run.ingest.ingest_paths``), each run into a fresh DuckDB file, and prints the
 median wall time of each and their ratio.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import machine, median, timed
 from ingest_throughput import build_pages
 
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 
 

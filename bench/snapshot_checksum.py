@@ -3,7 +3,7 @@
     python bench/snapshot_checksum.py [--gb 3] [--files 14] [--dir /tmp]
 
 Writes ``--gb`` GB of random bytes as ``--files`` .npy-sized files (a million-article snapshot is
-~3 GB), then times ``pipeline.index.file_checksum`` (xxh3_64 read in 16 MB chunks, what a load
+~3 GB), then times ``pipeline.cluster.candidates.file_checksum`` (xxh3_64 read in 16 MB chunks, what a load
 verifies) over all of them: from the page cache (the usual case: the previous run just wrote or
 read them) and, after ``posix_fadvise(DONTNEED)`` evicts them, from disk.
 """
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.index import file_checksum
+from pipeline.cluster.candidates import file_checksum
 
 
 def _evict(path: Path) -> None:

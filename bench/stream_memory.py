@@ -3,7 +3,7 @@
     python bench/stream_memory.py [--gb 2.5] [--prepare 2000] [--dir /tmp]
 
 Writes a JSONL of ``--gb`` gigabytes (real ECB+ articles repeated with new ids, a few bad lines
-mixed in) to a temporary file, reads it to the end through ``pipeline.sources.read_paths`` (the
+mixed in) to a temporary file, reads it to the end through ``pipeline.sources.files.read_paths`` (the
 reader every ingest uses), sampling the process's resident memory every 20,000 lines, then prepares
 the first ``--prepare`` documents through ``prepare_batch`` batch by batch (Python allocations traced)
 and deletes the file. Prints the file size and the memory figures: they do not grow with the file.
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from _common import ECB_DEV, machine
 
-from pipeline.ingest import batched, prepare_batch
 from pipeline.models import Rejection
+from pipeline.run.ingest import batched, prepare_batch
 from pipeline.settings import ExtractSettings, Settings
-from pipeline.sources import read_paths
+from pipeline.sources.files import read_paths
 
 
 def write_jsonl(path: Path, gigabytes: float) -> int:

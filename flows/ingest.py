@@ -2,7 +2,7 @@
 
 All the work is in ``pipeline``; this file only orchestrates it. Preparing a batch (extract +
 fingerprint) needs no database and runs in parallel: on the local process pool (``PreparePool``)
-from pipeline.prepare import PreparedBatch, batched, prepare_batch
+from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 with the default task runner, or as ``prepare-batch`` tasks on Dask when the flow runs with a
 ``DaskTaskRunner`` (``run_ingest(..., dask=...)``). Storing stays in the flow process, one
 ``store-batch`` task per batch in input order: DuckDB takes one writer process, and the candidate
@@ -26,8 +26,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.reporting import publish_run_report
-from pipeline.index import CandidateIndex
-from pipeline.ingest import (
+from pipeline.cluster.candidates import CandidateIndex
+from pipeline.lake import RunPublisher
+from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.run.counts import by_input
+from pipeline.run.ingest import (
     close_run,
     deliver_run_alerts,
     open_batch_store,
@@ -36,13 +39,10 @@ from pipeline.ingest import (
     save_index,
     store_batch,
 )
-from pipeline.lake import RunPublisher
-from pipeline.models import IngestReport, RawDocument, Rejection
-from pipeline.parallel import PreparePool
-from pipeline.prepare import PreparedBatch, batched, prepare_batch
-from pipeline.runreport import by_input
+from pipeline.run.parallel import PreparePool
+from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 from pipeline.settings import Settings
-from pipeline.sources import count_files, read_paths
+from pipeline.sources.files import count_files, read_paths
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner

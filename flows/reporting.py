@@ -3,7 +3,7 @@
 Reusable by any flow that ingests: pass a mapping of source name -> ``IngestReport`` (per source
 counts and the story ids it created/grew). Prefect automations can react to the events (an event
 trigger expecting ``storyline.story.created`` or ``storyline.story.grown``; see docs/alerts.md).
-Thresholds belong to Storyline's own alert rules. Everything computed here comes from ``pipeline.runreport``.
+Thresholds belong to Storyline's own alert rules. Everything computed here comes from ``pipeline.run.counts``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.events import Event, emit_event
 
 from pipeline.models import IngestReport
-from pipeline.runreport import report_rows, story_events
+from pipeline.run.counts import report_rows, story_events
 from pipeline.store import Store
 
 ARTIFACT_KEY = "storyline-run-report"

@@ -1,6 +1,6 @@
 """The Prefect flow for live sources: one task per source (with retries), and the schedules to serve.
 
-All the work is in ``pipeline.live``: a source task lists the feed or sitemap (conditional GET),
+All the work is in ``pipeline.run.live``: a source task lists the feed or sitemap (conditional GET),
 skips what is stored, fetches the rest and ingests it in batches. Retrying a task is safe: URLs it
 already stored or finally rejected are skipped on the next attempt. A failed source does not stop
 the others; the flow fails at the end, naming it.
@@ -27,13 +27,13 @@ from prefect.runner import Runner
 from prefect.states import Completed, State
 
 from flows.reporting import publish_run_report
+from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import StorylineError
-from pipeline.index import CandidateIndex
-from pipeline.ingest import close_run, deliver_run_alerts, open_for_run, save_index
-from pipeline.live import SourceReport, ingest_source, total_report
 from pipeline.models import IngestReport
+from pipeline.run.ingest import close_run, deliver_run_alerts, open_for_run, save_index
+from pipeline.run.live import SourceReport, ingest_source, total_report
 from pipeline.settings import Settings
-from pipeline.sourceconfig import SourceSpec, gather_sources, load_sources
+from pipeline.sources.config import SourceSpec, gather_sources, load_sources
 
 
 @task(name="ingest-source", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60])

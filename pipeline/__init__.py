@@ -6,7 +6,7 @@ The pipeline in data-flow order: ``sources`` -> ``extract`` -> ``fingerprint`` -
 ``flows/`` are thin wrappers around ``prepare_batch`` and ``store_batch``.
 """
 
-from .errors import (
+from pipeline.errors import (
     ConfigError,
     DeliveryError,
     NothingIngestedError,
@@ -15,13 +15,13 @@ from .errors import (
     StoreError,
     StorylineError,
 )
-from .extract import extract
-from .ingest import ingest_paths, store_batch
-from .models import Article, Assignment, Fingerprint, IngestReport, RawDocument, Rejection
-from .prepare import prepare_batch
-from .settings import Settings
-from .sources import read_paths
-from .store import Store
+from pipeline.extract.article import extract
+from pipeline.models import Article, Assignment, Fingerprint, IngestReport, RawDocument, Rejection
+from pipeline.run.ingest import ingest_paths, store_batch
+from pipeline.run.prepare import prepare_batch
+from pipeline.settings import Settings
+from pipeline.sources.files import read_paths
+from pipeline.store import Store
 
 __all__ = [
     "Article",

@@ -32,8 +32,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from .errors import ConfigError
-from .sources import parse_date, plausible_date
+from pipeline.errors import ConfigError
+from pipeline.sources.files import parse_date, plausible_date
 
 __all__ = [
     "DEFAULT_THRESHOLD",

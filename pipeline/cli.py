@@ -32,17 +32,17 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .clicommon import console, prefect_offline, print_summary, shown
-from .clilake import add_lake_option, add_publish_parser
-from .errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
-from .models import IngestReport, RawDocument, Rejection
-from .settings import DEFAULT_DB, Settings
+from pipeline.clicommon import console, prefect_offline, print_summary, shown
+from pipeline.clilake import add_lake_option, add_publish_parser
+from pipeline.errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
+from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from .evaluate import Evaluation
-    from .search import Snippet
+    from pipeline.evaluate import Evaluation
+    from pipeline.search import Snippet
 
 EXPORT_COLUMNS = (
     "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "published_ts",
@@ -195,14 +195,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow and print its summary."""
     settings = _settings(args, batch_size=args.batch_size)
     if args.feed or args.sitemap or args.urls or args.sources:
-        from .clilive import ingest_live
+        from pipeline.clilive import ingest_live
 
         return ingest_live(args, settings)
     if not args.paths:
         raise ConfigError("give PATHs to ingest, or live sources (--feed, --sitemap, --urls, --sources)")
     try:
         if args.no_prefect:
-            from .ingest import ingest_paths
+            from pipeline.run.ingest import ingest_paths
 
             report = ingest_paths(args.paths, settings, progress=_print_progress)
         else:
@@ -216,13 +216,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one scheduled deployment per live source until interrupted."""
-    from .clilive import serve
+    from pipeline.clilive import serve
 
     return serve(args, _settings(args))
 
 
 def _run_flow(args: argparse.Namespace, settings: Settings) -> IngestReport:
-    from .ingest import check_database
+    from pipeline.run.ingest import check_database
 
     check_database(settings)  # a bad --db: one line now, not a server start and a failed run's tracebacks
     prefect_offline()
@@ -248,8 +248,8 @@ def _print_progress(report: IngestReport, total_files: int) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Extraction alone: JSONL records in, clean JSONL out; bad records reported on stderr."""
-    from .extract import extract
-    from .sources import parse_jsonl_line
+    from pipeline.extract.article import extract
+    from pipeline.sources.files import parse_jsonl_line
 
     settings = _settings(args)
     stream = sys.stdin.buffer if args.input == "-" else _open_input(args.input)
@@ -282,11 +282,11 @@ def _open_input(path: str) -> TextIO:
 
 
 def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .store import Store
+    from pipeline.store import Store
 
     settings = _settings(args)
     if getattr(args, "lake", None) is not None:  # --lake: the published DuckLake, never the database file
-        from .clilake import open_lake_store
+        from pipeline.clilake import open_lake_store
 
         return open_lake_store(args, settings)
     return Store.open(settings.db, read_only=True, wait_seconds=settings.read_wait_seconds)
@@ -344,7 +344,7 @@ def _lead(text: str, width: int = LEAD_CHARS) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
-    from .report import related_stories, timeline_order
+    from pipeline.storypage.build import related_stories, timeline_order
 
     original_id = args.story_id
     with _open_store(args) as store:
@@ -416,10 +416,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
-    from .integrity import consistency_problems, snapshot_problems
+    from pipeline.integrity import consistency_problems, snapshot_problems
 
     if args.lake is not None:
-        from .clilake import check_lake
+        from pipeline.clilake import check_lake
 
         return check_lake(args, _settings(args))
     with _open_store(args) as store:
@@ -439,9 +439,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """Print alerts as a table, newest first (after delivering due ones with --retry)."""
     from rich.table import Table
 
-    from .alerts import list_alerts
-    from .notify import deliver_alerts
-    from .store import Store
+    from pipeline.alerts.notify import deliver_alerts
+    from pipeline.alerts.rules import list_alerts
+    from pipeline.store import Store
 
     settings = _settings(args)
     if args.retry:
@@ -462,7 +462,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _export_tables(args: argparse.Namespace) -> int:
-    from .export import export_tables
+    from pipeline.export import export_tables
 
     if not args.directory:
         raise ConfigError(f"--format {args.format} needs a directory: storyline export --format {args.format} DIR")
@@ -493,7 +493,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from .search import ensure_search_index, search_stories
+    from pipeline.search import ensure_search_index, search_stories
 
     db = _settings(args).db
     if args.limit < 1:
@@ -521,7 +521,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run SQL on the database opened read-only (waiting for an ingest's gap) and print the last result."""
-    from .clisql import print_result, run_statements
+    from pipeline.clisql import print_result, run_statements
 
     with _open_store(args) as store:
         result = run_statements(store.con, args.statement)
@@ -531,8 +531,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Flag (or unflag) a story for watched_story rules."""
-    from .alerts import unwatch_story, watch_story
-    from .store import Store
+    from pipeline.alerts.rules import unwatch_story, watch_story
+    from pipeline.store import Store
 
     with Store.open(_settings(args).db) as store:
         if args.remove:
@@ -548,7 +548,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one story as a self-contained HTML page."""
-    from .report import write_report
+    from pipeline.storypage.build import write_report
 
     with _open_store(args) as store:
         path = write_report(store, args.story_id, args.html)
@@ -558,7 +558,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Ingest labelled data into temporary databases and print clustering scores per order, beside the baseline's."""
-    from .evaluate import evaluate_file
+    from pipeline.evaluate import evaluate_file
 
     settings = Settings.load(args.config)
     orders: list[int | None] = list(args.shuffle) if args.shuffle else [None]
@@ -627,7 +627,7 @@ def _fmt(value: object) -> str:
 
 def _published(row: dict[str, Any]) -> str:
     """An article's publication date, with its UTC time when the input gave one (midnight: a date alone)."""
-    from .report import published_time
+    from pipeline.storypage.build import published_time
 
     moment = published_time(row)
     if moment is None or moment.time() == time():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .models import IngestReport
-from .textclean import UNSAFE_CHARACTERS
+from pipeline.extract.textclean import UNSAFE_CHARACTERS
+from pipeline.models import IngestReport
 
 
 def prefect_offline() -> None:

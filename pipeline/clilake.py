@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from .settings import LakeSettings, Settings
+from pipeline.settings import LakeSettings, Settings
 
 
 def add_lake_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -53,8 +53,8 @@ def lake_settings(settings: Settings, url: str | None, data_path: str | None = N
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the changes since the last publication as one lake snapshot; then compact, if asked."""
-    from .lake import publish
-    from .lakeupkeep import compact
+    from pipeline.lake import publish
+    from pipeline.lakeupkeep import compact
 
     settings = Settings.load(args.config, db=args.db)
     lake = lake_settings(settings, args.lake, args.data_path)
@@ -71,8 +71,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """A read-only ``Store`` over the lake (its views and macros in use), for the read commands."""
-    from .lake import connect, resolve
-    from .store import Store
+    from pipeline.lake import connect, resolve
+    from pipeline.store import Store
 
     lake = lake_settings(settings, args.lake)
     return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
@@ -80,8 +80,8 @@ def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: igno
 
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
-    from .integrity import CHECKS
-    from .lakeupkeep import disagreements
+    from pipeline.integrity import CHECKS
+    from pipeline.lakeupkeep import disagreements
 
     lake = lake_settings(settings, args.lake)
     problems = []

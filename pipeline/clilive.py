@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from .clicommon import prefect_offline, print_summary
-from .errors import ConfigError, StorylineError
-from .fetch import FetchProgress
-from .ingest import check_database, stored_anything
-from .live import SourceReport, ingest_sources, total_report
-from .models import IngestReport
-from .settings import Settings
-from .sourceconfig import gather_sources, load_sources
+from pipeline.clicommon import prefect_offline, print_summary
+from pipeline.errors import ConfigError, StorylineError
+from pipeline.models import IngestReport
+from pipeline.run.ingest import check_database, stored_anything
+from pipeline.run.live import SourceReport, ingest_sources, total_report
+from pipeline.settings import Settings
+from pipeline.sources.config import gather_sources, load_sources
+from pipeline.sources.fetch import FetchProgress
 
 
 def ingest_live(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from .clicommon import console, shown
-from .errors import QueryError
+from pipeline.clicommon import console, shown
+from pipeline.errors import QueryError
 
 FORMATS = ("table", "csv", "jsonl")
 READ_ONLY_MARKER = "read-only mode"

@@ -14,11 +14,11 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .baseline import DEFAULT_THRESHOLD, DEFAULT_WINDOW_DAYS, cluster_documents, document_from_record
-from .errors import ConfigError
-from .ingest import ingest_paths
-from .settings import Settings
-from .store import Store
+from pipeline.baseline import DEFAULT_THRESHOLD, DEFAULT_WINDOW_DAYS, cluster_documents, document_from_record
+from pipeline.errors import ConfigError
+from pipeline.run.ingest import ingest_paths
+from pipeline.settings import Settings
+from pipeline.store import Store
 
 
 @dataclass(frozen=True)

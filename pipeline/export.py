@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .errors import ConfigError
-from .schema import SCHEMA_VERSION
-from .store import Store
+from pipeline.errors import ConfigError
+from pipeline.schema import SCHEMA_VERSION
+from pipeline.store import Store
 
 __all__ = ["EXPORT_TABLES", "FORMATS", "ExportReport", "export_tables"]
 

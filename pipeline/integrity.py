@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .index import snapshot_path, verified_snapshot
-from .store import Store
+from pipeline.cluster.candidates import snapshot_path, verified_snapshot
+from pipeline.store import Store
 
 # (what is wrong, SQL counting the offending rows): every count must be 0.
 CHECKS: tuple[tuple[str, str], ...] = (

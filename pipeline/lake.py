@@ -39,10 +39,10 @@ import duckdb
 import pyarrow as pa
 import xxhash
 
-from .errors import LakeError, StoreError, StorylineError
-from .schema import VIEWS
-from .settings import LakeSettings, Settings
-from .store import Store
+from pipeline.errors import LakeError, StoreError, StorylineError
+from pipeline.schema import VIEWS
+from pipeline.settings import LakeSettings, Settings
+from pipeline.store import Store
 
 ALIAS = "lake"
 PUBLICATION_TABLE = "_storyline_publication"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .lake import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
-from .settings import LakeSettings
-from .store import Store
+from pipeline.lake import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
+from pipeline.settings import LakeSettings
+from pipeline.store import Store
 
 
 @dataclass(frozen=True)

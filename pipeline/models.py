@@ -67,7 +67,7 @@ class Fingerprint:
     band_keys: tuple[int, ...]
     terms: dict[str, float] = field(hash=False)
     """L2-normalised term vector. Prepared with the language prior alone; clustering re-weighs it by the
-    stored corpus's document frequencies (``pipeline.evidence``) before comparing or storing it."""
+    stored corpus's document frequencies (``pipeline.fingerprint.evidence``) before comparing or storing it."""
     evidence: dict[str, float] = field(default_factory=dict, hash=False)
     """Term -> (1 + log tf) x name boost: what ``terms`` is weighed from (empty: ``terms`` is final)."""
     chances: dict[str, float] = field(default_factory=dict, hash=False)

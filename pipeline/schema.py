@@ -102,7 +102,7 @@ WHERE s.variant_count IS NULL AND c.story_id = s.story_id;
 -- databases from before the column (this text runs only when the schema changes).
 ALTER TABLE article_vectors ADD COLUMN IF NOT EXISTS seq BIGINT;
 UPDATE article_vectors v SET seq = a.seq FROM articles a WHERE v.seq IS NULL AND a.article_id = v.article_id;
--- Revisions (pipeline/revisions.py): a new version of a stored document replaces the article's text in
+-- Revisions (pipeline/cluster/revisions.py): a new version of a stored document replaces the article's text in
 -- place and the replaced version is kept in `revisions`. `revision` numbers the text stored (1: the first
 -- version; the default fills in older rows); `revised_at` and `revised_run` say when and by which run the
 -- current text replaced an earlier one (null: never revised).
@@ -176,7 +176,7 @@ CREATE TABLE IF NOT EXISTS watched_stories (
 );
 -- Conditional-GET state of live listings (feeds, sitemaps): the validators of the last version whose
 -- articles were all settled. Article URLs need no table of their own: a URL is done once it is in
--- articles or has a final rejection (see pipeline/fetchstate.py).
+-- articles or has a final rejection (see pipeline/sources/fetchstate.py).
 CREATE TABLE IF NOT EXISTS fetch_state (
     url VARCHAR PRIMARY KEY,
     source VARCHAR NOT NULL,
@@ -310,7 +310,7 @@ ORDER BY r.new_sources DESC, r.sources_in_window DESC, r.last_arrival DESC, r.st
 
 CREATE OR REPLACE VIEW spreading_stories AS SELECT * FROM spreading(24, 2);
 
--- Per outlet (articles.source, assigned at ingest by pipeline/outlet.py; counted as in stories.source_count).
+-- Per outlet (articles.source, assigned at ingest by pipeline/sources/outlet.py; counted as in stories.source_count).
 CREATE OR REPLACE VIEW source_activity AS
 WITH firsts AS (
     SELECT article_id, row_number() OVER (PARTITION BY story_id

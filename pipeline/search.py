@@ -23,8 +23,8 @@ from typing import Any
 
 import duckdb
 
-from .errors import SearchError, StoreBusyError
-from .store import Store
+from pipeline.errors import SearchError, StoreBusyError
+from pipeline.store import Store
 
 __all__ = [
     "IndexState",

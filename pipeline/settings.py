@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from pipeline.errors import ConfigError
 
 DEFAULT_DB = "storyline.duckdb"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -97,7 +97,7 @@ class ClusterSettings:
     Tuned on long articles of look-alike events (ECB+ dev 0.92 B-cubed F1), it chains on short real
     news (names common in the news but rare in the language pull unrelated articles together).
     ``corpus``: stemmed terms weighed by their rarity in the stored news (an idf over the stored
-    articles with the language as prior, ``pipeline.evidence``), years, weekdays and months no
+    articles with the language as prior, ``pipeline.fingerprint.evidence``), years, weekdays and months no
     evidence; an article joins the story whose variants' mean cosine with it (average link) reaches
     ``rewrite_threshold``, and stories merge only on the same evidence. On real headline + lead
     streams: allsides-dev 0.74, allsides-dated-dev 0.85, ECB+ dev 0.84 (``bench/story_quality.py``)."""
@@ -119,7 +119,7 @@ class ClusterSettings:
     """Candidate stories whose members are checked for near-duplicates that LSH banding can miss."""
     split_threshold: float = 0.65
     """After each batch, a grown story whose latest variants bisect into two groups with a cohesion ratio
-    (mean cosine between them over that within them, see pipeline/split.py) below this is split in two:
+    (mean cosine between them over that within them, see pipeline/cluster/split.py) below this is split in two:
     a look-alike event taken in on shared words. Rewrites of one event bisect at 0.7-1.0 on ECB+ dev."""
     split_min_variants: int = 4
     """Distinct variants each side of a split needs (0: never split). Fewer is noise, not an event."""
@@ -173,7 +173,8 @@ class AlertRule:
     relations: tuple[str, ...] = ("near_duplicate", "rewrite")
     """watched_story: which new members count as a new variant (``exact`` copies do not by default)."""
     min_sources: int = 3
-    """spreading: distinct outlets (as in ``stories.source_count``, see pipeline/outlet.py) that make a story spread."""
+    """spreading: distinct outlets (as in ``stories.source_count``, see ``pipeline.sources.outlet``) that make a story
+    spread."""
     within_hours: int = 48
     """spreading: the sources' articles must fall within this many hours (publication date, else ingest time)."""
 

@@ -4,7 +4,7 @@ One ``Store`` wraps one connection. Writers open it for one batch at a time (sho
 windows); every batch is written in a single transaction, so a crash loses at most the batch in
 flight and never leaves half of one. Articles are keyed by (source_uri, content_hash): the same
 input ingested twice adds nothing; a new text from the same source is a revision, which replaces its
-article's rows (``pipeline.revisions``).
+article's rows (``pipeline.cluster.revisions``).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from .errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
-from .fingerprint import dot
-from .models import IngestReport, Rejection
-from .outlet import OUTLET_SQL
-from .schema import SCHEMA_VERSION, TABLES, VIEWS
-from .settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
+from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
+from pipeline.fingerprint.fingerprints import dot
+from pipeline.models import IngestReport, Rejection
+from pipeline.schema import SCHEMA_VERSION, TABLES, VIEWS
+from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
+from pipeline.sources.outlet import OUTLET_SQL
 
 _STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 
@@ -258,7 +258,7 @@ class StoryMerge:
 class StoryLink:
     """A new story related to an older one: it ``follows`` it (same subject, outside the time window) or
     was ``split`` from it (a look-alike event the older story had taken in; ``similarity`` is then the
-    cohesion ratio of the two, see ``pipeline.split``)."""
+    cohesion ratio of the two, see ``pipeline.cluster.split``)."""
 
     story_id: str
     related_story_id: str

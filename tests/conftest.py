@@ -19,7 +19,7 @@ ECB_DEV = SHARED / "data" / "ecbplus-dev.jsonl"
 HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", SHARED)) / "data" / "html-eval"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# Word tables (pipeline/wordtable.py) are built in a folder of this session, not the user's cache;
+# Word tables (pipeline/fingerprint/wordtable.py) are built in a folder of this session, not the user's cache;
 # set here, before any worker process starts, so workers inherit it.
 _CACHE = tempfile.mkdtemp(prefix="storyline-test-cache-")
 os.environ["STORYLINE_CACHE_DIR"] = _CACHE

@@ -13,10 +13,10 @@ import pytest
 from conftest import ROOT, SEEDS, write_jsonl
 from webhook_receiver import WebhookReceiver, webhook_receiver
 
-from pipeline.alerts import matched_terms, term_pattern
+from pipeline.alerts.notify import MemoryNotifier, deliver_alerts
+from pipeline.alerts.rules import matched_terms, term_pattern
 from pipeline.errors import ConfigError
-from pipeline.ingest import ingest_paths
-from pipeline.notify import MemoryNotifier, deliver_alerts
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -287,7 +287,7 @@ def test_unknown_notify_scheme_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Path) -> None:
     """After story `old` is merged into `story`, the alert `old` already had is not sent again for `story`."""
-    from pipeline.alerts import Alert, record_alerts
+    from pipeline.alerts.rules import Alert, record_alerts
     from pipeline.store import Store
 
     settings = config(tmp_path, [], SPREAD_RULE)

@@ -335,8 +335,8 @@ def test_sql_on_a_missing_database_says_to_ingest(tmp_path: Path, capsys: pytest
 def test_check_reports_a_corrupt_index_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from conftest import ecb_records, write_jsonl
 
-    from pipeline.index import CandidateIndex, snapshot_path
-    from pipeline.ingest import ingest_paths
+    from pipeline.cluster.candidates import CandidateIndex, snapshot_path
+    from pipeline.run.ingest import ingest_paths
     from pipeline.settings import Settings
     from pipeline.store import Store
 
@@ -362,7 +362,7 @@ def test_a_machine_fault_is_one_line_and_exit_code_3(
     def file_too_large(*args, **kwargs):
         raise OSError(errno.EFBIG, "File too large")
 
-    monkeypatch.setattr(importlib.import_module("pipeline.extract"), "_extract_text", file_too_large)
+    monkeypatch.setattr(importlib.import_module("pipeline.extract.article"), "_extract_text", file_too_large)
     code, _, err = run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
     assert code == 3
     lines = err.strip().splitlines()

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.batchstate import in_window, stories_overlap
 from pipeline.cli import main
-from pipeline.ingest import ingest_paths
+from pipeline.cluster.batch import in_window, stories_overlap
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import StoryState
 
@@ -115,7 +115,7 @@ def test_exact_copies_are_not_scored_against_stories(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A copy follows its original by content hash: looking its story candidates up would be wasted work."""
-    from pipeline.index import CandidateIndex
+    from pipeline.cluster.candidates import CandidateIndex
 
     looked_up: list[int] = []
     real = CandidateIndex.candidate_stories

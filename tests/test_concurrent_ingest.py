@@ -15,8 +15,8 @@ import pytest
 from reliability import article_keys, cli_process, rows
 
 from bench.corpus import make_records
-from pipeline.ingest import ingest_paths
 from pipeline.integrity import consistency_problems
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
 

@@ -25,8 +25,8 @@ from reliability import article_keys, cli_process, final_state, rows
 
 from bench.corpus import make_records
 from pipeline.errors import StoreError
-from pipeline.ingest import ingest_paths
 from pipeline.integrity import consistency_problems
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 
 from pipeline.cli import main
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 
 DOCS = ROOT / "docs" / "data.md"

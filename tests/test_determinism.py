@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import SHARED, shared_data_missing, write_jsonl
 
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, ExtractSettings, Settings
 from pipeline.store import Store
 

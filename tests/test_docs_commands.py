@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT, SEEDS
 
 from pipeline.cli import main
-from pipeline.ingest import ingest_paths
 from pipeline.lake import publish
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
+from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import ParameterMismatchError
 from pipeline.evaluate import evaluate_file
-from pipeline.evidence import PRIOR_DOCUMENTS, document_chance, idf, stemmer, weigh
-from pipeline.fingerprint import TermWeighter
-from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths
+from pipeline.fingerprint.evidence import PRIOR_DOCUMENTS, document_chance, idf, stemmer, weigh
+from pipeline.fingerprint.fingerprints import TermWeighter
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
 

@@ -1,4 +1,4 @@
-"""pipeline.extract.extract: raw documents become articles (text + metadata) or rejections with a reason."""
+"""pipeline.extract.article.extract: raw documents become articles (text + metadata) or rejections with a reason."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import HTML_EVAL, ROOT, shared_data_missing
 
-from pipeline.extract import extract, extract_many
+from pipeline.extract.article import extract, extract_many
 from pipeline.models import Article, RawDocument, Rejection
 from pipeline.settings import ExtractSettings
-from pipeline.sources import read_paths
+from pipeline.sources.files import read_paths
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEEDS = PROJECT / "seeds"
@@ -173,7 +173,7 @@ def test_extractor_gives_bare_extractions_keyword_result() -> None:
     keyword call with the same public options does: text and every metadata field Storyline stores."""
     import trafilatura
 
-    from pipeline.htmlextract import DATE_PARAMS, Page, TrafilaturaExtractor
+    from pipeline.extract.html import DATE_PARAMS, Page, TrafilaturaExtractor
 
     fields = ("text", "title", "author", "date", "sitename", "hostname", "url")
     compared = 0
@@ -197,7 +197,7 @@ def test_extractor_gives_bare_extractions_keyword_result() -> None:
                 assert ours == Page(**{field: getattr(expected, field) for field in fields}), truth["file"]
             compared += 1
     assert compared >= SAMPLE_SIZE
-    from pipeline.htmlextract import _options
+    from pipeline.extract.html import _options
 
     assert _options(True).url is None and _options(False).url is None  # pages get copies of the template
 
@@ -213,8 +213,8 @@ def test_extraction_leaves_trafilatura_as_it_was() -> None:
         def state():
             return {(m.__name__, k): v for m in modules for k, v in list(vars(m).items())}
         before = state()
-        import pipeline.cli, pipeline.ingest, pipeline.preload
-        from pipeline.extract import extract
+        import pipeline.cli, pipeline.run.ingest, pipeline.run.preload
+        from pipeline.extract.article import extract
         from pipeline.models import RawDocument
         body = "<p>" + "A paragraph of plain article text that is long enough to keep. " * 6 + "</p>"
         html = "<html><head><title>T</title></head><body><article>" + body * 3 + "</article></body></html>"

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.feeds import Entry, parse_feed, parse_sitemap
 from pipeline.models import Rejection
-from pipeline.urls import canonical_url, is_web_url
+from pipeline.sources.feeds import Entry, parse_feed, parse_sitemap
+from pipeline.sources.urls import canonical_url, is_web_url
 
 SITE = Path(__file__).parent / "fixtures" / "live" / "site"
 BASE = "http://herald.test"

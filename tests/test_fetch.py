@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from pipeline.errors import EnvironmentFailure
-from pipeline.fetch import FEED_TYPES, AddressPolicy, Fetched, Fetcher, FetchProgress, Validators
 from pipeline.models import Rejection
 from pipeline.settings import FetchSettings
+from pipeline.sources.fetch import FEED_TYPES, AddressPolicy, Fetched, Fetcher, FetchProgress, Validators
 
 LOOPBACK_ONLY = AddressPolicy(allow_networks=["127.0.0.1/32"])  # the test site, and nothing else private
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 
-from pipeline.fingerprint import (
+from pipeline.fingerprint.fingerprints import (
     TermWeighter,
     band_keys,
     content_hash,
@@ -70,7 +70,7 @@ def _vector_token_by_token(weighter: TermWeighter, title: str | None, text: str,
 
     import regex
 
-    from pipeline.fingerprint import _WORD, _term
+    from pipeline.fingerprint.fingerprints import _WORD, _term
 
     counts: Counter[str] = Counter()
     boost: dict[str, float] = {}
@@ -122,7 +122,7 @@ def test_zipf_of_matches_wordfreq() -> None:
     """The one-lookup path gives wordfreq's own value for every term of real articles in four languages."""
     from wordfreq import zipf_frequency
 
-    from pipeline.fingerprint import _WORD, _term
+    from pipeline.fingerprint.fingerprints import _WORD, _term
 
     texts = {"en": "\n".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "seeds").iterdir()))}
     texts["de"] = "Die Bundesregierung hat am Mittwoch in Berlin über die Straßenbahn und Größe der Städte beraten."
@@ -153,8 +153,8 @@ def test_word_tables_are_built_once_mapped_and_optional(tmp_path: Path, monkeypa
 
     from wordfreq import get_frequency_dict, zipf_frequency
 
-    from pipeline import wordtable
-    from pipeline.storedrows import is_mapped
+    from pipeline.cluster.storedrows import is_mapped
+    from pipeline.fingerprint import wordtable
 
     monkeypatch.setenv("STORYLINE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(wordtable, "_tables", {})
@@ -201,7 +201,7 @@ _SPACED_PINS = {
 def _fingerprint_digest(texts: list[tuple[str | None, str, str]]) -> str:
     import hashlib
 
-    from pipeline.fingerprint import fingerprint_articles, signatures
+    from pipeline.fingerprint.fingerprints import fingerprint_articles, signatures
     from pipeline.models import Article
 
     settings = FingerprintSettings()
@@ -251,7 +251,7 @@ def _evidence_terms(weighter: TermWeighter, title: str | None, text: str, langua
 def test_chinese_and_japanese_terms_are_character_bigrams() -> None:
     from cjk_texts import JA_QUAKE, ZH_CARS, ZH_FLOOD, ZH_FLOOD_EDITED
 
-    from pipeline.fingerprint import cosine
+    from pipeline.fingerprint.fingerprints import cosine
 
     for mode in ("language", "corpus"):
         weighter = TermWeighter(ClusterSettings(evidence=mode))
@@ -261,6 +261,6 @@ def test_chinese_and_japanese_terms_are_character_bigrams() -> None:
         assert "地震" in vector(None, JA_QUAKE, "ja")
         if mode == "language":
             assert cosine(flood, edited) > 0.7 and cosine(flood, cars) < 0.2
-    from pipeline.fingerprint import tokens
+    from pipeline.fingerprint.fingerprints import tokens
 
     assert tokens("东京都で火災、Apple社の3人") == ["东京", "京都", "都で", "で火", "火災", "Apple", "社の", "3", "人"]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_flow_ingests_seeds_like_the_library(seeds_dir: Path, tmp_path: Path, prefect_server: None) -> None:
     from flows.ingest import ingest_flow
-    from pipeline.ingest import ingest_paths
+    from pipeline.run.ingest import ingest_paths
     from pipeline.settings import Settings
 
     flow_db, lib_db = str(tmp_path / "flow.duckdb"), str(tmp_path / "lib.duckdb")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from conftest import ecb_records, write_jsonl
 
-from pipeline import index as index_module
-from pipeline.index import CandidateIndex, _Postings, snapshot_path
-from pipeline.ingest import ingest_paths
+from pipeline.cluster import candidates as index_module
+from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path
+from pipeline.cluster.storedrows import is_mapped
 from pipeline.integrity import snapshot_problems
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
-from pipeline.storedrows import is_mapped
 
 
 def lookups(index: CandidateIndex, store: Store) -> tuple[dict, dict]:
@@ -162,7 +162,7 @@ def test_a_corrupt_snapshot_is_ignored_with_a_warning_and_rewritten(
     assert snapshot_problems(damaged.db)
     second = write_jsonl(tmp_path / "second.jsonl", records[1::2])
     ingest_paths([second], clean)  # with the clean snapshot
-    with caplog.at_level(logging.WARNING, logger="pipeline.index"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.cluster.candidates"):
         ingest_paths([second], damaged)
     assert story_groups(damaged.db) == story_groups(clean.db)
     assert any(file in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)

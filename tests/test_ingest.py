@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from conftest import SEEDS, ecb_records, write_jsonl
 
-import pipeline.ingest as ingest_module
+import pipeline.run.ingest as ingest_module
 from pipeline.errors import EnvironmentFailure, NothingIngestedError, ParameterMismatchError
 from pipeline.evaluate import bcubed
-from pipeline.ingest import ingest_paths
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 
-extract_module = importlib.import_module("pipeline.extract")  # `pipeline.extract` is also the function
+extract_module = importlib.import_module("pipeline.extract.article")  # `pipeline.extract` is also the function
 
 SEED_TITLES = {
     "000": "Japan dismisses China’s warnings and invites Taiwan to a quick security meeting.",

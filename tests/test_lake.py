@@ -21,9 +21,9 @@ from bench.pgserver import PostgresServer, postgres_bin
 from pipeline import lake as lakemod
 from pipeline.cli import main
 from pipeline.errors import LakeError
-from pipeline.ingest import ingest_paths
 from pipeline.lake import PUBLISHED_TABLES, connect, publish, read_marks
 from pipeline.lakeupkeep import compact, disagreements
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
 

@@ -15,10 +15,10 @@ import duckdb
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.fetch import AddressPolicy, Fetcher
-from pipeline.live import ingest_sources, list_source
+from pipeline.run.live import ingest_sources, list_source
 from pipeline.settings import FetchSettings, Settings
-from pipeline.sourceconfig import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
+from pipeline.sources.config import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
+from pipeline.sources.fetch import AddressPolicy, Fetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = ("127.0.0.1/32",)
@@ -129,7 +129,7 @@ def test_feed_placeholder_dates_are_not_stored(live_site, fast_fetch, db_path) -
 
 def test_a_source_that_raises_fails_the_run(live_site, fast_fetch, db_path, monkeypatch) -> None:
     """The first source's articles stay stored, but the run is 'failed', not 'completed'."""
-    import pipeline.live as live
+    import pipeline.run.live as live
 
     real, calls = live.run_batches, []
 

@@ -18,10 +18,10 @@ import duckdb
 from conftest import SEEDS
 from webhook_receiver import webhook_receiver
 
-from pipeline.live import ingest_sources
+from pipeline.extract.textclean import clean_dump
+from pipeline.run.live import ingest_sources
 from pipeline.settings import Settings
-from pipeline.sourceconfig import SourceSpec
-from pipeline.textclean import clean_dump
+from pipeline.sources.config import SourceSpec
 
 OUTLETS = ("outlet-a", "outlet-b", "outlet-c")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.models import Article
-from pipeline.outlet import input_name, outlet_of, registered_domain
+from pipeline.sources.outlet import input_name, outlet_of, registered_domain
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,12 @@ from conftest import SHARED, ecb_records, shared_data_missing, write_jsonl
 from machinefaults import faulty_title
 
 from pipeline.errors import EnvironmentFailure
-from pipeline.ingest import ingest_documents, ingest_paths
 from pipeline.models import KEPT_REJECTIONS, IngestReport, RawDocument, Rejection
-from pipeline.parallel import MIN_PARALLEL_DOCUMENTS, PreparePool
-from pipeline.prepare import batched, prepare_batch
+from pipeline.run.ingest import ingest_documents, ingest_paths
+from pipeline.run.parallel import MIN_PARALLEL_DOCUMENTS, PreparePool
+from pipeline.run.prepare import batched, prepare_batch
 from pipeline.settings import ExtractSettings, Settings
-from pipeline.sources import read_paths
+from pipeline.sources.files import read_paths
 
 HTML_PAGES = SHARED / "data" / "html-eval" / "html"
 

@@ -1,4 +1,4 @@
-"""pipeline.paywall: subscription, consent and template sentences leave the text; paywalled teasers of one
+"""pipeline.extract.paywall: subscription, consent and template sentences leave the text; paywalled teasers of one
 site are not near-duplicates of each other (through the real ingest path, into DuckDB)."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import ingest_paths
-from pipeline.paywall import Stripped, boilerplate_kind, strip_boilerplate
+from pipeline.extract.paywall import Stripped, boilerplate_kind, strip_boilerplate
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ExtractSettings, Settings
 
 STORY = "The city council voted six to three on Tuesday to close the Elm Street library branch."
 LATER = "Residents who spoke at the meeting said the branch was the only quiet place to study in the district."
 
-# One of each kind of gate phrase (pipeline.paywall.GATE_PHRASES), as sites print them.
+# One of each kind of gate phrase (pipeline.extract.paywall.GATE_PHRASES), as sites print them.
 GATE = [
     "Subscribe to continue reading.",
     "Subscribe now to keep reading this story.",

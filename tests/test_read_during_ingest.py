@@ -17,7 +17,7 @@ from reliability import ROOT, cli_process, rows
 from bench.corpus import write_corpus
 from bench.read_during_ingest import read_while
 from pipeline.cli import main
-from pipeline.ingest import ingest_paths, open_for_run
+from pipeline.run.ingest import ingest_paths, open_for_run
 from pipeline.settings import Settings
 from pipeline.store import Store
 

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from pipeline.cli import main
-from pipeline.fingerprint import TermWeighter, cosine
-from pipeline.ingest import ingest_paths
+from pipeline.fingerprint.fingerprints import TermWeighter, cosine
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 
 # Made-up words: equally rare, so every term weighs the same and cosines are counting.

@@ -16,10 +16,10 @@ from conftest import SEEDS, ecb_records, write_jsonl
 
 from pipeline.cli import main
 from pipeline.errors import StorylineError
-from pipeline.ingest import ingest_paths
-from pipeline.report import compare_texts, load_report, outlet_name, write_report
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.storypage.build import compare_texts, load_report, outlet_name, write_report
 
 CANONICAL_SEED = "004_1c7e295f2962abb3.txt"
 

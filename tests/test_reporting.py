@@ -17,8 +17,8 @@ import pytest
 from conftest import SEEDS, write_jsonl
 from webhook_receiver import webhook_receiver
 
-from pipeline.ingest import ingest_paths
-from pipeline.runreport import by_input, report_rows
+from pipeline.run.counts import by_input, report_rows
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

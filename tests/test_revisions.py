@@ -8,9 +8,9 @@ import duckdb
 import pytest
 from conftest import write_jsonl
 
-from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths
+from pipeline.cluster.candidates import CandidateIndex
 from pipeline.integrity import consistency_problems
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
 

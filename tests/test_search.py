@@ -14,10 +14,10 @@ import pytest
 from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 
 from pipeline.cli import main
+from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import SearchError
-from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths, open_for_run, store_batch
-from pipeline.prepare import prepare_batch
+from pipeline.run.ingest import ingest_paths, open_for_run, store_batch
+from pipeline.run.prepare import prepare_batch
 from pipeline.search import (
     FTS_SCHEMA,
     append_to_search_index,
@@ -30,7 +30,7 @@ from pipeline.search import (
     search_stories,
 )
 from pipeline.settings import Settings
-from pipeline.sources import read_paths
+from pipeline.sources.files import read_paths
 from pipeline.store import Store
 
 HOSTILE = ["'; DROP TABLE articles; --", 'taiwan" OR 1=1 --', "talks; DELETE FROM stories", "%' _ \\ ''", "'"]

@@ -10,10 +10,10 @@ from conftest import ecb_records
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from pipeline.errors import ConfigError, ParameterMismatchError
-from pipeline.fingerprint import minhash, normalise, shingles, signatures
-from pipeline.ingest import open_for_run
+from pipeline.fingerprint.fingerprints import minhash, normalise, shingles, signatures
+from pipeline.fingerprint.sketch import ShingleMinHash
+from pipeline.run.ingest import open_for_run
 from pipeline.settings import SIGNATURE_SCHEME, FingerprintSettings, Settings
-from pipeline.sketch import ShingleMinHash
 from pipeline.store import Store
 
 
@@ -121,7 +121,7 @@ def test_permutation_is_exact_at_the_modular_reduction_edges() -> None:
 
 
 def test_normalised_words_are_the_words_of_the_normalised_text() -> None:
-    from pipeline.fingerprint import normalised_words
+    from pipeline.fingerprint.fingerprints import normalised_words
 
     for text in [
         "Ｆｕｌｌ‐width “quotes”\u2003and\u00a0spaces",
@@ -136,7 +136,7 @@ def test_normalised_words_are_the_words_of_the_normalised_text() -> None:
 
 
 def test_permutations_are_datasketchs_own_draw() -> None:
-    from pipeline.sketch import _permutations
+    from pipeline.fingerprint.sketch import _permutations
 
     for num_perm, seed in ((128, 1), (64, 7), (16, 123456)):
         a, b = MinHash(num_perm=num_perm, seed=seed).permutations

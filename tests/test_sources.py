@@ -1,4 +1,4 @@
-"""pipeline.sources: files and folders become raw documents, and every bad input a rejection with a reason."""
+"""pipeline.sources.files: files and folders become raw documents, and every bad input a rejection with a reason."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.sources as sources_module
+import pipeline.sources.files as sources_module
 from pipeline.errors import EnvironmentFailure
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources import count_files, parse_date, parse_timestamp, plausible_date, read_file, read_paths
+from pipeline.sources.files import count_files, parse_date, parse_timestamp, plausible_date, read_file, read_paths
 
 ARTICLE = "Officials from Japan and Taiwan held their first security talks on Friday.\n"
 
@@ -710,7 +710,7 @@ def test_is_blank_is_not_strip() -> None:
     """The blank check that does not copy a page answers as ``not data.strip()`` does, for text and bytes."""
     import random
 
-    from pipeline.sources import is_blank
+    from pipeline.sources.files import is_blank
 
     rng = random.Random(5)
     characters = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "a"]

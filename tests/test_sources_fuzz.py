@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources import parse_jsonl_line, read_jsonl
+from pipeline.sources.files import parse_jsonl_line, read_jsonl
 
 CAP = 400  # a small size cap so the too-large path is exercised
 FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import ecb_records, write_jsonl
 
-from pipeline.ingest import ingest_paths
-from pipeline.report import related_stories
+from pipeline.cluster.split import cosine_matrix, two_events
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
-from pipeline.split import cosine_matrix, two_events
 from pipeline.store import Store
+from pipeline.storypage.build import related_stories
 
 TOPIC = ["quake", "region", "villages", "magnitude", "rescuers", "damage"]
 EVENT_A = ["qeshm", "dargahan", "5.6", "isna", "hormozgan", "sunday", "koohi", "zainabieh"]

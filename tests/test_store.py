@@ -12,13 +12,13 @@ import duckdb
 import pytest
 
 from pipeline.cli import main
+from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import StoreBusyError, StoreError
-from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths, store_batch
-from pipeline.prepare import prepare_batch
+from pipeline.run.ingest import ingest_paths, store_batch
+from pipeline.run.prepare import prepare_batch
 from pipeline.schema import SCHEMA_VERSION
 from pipeline.settings import Settings
-from pipeline.sources import read_paths
+from pipeline.sources.files import read_paths
 from pipeline.store import Store
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import ecb_records, write_jsonl
 
-from pipeline.index import CandidateIndex
-from pipeline.ingest import ingest_paths
+from pipeline.cluster.candidates import CandidateIndex
+from pipeline.cluster.storedrows import is_mapped
+from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
-from pipeline.storedrows import is_mapped
 
 POSTING_TERMS = 20
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import ecb_records
 
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources import READ_BUFFER, read_paths
+from pipeline.sources.files import READ_BUFFER, read_paths
 
 FILE_BYTES = 50_000_000
 

@@ -1,4 +1,4 @@
-"""pipeline.textclean.clean_dump: the article and its metadata out of a plain-text page dump."""
+"""pipeline.extract.textclean.clean_dump: the article and its metadata out of a plain-text page dump."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.textclean import CleanText, clean_dump, strip_unsafe_characters
+from pipeline.extract.textclean import CleanText, clean_dump, strip_unsafe_characters
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 

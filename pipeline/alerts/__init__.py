@@ -1,0 +1,1 @@
+"""Alerts: rules evaluated on each batch inside its transaction, and their delivery after the run."""

@@ -1,0 +1,3 @@
+"""Fingerprint: what clustering compares. MinHash signatures over shingles, salient-term vectors,
+and how much a shared term says (evidence).
+"""

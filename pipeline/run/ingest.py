@@ -1,0 +1,266 @@
+"""Ingest: the stages in order, one batch at a time.
+
+``prepare_batch`` (extract + fingerprint) needs no database and is where the time goes;
+``store_batch`` opens the store, assigns and writes the batch in one transaction, and closes it,
+so the write lock is held only for the short clustering-and-write step. ``run_batches`` runs
+both over any stream of documents (``ingest_paths`` over files and folders, ``live`` over feeds,
+sitemaps and URL lists); the Prefect flows call the same functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from pipeline.alerts.notify import deliver_alerts
+from pipeline.alerts.rules import fire_alerts
+from pipeline.cluster.assign import assign_batch
+from pipeline.cluster.candidates import CandidateIndex
+from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
+from pipeline.lake import RunPublisher, publish_run
+from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.run.counts import split_by_source
+from pipeline.run.parallel import PreparePool
+from pipeline.run.prepare import PreparedBatch, batched
+from pipeline.search import refresh_search_index, start_search_index
+from pipeline.settings import Settings
+from pipeline.snapshot import refresh_snapshot
+from pipeline.sources.files import count_files, read_paths
+from pipeline.store import NewArticle, Store, stored_vector
+
+Progress = Callable[[IngestReport, int], None]
+logger = logging.getLogger(__name__)
+
+
+def store_batch(
+    store: Store, index: CandidateIndex, run_id: str, prepared: PreparedBatch, settings: Settings
+) -> IngestReport:
+    """Cluster a prepared batch and write it, with its rejections and counts, in one transaction."""
+    with store.transaction():
+        decided = assign_batch(store, index, prepared.items, settings, run_id)
+        report = IngestReport(
+            read=prepared.read,
+            new=len(decided.articles),
+            unchanged=decided.unchanged,
+            revised=len(decided.revisions),
+            rejected=len(prepared.rejections),
+            stories_created=len(decided.created),
+            stories_grown=len(decided.grown),
+            stories_merged=len(decided.merges),
+            rejections=list(prepared.rejections),
+            created_story_ids=sorted(decided.created),
+            grown_story_ids=sorted(decided.grown),
+            by_source=split_by_source(
+                prepared.items,
+                prepared.rejections,
+                prepared.rejected_sources or [None] * len(prepared.rejections),
+                decided,
+            ),
+        )
+        for assignment in decided.assignments:
+            if assignment.relation in ("exact", "near_duplicate", "rewrite"):
+                setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
+        # Revised articles take the seqs before the new ones: every table stays in seq order.
+        store.retire([r["seq"] for r in decided.revisions if r["seq"] is not None])
+        store.insert_articles(decided.revised)
+        store.insert_articles(decided.articles)
+        store.insert_revisions(decided.revisions)
+        store.insert_links(decided.links, run_id)
+        store.apply_merges(decided.merges, run_id)
+        store.move_variant_groups(decided.moves)
+        written = [*decided.revised, *decided.articles]
+        store.save_stories(
+            list(decided.stories.values()),
+            run_id,
+            settings.cluster.story_terms,
+            settings.cluster.posting_terms,
+            max((a.row["seq"] for a in written), default=0),
+            vectors=_vectors_reader(store, index, written),
+        )
+        store.record_rejections(run_id, prepared.rejections)
+        store.add_to_run(run_id, report)
+        # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
+        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row["seq"] for a in decided.articles], run_id))
+    return report
+
+
+def _vectors_reader(
+    store: Store, index: CandidateIndex, written: Sequence[NewArticle]
+) -> Callable[[Iterable[int]], dict[int, dict[str, float]]]:
+    """Term vectors by seq: this batch's from memory, older ones from the index (or the store's tail).
+
+    Saving stories compares each member with its canonical, most of them articles this batch just
+    wrote; reading those back from DuckDB cost ~0.2 ms an article.
+    """
+    batch = {article.row["seq"]: article.terms for article in written}
+
+    def vectors(seqs: Iterable[int]) -> dict[int, dict[str, float]]:
+        wanted = set(seqs)
+        found = {seq: stored_vector(batch[seq]) for seq in wanted & batch.keys()}
+        found.update(index.vectors(store, wanted - batch.keys()))
+        return found
+
+    return vectors
+
+
+def open_batch_store(settings: Settings) -> Store:
+    """The writer's connection for one batch.
+
+    While preparation workers run, they keep every core busy; DuckDB's own threads would only compete
+    with them (on 2,000 real pages its second thread added ~20% CPU to the writer for no gain in
+    time), so the writer's batch work then runs on one thread.
+    """
+    return Store.open(settings.db, threads=1 if settings.extract.workers > 1 else None)
+
+
+def check_database(settings: Settings) -> None:
+    """Open the database for writing (creating or migrating it) and check its parameters, then close it.
+
+    The command line calls it before starting a Prefect server or flow, so a bad ``--db`` is one line and
+    an exit code rather than a failed flow run's tracebacks.
+    """
+    with Store.open(settings.db) as store:
+        store.check_parameters(settings.stored_parameters())
+
+
+def open_for_run(settings: Settings, inputs: Sequence[str]) -> str:
+    """Create/validate the database and record a new run; returns the run id."""
+    with Store.open(settings.db) as store:
+        store.check_parameters(settings.stored_parameters())
+        store.mark_interrupted_runs()
+        start_search_index(store)
+        return store.begin_run(inputs)
+
+
+def close_run(
+    settings: Settings,
+    run_id: str,
+    report: IngestReport,
+    error: BaseException | None = None,
+    keep_empty: bool = True,
+) -> None:
+    """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
+
+    ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
+    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all.
+    """
+    status = run_status(report, error)
+    if error is not None:
+        # A Storyline error is what the caller reports (the CLI prints it as its one line); any other is logged.
+        log = logger.info if isinstance(error, StorylineError) else logger.error
+        log("run %s %s: %s: %s", run_id, status, type(error).__name__, error)
+    with Store.open(settings.db) as store:
+        if status == "empty" and not keep_empty:
+            # `storyline serve` runs every source each interval; a tick that found nothing new is no event
+            # (108 rows in 20 minutes buried the runs that did something).
+            store.discard_run(run_id)
+        else:
+            store.finish_run(run_id, status)
+        if report.new or report.revised:  # the full-text index is a snapshot: add this run's articles to it
+            refresh_search_index(store)
+        store.checkpoint()
+        if settings.snapshot:
+            refresh_snapshot(store, settings.snapshot)
+    publish_run(settings)  # [lake]: the run's changes become one lake snapshot (the database closed)
+
+
+def run_status(report: IngestReport, error: BaseException | None = None) -> str:
+    """A finished run's status: failed (raised, or stored nothing it read), interrupted, empty or completed."""
+    if isinstance(error, Exception):
+        return "failed"  # even when earlier batches committed: the input was not all ingested
+    if error is not None:
+        return "interrupted"  # KeyboardInterrupt, SystemExit: stopped, not broken
+    return "completed" if stored_anything(report) else ("empty" if not report.read else "failed")
+
+
+def stored_anything(report: IngestReport) -> bool:
+    """Whether a run stored or recognised any document: new, unchanged or revised."""
+    return bool(report.new or report.unchanged or report.revised)
+
+
+def save_index(settings: Settings, index: CandidateIndex) -> bool:
+    """Refresh the index snapshot beside the database when enough is new; skipped if the store is busy.
+
+    The snapshot only saves start-up time, so a busy store (another writer) is no reason to wait.
+    """
+    try:
+        with Store.open(settings.db, read_only=True, wait_seconds=2.0) as store:
+            return index.save(store)
+    except StoreBusyError:
+        return False
+
+
+def run_batches(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    run_id: str,
+    index: CandidateIndex,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
+
+    report = IngestReport()
+    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
+    with PreparePool(settings) as pool:
+        # Workers extract and fingerprint the next batch while this process clusters and stores this one.
+        for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
+            if number and settings.reader_gap_seconds:
+                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+            with open_batch_store(settings) as store:
+                report.add(store_batch(store, index, run_id, prepared, settings))
+            publisher.after_batch()
+            if progress:
+                progress(report, total)
+    publisher.close()
+    return report
+
+
+def ingest_documents(
+    documents: Iterable[RawDocument | Rejection],
+    settings: Settings,
+    inputs: Sequence[str],
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Ingest documents in one recorded run, without Prefect; ``inputs`` names what was read."""
+    run_id = open_for_run(settings, inputs)
+    index = CandidateIndex.for_database(settings.db)
+    report = IngestReport()
+    try:
+        report = run_batches(documents, settings, run_id, index, progress, total)
+    except BaseException as exc:
+        close_run(settings, run_id, report, exc)
+        raise
+    close_run(settings, run_id, report)
+    save_index(settings, index)
+    deliver_run_alerts(settings, report)
+    return report
+
+
+def ingest_paths(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the store, batch by batch, without Prefect."""
+    documents = read_paths(paths, settings.extract.max_bytes)
+    report = ingest_documents(documents, settings, [str(p) for p in paths], progress, count_files(paths))
+    raise_if_nothing_ingested(report)
+    return report
+
+
+def deliver_run_alerts(settings: Settings, report: IngestReport) -> None:
+    """Send pending and previously failed alerts (after the run's batches committed) and count the outcome."""
+    delivery = deliver_alerts(settings.db, settings.alerts)
+    report.alerts_delivered += delivery.delivered
+    report.alerts_failed += delivery.failed + delivery.abandoned
+
+
+def raise_if_nothing_ingested(report: IngestReport) -> None:
+    """A run that read input but stored and recognised none of it failed."""
+    if not stored_anything(report):
+        reasons = "; ".join(str(r) for r in report.rejections[:5]) or "no input documents found"
+        raise NothingIngestedError(f"nothing could be ingested ({report.rejected} rejected): {reasons}")

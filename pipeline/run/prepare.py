@@ -1,0 +1,57 @@
+"""Prepare: a batch of raw documents becomes articles with fingerprints, or rejections (no database needed).
+
+This is the part of a run that worker processes do (``pipeline.run.parallel``); the writer then clusters and
+stores what it gives (``pipeline.run.ingest.store_batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from pipeline.extract.article import extract
+from pipeline.fingerprint.fingerprints import TermWeighter, fingerprint_articles
+from pipeline.models import Article, Fingerprint, RawDocument, Rejection
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch after extraction and fingerprinting: ready to cluster and store."""
+
+    items: list[tuple[Article, Fingerprint]]
+    rejections: list[Rejection]
+    rejected_sources: list[str | None] = field(default_factory=list)
+    """The ``source`` of each rejected document, when it was known (for per-source reports)."""
+
+    @property
+    def read(self) -> int:
+        """Documents read in this batch (articles plus rejections)."""
+        return len(self.items) + len(self.rejections)
+
+
+def batched(items: Iterable[RawDocument | Rejection], size: int) -> Iterator[list[RawDocument | Rejection]]:
+    """Consecutive lists of at most ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def prepare_batch(
+    batch: Sequence[RawDocument | Rejection], settings: Settings, weighter: TermWeighter | None = None
+) -> PreparedBatch:
+    """Extract and fingerprint a batch (no database needed)."""
+    weighter = weighter or TermWeighter(settings.cluster)
+    articles: list[Article] = []
+    rejections: list[Rejection] = []
+    rejected_sources: list[str | None] = []
+    for raw in batch:
+        result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
+        if isinstance(result, Rejection):
+            rejections.append(result)
+            rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
+        else:
+            articles.append(result)
+    fingerprints = fingerprint_articles(articles, weighter, settings.fingerprint)  # one sketch pass per batch
+    return PreparedBatch(list(zip(articles, fingerprints, strict=True)), rejections, rejected_sources)
