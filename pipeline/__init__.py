@@ -1,9 +1,9 @@
 """Storyline: streaming news ingestion and deduplication, one record per story.
 
-The pipeline in data-flow order: ``sources`` -> ``extract`` -> ``fingerprint`` -> ``cluster`` ->
-``store`` -> ``alerts`` (rules fired with each batch; ``notify`` delivers them after the run);
-``ingest`` runs them batch by batch. This package never imports Prefect: the flows in
-``flows/`` are thin wrappers around ``prepare_batch`` and ``store_batch``.
+The pipeline in data-flow order, a package per stage: ``sources`` -> ``extract`` -> ``fingerprint`` ->
+``cluster`` -> ``store`` -> ``alerts`` (rules fired with each batch; ``alerts.notify`` delivers them after
+the run); ``run`` runs them batch by batch. Below the command line this package never imports Prefect:
+the flows in ``flows/`` are thin wrappers around ``prepare_batch`` and ``store_batch``.
 """
 
 from pipeline.errors import (
