@@ -68,15 +68,16 @@ def store_batch(
         store.insert_articles(decided.articles)
         store.insert_revisions(decided.revisions)
         store.insert_links(decided.links, run_id)
-        store.apply_merges(decided.merges, run_id)
-        store.move_variant_groups(decided.moves)
         written = [*decided.revised, *decided.articles]
+        seq = max((a.row["seq"] for a in written), default=0)  # the batch's last: rows it rewrites say so
+        store.apply_merges(decided.merges, run_id, seq)
+        store.move_variant_groups(decided.moves, seq)
         store.save_stories(
             list(decided.stories.values()),
             run_id,
             settings.cluster.story_terms,
             settings.cluster.posting_terms,
-            max((a.row["seq"] for a in written), default=0),
+            seq,
             vectors=_vectors_reader(store, index, written),
         )
         store.record_rejections(run_id, prepared.rejections)

@@ -13,11 +13,11 @@ into a DuckLake (a catalog in SQLite or PostgreSQL, the rows in Parquet files) i
 Maintenance (compaction) and the agreement check with the database are in ``pipeline.lakeupkeep``.
 
 Change markers, per table (what makes the incremental read cost grow with the new rows, not the store):
-articles by ``seq`` and by membership of a touched story; stories by ``updated_seq`` (every batch that
-changes a story's members rewrites its row with its last ``seq``) plus the stories merged away since;
-``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus the runs the
-lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp; ``revisions``
-by the ``seq`` the revised article moved to.
+articles by ``seq`` and ``updated_seq`` (set when a batch rewrites a stored row); stories by ``updated_seq``
+(every batch that changes a story's members rewrites its row with its last ``seq``) plus the stories merged
+away since; ``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus
+the runs the lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp;
+``revisions`` by the ``seq`` the revised article moved to.
 """
 
 from __future__ import annotations
@@ -91,8 +91,12 @@ class _Table:
 
 
 _TOUCHED = "(SELECT story_id FROM _touched)"
+# A row a batch rewrote has its updated_seq; rows of a database from before that column (null) are published
+# when their story changed, as all were before it.
+_ARTICLES_CHANGED = f"seq > {{seq}} OR updated_seq > {{seq}} OR (updated_seq IS NULL AND story_id IN {_TOUCHED})"
+_ARTICLES_CHANGED_BEFORE_V4 = f"seq > {{seq}} OR story_id IN {_TOUCHED}"
 TABLES: tuple[_Table, ...] = (
-    _Table("articles", "article_id", f"seq > {{seq}} OR story_id IN {_TOUCHED}"),
+    _Table("articles", "article_id", _ARTICLES_CHANGED),
     _Table("stories", "story_id", f"story_id IN {_TOUCHED}", replaced=f"story_id IN {_TOUCHED}"),
     _Table("story_merges", "merged_story_id", "seq > {seq}"),
     _Table(
@@ -284,7 +288,8 @@ def _publish(con: duckdb.DuckDBPyConnection, db: str, staging: Path, wait_second
     read_seconds = time.monotonic() - started
     changed = {name: rows for name, (_, rows) in staged.items()}
     # Unchanged marks re-select only the rows at the marks (already published), unless a run was running.
-    if marks.publication and new_marks == marks and not running and not changed.get("stories"):
+    if marks.publication and new_marks == marks and not running and not changed.get("stories") \
+            and not changed.get("articles"):  # fmt: skip
         return PublicationReport(marks.publication, None, read_seconds=read_seconds, skipped="up to date")
     if marks.database_id not in (None, new_marks.database_id):
         raise LakeError(
@@ -345,7 +350,10 @@ def _stage(
             if not store.has_table(table.name):
                 continue
             path = staging / f"{table.name}.parquet"
-            predicate = "TRUE" if full else table.changed.format(**values)
+            changed = table.changed
+            if table.name == "articles" and not store.has_column("articles", "updated_seq"):
+                changed = _ARTICLES_CHANGED_BEFORE_V4  # read-only, an older database is not migrated
+            predicate = "TRUE" if full else changed.format(**values)
             select = f"SELECT * FROM {table.name} WHERE {predicate}"
             if table.name == "articles" and not full:
                 select = _articles_by_seq(con, predicate)
