@@ -18,7 +18,7 @@ from .alerts import fire_alerts
 from .cluster import assign_batch
 from .errors import NothingIngestedError, StoreBusyError, StorylineError
 from .index import CandidateIndex
-from .lake import RunPublisher, publish_run
+from .lake import RunPublisher
 from .models import IngestReport, RawDocument, Rejection
 from .notify import deliver_alerts
 from .parallel import PreparePool
@@ -141,11 +141,13 @@ def close_run(
     report: IngestReport,
     error: BaseException | None = None,
     keep_empty: bool = True,
+    publisher: RunPublisher | None = None,
 ) -> None:
     """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
 
     ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
-    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all.
+    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all. ``publisher``:
+    the run's, whose lake connection the end-of-run publication reuses.
     """
     status = run_status(report, error)
     if error is not None:
@@ -164,7 +166,8 @@ def close_run(
         store.checkpoint()
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
-    publish_run(settings)  # [lake]: the run's changes become one lake snapshot (the database closed)
+    # [lake]: the run's changes become one lake snapshot (the database closed)
+    (publisher or RunPublisher(settings)).finish()
 
 
 def run_status(report: IngestReport, error: BaseException | None = None) -> str:
@@ -200,22 +203,32 @@ def run_batches(
     index: CandidateIndex,
     progress: Progress | None = None,
     total: int = 0,
+    publisher: RunPublisher | None = None,
 ) -> IngestReport:
-    """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
+    """Prepare and store documents batch by batch into an open run (files and live sources alike).
+
+    ``publisher``: the run's, for ``[lake]`` publications between batches (left open for the run's end);
+    by default one for these batches only.
+    """
 
     report = IngestReport()
-    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
-    with PreparePool(settings) as pool:
-        # Workers extract and fingerprint the next batch while this process clusters and stores this one.
-        for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
-            if number and settings.reader_gap_seconds:
-                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
-            with open_batch_store(settings) as store:
-                report.add(store_batch(store, index, run_id, prepared, settings))
-            publisher.after_batch()
-            if progress:
-                progress(report, total)
-    publisher.close()
+    own = publisher is None
+    publisher = publisher or RunPublisher(settings)  # [lake] every_batches / every_seconds: mid-run
+    try:
+        with PreparePool(settings) as pool:
+            # Workers extract and fingerprint the next batch while this process clusters and stores this one.
+            for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
+                if number:
+                    publisher.between_batches()
+                    if settings.reader_gap_seconds:
+                        time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+                with open_batch_store(settings) as store:
+                    report.add(store_batch(store, index, run_id, prepared, settings))
+                if progress:
+                    progress(report, total)
+    finally:
+        if own:
+            publisher.close()
     return report
 
 
@@ -230,12 +243,13 @@ def ingest_documents(
     run_id = open_for_run(settings, inputs)
     index = CandidateIndex.for_database(settings.db)
     report = IngestReport()
+    publisher = RunPublisher(settings)
     try:
-        report = run_batches(documents, settings, run_id, index, progress, total)
+        report = run_batches(documents, settings, run_id, index, progress, total, publisher)
     except BaseException as exc:
-        close_run(settings, run_id, report, exc)
+        close_run(settings, run_id, report, exc, publisher=publisher)
         raise
-    close_run(settings, run_id, report)
+    close_run(settings, run_id, report, publisher=publisher)
     save_index(settings, index)
     deliver_run_alerts(settings, report)
     return report

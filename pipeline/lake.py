@@ -483,12 +483,14 @@ def publisher_lock(db: str, wait: bool) -> Iterator[bool]:
 
 
 class RunPublisher:
-    """Publishes a run on the ``[lake]`` policy: mid-run every N batches or seconds, and once at its end.
+    """Publishes a run on the ``[lake]`` policy: between batches every N batches or seconds, and at its end.
 
-    A mid-run publication runs between two batches, in this process, on one lake connection kept for
-    the run: a child process cost ~1.5 s of CPU a publication (start-up, imports, extensions), more
-    than the publication itself (0.3-0.6 s, of which the database is held ~0.1 s). A failed one is
-    logged and the run goes on: the next publication catches up.
+    Every publication of the run goes through one lake connection: a child process cost ~1.5 s of CPU a
+    publication (start-up, imports, extensions), more than the publication itself (0.3-0.6 s, of which
+    the database is held ~0.1 s), and a new connection ~0.2 s to load the extensions. A mid-run
+    publication waits for the next batch (``between_batches``): one due after the last batch would only
+    precede the end-of-run one (``finish``). A failed one is logged and the run goes on: the next
+    publication catches up.
     """
 
     def __init__(self, settings: Settings):
@@ -497,8 +499,8 @@ class RunPublisher:
         self.last = time.monotonic()
         self.con: duckdb.DuckDBPyConnection | None = None
 
-    def after_batch(self) -> None:
-        """Count a committed batch (the database closed); publish if one is due."""
+    def between_batches(self) -> None:
+        """Count the batch just committed (the database closed, another batch to come); publish if due."""
         lake = self.settings.lake
         if not lake.url:
             return
@@ -506,41 +508,39 @@ class RunPublisher:
         due = (lake.every_batches and self.batches >= lake.every_batches) or (
             lake.every_seconds and time.monotonic() - self.last >= lake.every_seconds
         )
-        if not due:
-            return
+        if due:
+            self._publish(wait_for_lock=False, what="mid-run")
+
+    def finish(self) -> PublicationReport | None:
+        """The end-of-run publication (when ``[lake]`` is set), then the connection closed; never raises.
+
+        The run has committed whatever happens here: a lake that cannot be written now catches up at the
+        next publication, which publishes everything since the last one that committed.
+        """
+        try:
+            return self._publish(wait_for_lock=True, what="at the end of the run") if self.settings.lake.url else None
+        finally:
+            self.close()
+
+    def _publish(self, wait_for_lock: bool, what: str) -> PublicationReport | None:
         self.batches, self.last = 0, time.monotonic()
+        settings = self.settings
         try:
             if self.con is None:
-                self.con = connect(lake, read_only=False)
-            report = publish(self.settings.db, lake, self.settings.read_wait_seconds, wait_for_lock=False, con=self.con)
+                self.con = connect(settings.lake, read_only=False)
+            report = publish(settings.db, settings.lake, settings.read_wait_seconds, wait_for_lock, con=self.con)
         except (StorylineError, OSError) as exc:
-            logger.warning("the lake was not published mid-run: %s", exc)
-            self.close()
-            return
+            logger.warning("the lake was not published %s: %s", what, exc)
+            self.close()  # a fresh connection for the next one
+            return None
         logger.info("%s", report.summary())
+        return report
 
     def close(self) -> None:
         """Close the run's lake connection."""
         if self.con is not None:
             self.con.close()
             self.con = None
-
-
-def publish_run(settings: Settings) -> PublicationReport | None:
-    """The end-of-run publication when ``[lake]`` is set; a failure is logged, never raised.
-
-    The run has committed whatever happens here: a lake that cannot be written now catches up at the
-    next publication, which publishes everything since the last one that committed.
-    """
-    if not settings.lake.url:
-        return None
-    try:
-        report = publish(settings.db, settings.lake, wait_seconds=settings.read_wait_seconds)
-    except (StorylineError, OSError) as exc:
-        logger.warning("the lake was not published: %s", exc)
-        return None
-    logger.info("%s", report.summary())
-    return report
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -587,4 +587,4 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-__all__ = ["Marks", "PublicationReport", "RunPublisher", "connect", "publish", "publish_run", "read_marks"]
+__all__ = ["Marks", "PublicationReport", "RunPublisher", "connect", "publish", "read_marks"]

@@ -301,17 +301,20 @@ def test_sql_on_the_lake_while_a_writer_holds_the_database(stores: tuple[str, st
         assert main(["show", "--db", db, "--lake-url", lake.url]) == 0
 
 
-def test_runs_publish_mid_run_and_at_their_end(tmp_path: Path) -> None:
+def test_runs_publish_mid_run_and_at_their_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lake = LakeSettings(url=f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}", every_batches=1)
     settings = Settings(db=str(tmp_path / "run.duckdb"), batch_size=40, lake=lake)
     corpus = write_jsonl(tmp_path / "feed.jsonl", make_records(200, seed=9))
+    connections = []
+    monkeypatch.setattr(lakemod, "connect", lambda *a, **k: connections.append(a) or connect(*a, **k))
     ingest_paths([corpus], settings)
+    assert len(connections) == 1, "every publication of the run goes through one lake connection"
     assert disagreements(settings.db, lake) == []
     con = connect(lake)
     try:
         marks = read_marks(con)
-        # mid-run publications (in child processes, skipped while one is in flight) and the final one
-        assert marks.publication >= 2 and marks.article_seq == 200
+        # 5 batches: a publication between each two, none after the last but the run's own at its end
+        assert marks.publication == 5 and marks.article_seq == 200
         assert con.execute("SELECT status FROM runs").fetchall() == [("completed",)]
     finally:
         con.close()
