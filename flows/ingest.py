@@ -87,17 +87,16 @@ def ingest_flow(
             prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
             for number, prepared in enumerate(prepared_batches, 1):
                 if number > 1:
+                    publisher.between_batches()
                     time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
                 # quote(): Prefect would otherwise walk every article and fingerprint of the batch looking
                 # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
                 report.add(store_task(quote(settings), quote(index), run_id, quote(prepared)))
-                publisher.after_batch()
                 logger.info("batch %d: %s", number, _progress(report))
     except BaseException as exc:
-        close_run(settings, run_id, report, exc)
+        close_run(settings, run_id, report, exc, publisher=publisher)
         raise
-    publisher.close()
-    close_run(settings, run_id, report)
+    close_run(settings, run_id, report, publisher=publisher)
     save_index(settings, index)
     deliver_run_alerts(settings, report)
     published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)

@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="why it is watched")
     p.add_argument("--remove", action="store_true", help="stop watching the story")
     p.set_defaults(handler=cmd_watch)
-    p = with_db(sub.add_parser("search", help="ranked full-text search over stories and articles"))
+    p = add_lake_option(with_db(sub.add_parser("search", help="ranked full-text search over stories and articles")))
     p.add_argument("query", help="words to search for (BM25 over titles and texts)")
     p.add_argument("--since", type=date.fromisoformat, help="only articles published on or after DATE (YYYY-MM-DD)")
     p.add_argument("--source", help="only articles from this outlet (case-insensitive)")
@@ -495,13 +495,19 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     from pipeline.search import ensure_search_index, search_stories
 
-    db = _settings(args).db
+    settings = _settings(args)
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    warning = ensure_search_index(db)
-    if warning:
-        print(f"storyline: warning: {warning}", file=sys.stderr)
-    with _open_store(args) as store:
+    if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/lakesearch.py)
+        from pipeline.clilake import open_lake_search
+
+        opened = open_lake_search(args, settings)
+    else:
+        warning = ensure_search_index(settings.db)
+        if warning:
+            print(f"storyline: warning: {warning}", file=sys.stderr)
+        opened = _open_store(args)
+    with opened as store:
         hits = search_stories(store, args.query, since=args.since, source=args.source, limit=args.limit)
     if args.output == "jsonl":
         for hit in hits:

@@ -78,6 +78,14 @@ def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: igno
     return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
 
 
+def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    """``search --lake``: the local search replica of the lake, brought up to its current snapshot."""
+    from pipeline.lakesearch import open_search_replica
+
+    store, _ = open_search_replica(lake_settings(settings, args.lake), settings.read_wait_seconds)
+    return store
+
+
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
     from pipeline.integrity import CHECKS

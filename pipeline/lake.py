@@ -13,11 +13,11 @@ into a DuckLake (a catalog in SQLite or PostgreSQL, the rows in Parquet files) i
 Maintenance (compaction) and the agreement check with the database are in ``pipeline.lakeupkeep``.
 
 Change markers, per table (what makes the incremental read cost grow with the new rows, not the store):
-articles by ``seq`` and by membership of a touched story; stories by ``updated_seq`` (every batch that
-changes a story's members rewrites its row with its last ``seq``) plus the stories merged away since;
-``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus the runs the
-lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp; ``revisions``
-by the ``seq`` the revised article moved to.
+articles by ``seq`` and ``updated_seq`` (set when a batch rewrites a stored row); stories by ``updated_seq``
+(every batch that changes a story's members rewrites its row with its last ``seq``) plus the stories merged
+away since; ``story_merges`` by ``seq``; ``story_links`` by touched stories; ``runs`` by ``started_at`` plus
+the runs the lake still shows running; ``rejections`` by ``last_seen``; ``alerts`` by their latest timestamp;
+``revisions`` by the ``seq`` the revised article moved to.
 """
 
 from __future__ import annotations
@@ -91,8 +91,12 @@ class _Table:
 
 
 _TOUCHED = "(SELECT story_id FROM _touched)"
+# A row a batch rewrote has its updated_seq; rows of a database from before that column (null) are published
+# when their story changed, as all were before it.
+_ARTICLES_CHANGED = f"seq > {{seq}} OR updated_seq > {{seq}} OR (updated_seq IS NULL AND story_id IN {_TOUCHED})"
+_ARTICLES_CHANGED_BEFORE_V4 = f"seq > {{seq}} OR story_id IN {_TOUCHED}"
 TABLES: tuple[_Table, ...] = (
-    _Table("articles", "article_id", f"seq > {{seq}} OR story_id IN {_TOUCHED}"),
+    _Table("articles", "article_id", _ARTICLES_CHANGED),
     _Table("stories", "story_id", f"story_id IN {_TOUCHED}", replaced=f"story_id IN {_TOUCHED}"),
     _Table("story_merges", "merged_story_id", "seq > {seq}"),
     _Table(
@@ -234,8 +238,10 @@ def _write_ahead_log(catalog: Path) -> None:
 
 def read_marks(con: duckdb.DuckDBPyConnection) -> Marks:
     """The marks of the lake's latest publication (zero marks for a new lake)."""
-    if not lake_has_table(con, PUBLICATION_TABLE):
-        return Marks()
+    return _latest_marks(con) if lake_has_table(con, PUBLICATION_TABLE) else Marks()
+
+
+def _latest_marks(con: duckdb.DuckDBPyConnection) -> Marks:
     rows = con.execute(
         f"SELECT publication, article_seq, runs_started, rejections_seen, alerts_seen, database_id, views_digest "
         f"FROM {ALIAS}.{PUBLICATION_TABLE} ORDER BY publication DESC LIMIT 1"
@@ -275,8 +281,9 @@ def publish(
 
 
 def _publish(con: duckdb.DuckDBPyConnection, db: str, staging: Path, wait_seconds: float) -> PublicationReport:
-    marks = read_marks(con)
-    tables = _lake_tables(con)
+    columns = _lake_columns(con)  # one catalog read (each costs ~15 ms) for the marks, tables and columns
+    marks = _latest_marks(con) if PUBLICATION_TABLE in columns else Marks()
+    tables = set(columns)
     running = [r[0] for r in con.execute(f"SELECT run_id FROM {ALIAS}.runs WHERE status = 'running'").fetchall()] \
         if "runs" in tables else []  # fmt: skip
     started = time.monotonic()
@@ -284,7 +291,8 @@ def _publish(con: duckdb.DuckDBPyConnection, db: str, staging: Path, wait_second
     read_seconds = time.monotonic() - started
     changed = {name: rows for name, (_, rows) in staged.items()}
     # Unchanged marks re-select only the rows at the marks (already published), unless a run was running.
-    if marks.publication and new_marks == marks and not running and not changed.get("stories"):
+    if marks.publication and new_marks == marks and not running and not changed.get("stories") \
+            and not changed.get("articles"):  # fmt: skip
         return PublicationReport(marks.publication, None, read_seconds=read_seconds, skipped="up to date")
     if marks.database_id not in (None, new_marks.database_id):
         raise LakeError(
@@ -300,7 +308,6 @@ def _publish(con: duckdb.DuckDBPyConnection, db: str, staging: Path, wait_second
             [f"publication {number}: " + ", ".join(f"{n} {r}" for n, r in changed.items())],
         )
         touched = staging / "_touched.parquet"
-        columns = _lake_columns(con)
         for table in TABLES:
             if table.name in staged:
                 path, rows = staged[table.name]
@@ -340,12 +347,16 @@ def _stage(
         )
         _copy(con, "SELECT story_id FROM _touched", staging / "_touched.parquet")
         con.register("_lake_running", pa.table({"run_id": pa.array(running, pa.string())}))
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
         staged = {}
         for table in TABLES:
-            if not store.has_table(table.name):
+            if table.name not in present:  # an old file opened read-only may lack newer tables
                 continue
             path = staging / f"{table.name}.parquet"
-            predicate = "TRUE" if full else table.changed.format(**values)
+            changed = table.changed
+            if table.name == "articles" and not store.has_column("articles", "updated_seq"):
+                changed = _ARTICLES_CHANGED_BEFORE_V4  # read-only, an older database is not migrated
+            predicate = "TRUE" if full else changed.format(**values)
             select = f"SELECT * FROM {table.name} WHERE {predicate}"
             if table.name == "articles" and not full:
                 select = _articles_by_seq(con, predicate)
@@ -358,7 +369,7 @@ def _stage(
             alerts_seen=_newest(
                 marks.alerts_seen,
                 _scalar(con, "SELECT max(greatest(created_at, last_attempt_at, delivered_at)) FROM alerts")
-                if store.has_table("alerts")
+                if "alerts" in present
                 else None,
             ),
             database_id=store.database_id(),
@@ -419,11 +430,6 @@ def _write_table(
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
 
 
-def _lake_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The lake's tables (one catalog read: each costs ~15 ms)."""
-    return set(_lake_columns(con))
-
-
 def _lake_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """The columns of each lake table."""
     columns: dict[str, set[str]] = {}
@@ -475,12 +481,14 @@ def publisher_lock(db: str, wait: bool) -> Iterator[bool]:
 
 
 class RunPublisher:
-    """Publishes a run on the ``[lake]`` policy: mid-run every N batches or seconds, and once at its end.
+    """Publishes a run on the ``[lake]`` policy: between batches every N batches or seconds, and at its end.
 
-    A mid-run publication runs between two batches, in this process, on one lake connection kept for
-    the run: a child process cost ~1.5 s of CPU a publication (start-up, imports, extensions), more
-    than the publication itself (0.3-0.6 s, of which the database is held ~0.1 s). A failed one is
-    logged and the run goes on: the next publication catches up.
+    Every publication of the run goes through one lake connection: a child process cost ~1.5 s of CPU a
+    publication (start-up, imports, extensions), more than the publication itself (0.3-0.6 s, of which
+    the database is held ~0.1 s), and a new connection ~0.2 s to load the extensions. A mid-run
+    publication waits for the next batch (``between_batches``): one due after the last batch would only
+    precede the end-of-run one (``finish``). A failed one is logged and the run goes on: the next
+    publication catches up.
     """
 
     def __init__(self, settings: Settings):
@@ -489,8 +497,8 @@ class RunPublisher:
         self.last = time.monotonic()
         self.con: duckdb.DuckDBPyConnection | None = None
 
-    def after_batch(self) -> None:
-        """Count a committed batch (the database closed); publish if one is due."""
+    def between_batches(self) -> None:
+        """Count the batch just committed (the database closed, another batch to come); publish if due."""
         lake = self.settings.lake
         if not lake.url:
             return
@@ -498,41 +506,39 @@ class RunPublisher:
         due = (lake.every_batches and self.batches >= lake.every_batches) or (
             lake.every_seconds and time.monotonic() - self.last >= lake.every_seconds
         )
-        if not due:
-            return
+        if due:
+            self._publish(wait_for_lock=False, what="mid-run")
+
+    def finish(self) -> PublicationReport | None:
+        """The end-of-run publication (when ``[lake]`` is set), then the connection closed; never raises.
+
+        The run has committed whatever happens here: a lake that cannot be written now catches up at the
+        next publication, which publishes everything since the last one that committed.
+        """
+        try:
+            return self._publish(wait_for_lock=True, what="at the end of the run") if self.settings.lake.url else None
+        finally:
+            self.close()
+
+    def _publish(self, wait_for_lock: bool, what: str) -> PublicationReport | None:
         self.batches, self.last = 0, time.monotonic()
+        settings = self.settings
         try:
             if self.con is None:
-                self.con = connect(lake, read_only=False)
-            report = publish(self.settings.db, lake, self.settings.read_wait_seconds, wait_for_lock=False, con=self.con)
+                self.con = connect(settings.lake, read_only=False)
+            report = publish(settings.db, settings.lake, settings.read_wait_seconds, wait_for_lock, con=self.con)
         except (StorylineError, OSError) as exc:
-            logger.warning("the lake was not published mid-run: %s", exc)
-            self.close()
-            return
+            logger.warning("the lake was not published %s: %s", what, exc)
+            self.close()  # a fresh connection for the next one
+            return None
         logger.info("%s", report.summary())
+        return report
 
     def close(self) -> None:
         """Close the run's lake connection."""
         if self.con is not None:
             self.con.close()
             self.con = None
-
-
-def publish_run(settings: Settings) -> PublicationReport | None:
-    """The end-of-run publication when ``[lake]`` is set; a failure is logged, never raised.
-
-    The run has committed whatever happens here: a lake that cannot be written now catches up at the
-    next publication, which publishes everything since the last one that committed.
-    """
-    if not settings.lake.url:
-        return None
-    try:
-        report = publish(settings.db, settings.lake, wait_seconds=settings.read_wait_seconds)
-    except (StorylineError, OSError) as exc:
-        logger.warning("the lake was not published: %s", exc)
-        return None
-    logger.info("%s", report.summary())
-    return report
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -579,4 +585,4 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-__all__ = ["Marks", "PublicationReport", "RunPublisher", "connect", "publish", "publish_run", "read_marks"]
+__all__ = ["Marks", "PublicationReport", "RunPublisher", "connect", "publish", "read_marks"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2: ``articles.published_ts`` (UTC) and ``published_at`` as its UTC date. 3: revisions (``articles.revision``,
-``revisions``, ``page_state``). A Storyline that reads up to an older version refuses to write a newer
-database (v1 would store rows without the time, in local dates; v2 would store a changed document as a
+``revisions``, ``page_state``). 4: ``articles.updated_seq`` (which rows a batch rewrote: an older writer would
+rewrite rows without it, and the lake would miss them). A Storyline that reads up to an older version refuses
+to write a newer database (v1 would store rows without the time, in local dates; v2 would store a changed document as a
 second article)."""
 
 TABLES = """
@@ -110,9 +111,14 @@ ALTER TABLE articles ADD COLUMN IF NOT EXISTS revision INTEGER DEFAULT 1;
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_at TIMESTAMP;
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS revised_run VARCHAR;
 -- DuckDB refuses to alter a table a transaction has already updated: every ALTER of articles comes first.
--- When the article was published, in UTC (published_at is its date). Rows from before the column keep the
--- date they were stored with (the date as the input wrote it, in its own time zone) at midnight.
+-- When the article was published, in UTC (published_at is its date): filled in below.
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS published_ts TIMESTAMP;
+-- The seq a row was last written at: its own when stored, the batch's last seq when a later batch rewrote it
+-- (moved it to another story, changed its relation, canonical or similarity). A publication to the lake reads
+-- the rows changed since its mark by it (pipeline/lake.py). Null in older rows until they change.
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS updated_seq BIGINT;
+-- Rows from before published_ts keep the date they were stored with (the date as the input wrote it, in its
+-- own time zone) at midnight.
 UPDATE articles SET published_ts = CAST(published_at AS TIMESTAMP)
 WHERE published_ts IS NULL AND published_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS story_postings (

@@ -38,6 +38,7 @@ __all__ = [
     "refresh_search_index",
     "search_stories",
     "start_search_index",
+    "update_search_index",
 ]
 
 FTS_SCHEMA = "fts_main_articles"
@@ -185,13 +186,13 @@ def refresh_search_index(store: Store) -> IndexState | None:
     reports the problem itself).
     """
     try:
-        return _rebuild_if_stale(store)
+        return update_search_index(store)
     except SearchError:
         return None
 
 
-def _rebuild_if_stale(store: Store) -> IndexState:
-    """Bring the index up to date: nothing to do, append the newest articles, or rebuild it whole."""
+def update_search_index(store: Store) -> IndexState:
+    """Bring the index up to date: nothing to do, append the newest articles, or rebuild it whole (writable)."""
     state, now = index_state(store), corpus_state(store)
     if state is not None and state.covers(now):
         return state
@@ -308,7 +309,7 @@ def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:
         return None
     try:
         with Store.open(db, wait_seconds=wait_seconds) as store:
-            _rebuild_if_stale(store)  # checks again: another process may have rebuilt it meanwhile
+            update_search_index(store)  # checks again: another process may have rebuilt it meanwhile
         return None
     except StoreBusyError:
         if state is None:

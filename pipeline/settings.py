@@ -331,6 +331,10 @@ class LakeSettings:
     rewrite_deleted: float = 0.1
     """``--compact`` rewrites a Parquet file once this fraction of its rows was replaced by later publications
     (a changed row is deleted from its file and written again); files with deletes are not merged."""
+    search_cache: str | None = None
+    """Where ``storyline search --lake`` keeps its local replica of the lake's articles and stories with their
+    full-text index (a DuckDB file; see docs/search.md); default one per lake URL in ``$XDG_CACHE_HOME/storyline``
+    (``~/.cache/storyline``)."""
 
     def __post_init__(self) -> None:
         if self.url is not None and not str(self.url).startswith("ducklake:"):

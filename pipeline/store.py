@@ -641,13 +641,16 @@ class Store:
             ).fetchall()
         return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
-    def move_variant_groups(self, moves: dict[str, str]) -> None:
-        """Move every article of each variant group to the story given for it (a split of a story)."""
+    def move_variant_groups(self, moves: dict[str, str], seq: int) -> None:
+        """Move every article of each variant group to the story given for it (a split of a story), by the
+        batch whose last article is ``seq``."""
         if not moves:
             return
         with self._table("_moves", variant_group=list(moves), story_id=list(moves.values())):
             self.con.execute(
-                "UPDATE articles a SET story_id = m.story_id FROM _moves m WHERE a.variant_group = m.variant_group"
+                "UPDATE articles a SET story_id = m.story_id, updated_seq = ? FROM _moves m "
+                "WHERE a.variant_group = m.variant_group",
+                [seq],
             )
 
     def split_members(self, after: int, upto: int, upto_member: int) -> dict[int, str]:
@@ -703,9 +706,10 @@ class Store:
         if not articles:
             return
         rows = [a.row for a in articles]
-        self._insert_columns("articles", {k: [r[k] for r in rows] for k in rows[0]})
         ids = [r["article_id"] for r in rows]
         seqs = [r["seq"] for r in rows]
+        # written at its own seq (a revised row's copy of the old one's updated_seq is replaced)
+        self._insert_columns("articles", {**{k: [r[k] for r in rows] for k in rows[0]}, "updated_seq": seqs})
         self._insert_columns(
             "article_signatures", {"seq": seqs, "article_id": ids, "signature": [a.signature for a in articles]}
         )
@@ -739,10 +743,14 @@ class Store:
         if rows:
             self._insert_columns("revisions", {k: [r[k] for r in rows] for k in rows[0]})
 
-    def apply_merges(self, merges: Sequence[StoryMerge], run_id: str) -> None:
-        """Fold merged stories into their survivors, recording each merge so old ids still resolve."""
+    def apply_merges(self, merges: Sequence[StoryMerge], run_id: str, seq: int) -> None:
+        """Fold merged stories into their survivors, recording each merge so old ids still resolve (by the
+        batch whose last article is ``seq``)."""
         for merge in merges:
-            self.con.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", [merge.into, merge.merged])
+            self.con.execute(
+                "UPDATE articles SET story_id = ?, updated_seq = ? WHERE story_id = ?",
+                [merge.into, seq, merge.merged],
+            )
             for column, other in (("story_id", "related_story_id"), ("related_story_id", "story_id")):
                 self.con.execute(
                     f"""
@@ -803,7 +811,9 @@ class Store:
             with self._table("_updates", **updates):
                 self.con.execute(
                     "UPDATE articles a SET is_canonical = u.is_canonical, relation = u.relation, "
-                    "canonical_similarity = u.canonical_similarity FROM _updates u WHERE a.article_id = u.article_id"
+                    "canonical_similarity = u.canonical_similarity, updated_seq = ? "
+                    "FROM _updates u WHERE a.article_id = u.article_id",
+                    [seq],
                 )
         by_id = {s.story_id: s for s in stories}
         ids = list(by_id)

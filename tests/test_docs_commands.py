@@ -92,6 +92,7 @@ def test_documented_command_runs(
     db, placeholders = seeded
     placeholders = placeholders | {"DIR": str(tmp_path / "export")}
     monkeypatch.setenv("STORYLINE_DB", db)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # search --lake keeps its replica there
     monkeypatch.delenv("STORYLINE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # files a command writes (story.html) land here
     assert main([placeholders.get(arg, arg) for arg in argv]) == 0, f"{doc}: {line}"

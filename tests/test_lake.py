@@ -116,10 +116,16 @@ def test_next_publication_writes_only_what_changed_as_one_snapshot(stores: tuple
     with duckdb.connect(after, read_only=True) as con:
         new, total = con.execute("SELECT count(*) FILTER (WHERE seq > 300), count(*) FROM articles").fetchall()[0]
         merged = con.execute("SELECT count(*) FROM story_merges").fetchall()[0][0]
+        rewritten, in_changed_stories = con.execute(
+            "SELECT count(*) FILTER (WHERE seq <= 300 AND updated_seq > 300), count(*) FILTER (WHERE seq <= 300 AND "
+            "story_id IN (SELECT story_id FROM stories WHERE updated_seq > 300))  FROM articles"
+        ).fetchall()[0]
     report = publish(after, lake)
     assert merged > 0, "the second run must rewrite stories the first one published"
-    # the new articles, plus the older members of the stories the run changed, not the whole table
-    assert new < report.rows["articles"] < total
+    # the new articles, plus the older ones the run rewrote (moved, or changed their relation or canonical):
+    # not every member of the stories it changed, nor the whole table
+    assert 0 < rewritten < in_changed_stories
+    assert report.rows["articles"] == new + rewritten < total
     assert lake_fingerprints(lake) == store_fingerprints(after)
     assert publish(after, lake).skipped == "up to date"
     con = connect(lake)
@@ -132,6 +138,39 @@ def test_next_publication_writes_only_what_changed_as_one_snapshot(stores: tuple
     assert lake_fingerprints(lake, "AT (VERSION => 1)") == {
         k: v for k, v in store_fingerprints(before).items() if k not in VIEWS
     }
+
+
+def test_a_database_from_before_updated_seq_publishes_the_members_of_changed_stories(
+    stores: tuple[str, str], tmp_path: Path
+) -> None:
+    """Rows an older Storyline rewrote carry no ``updated_seq``: the members of the stories it changed are
+    published, as before the column, and the lake agrees with the database."""
+    before, after = stores
+    db = str(tmp_path / "older.duckdb")
+    shutil.copyfile(after, db)
+    with duckdb.connect(db) as con:
+        con.execute("UPDATE articles SET updated_seq = NULL")  # as the v3 writer left them
+    lake = lake_at(tmp_path)
+    publish(before, lake)
+    report = publish(db, lake)
+    with duckdb.connect(db, read_only=True) as con:
+        expected = con.execute(
+            "SELECT count(*) FROM articles WHERE seq > 300 OR story_id IN "
+            "(SELECT story_id FROM stories WHERE updated_seq > 300 UNION SELECT merged_story_id FROM story_merges "
+            "WHERE seq > 300)"
+        ).fetchall()[0][0]
+    assert report.rows["articles"] == expected
+    members = (
+        "SELECT count(*), sum(hash(article_id, story_id, relation, is_canonical, canonical_similarity)) FROM articles"
+    )
+    con = connect(lake)
+    try:
+        theirs = con.execute(members).fetchall()
+    finally:
+        con.close()
+    with duckdb.connect(db, read_only=True) as con:
+        assert theirs == con.execute(members).fetchall()
+    assert disagreements(db, lake) == []
 
 
 def test_a_revised_article_and_its_replaced_version_reach_the_lake(seeds_dir: Path, tmp_path: Path) -> None:
@@ -262,17 +301,20 @@ def test_sql_on_the_lake_while_a_writer_holds_the_database(stores: tuple[str, st
         assert main(["show", "--db", db, "--lake-url", lake.url]) == 0
 
 
-def test_runs_publish_mid_run_and_at_their_end(tmp_path: Path) -> None:
+def test_runs_publish_mid_run_and_at_their_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lake = LakeSettings(url=f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}", every_batches=1)
     settings = Settings(db=str(tmp_path / "run.duckdb"), batch_size=40, lake=lake)
     corpus = write_jsonl(tmp_path / "feed.jsonl", make_records(200, seed=9))
+    connections = []
+    monkeypatch.setattr(lakemod, "connect", lambda *a, **k: connections.append(a) or connect(*a, **k))
     ingest_paths([corpus], settings)
+    assert len(connections) == 1, "every publication of the run goes through one lake connection"
     assert disagreements(settings.db, lake) == []
     con = connect(lake)
     try:
         marks = read_marks(con)
-        # mid-run publications (in child processes, skipped while one is in flight) and the final one
-        assert marks.publication >= 2 and marks.article_seq == 200
+        # 5 batches: a publication between each two, none after the last but the run's own at its end
+        assert marks.publication == 5 and marks.article_seq == 200
         assert con.execute("SELECT status FROM runs").fetchall() == [("completed",)]
     finally:
         con.close()
@@ -334,9 +376,9 @@ def test_a_column_the_database_gains_reaches_the_lake(stores: tuple[str, str], t
     publish(db, lake)
     with duckdb.connect(db) as con:  # as a later schema might: a new column, filled for new rows only
         con.execute("ALTER TABLE articles ADD COLUMN embargo_until TIMESTAMPTZ")
-        con.execute("UPDATE articles SET embargo_until = TIMESTAMPTZ '2021-08-20 10:00:00+00' WHERE seq = 300")
         con.execute(
-            "UPDATE stories SET updated_seq = 301 WHERE story_id = (SELECT story_id FROM articles WHERE seq = 300)"
+            "UPDATE articles SET embargo_until = TIMESTAMPTZ '2021-08-20 10:00:00+00', updated_seq = 301 "
+            "WHERE seq = 300"
         )
     report = publish(db, lake)
     assert report.rows["articles"] >= 1

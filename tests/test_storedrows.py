@@ -166,7 +166,7 @@ def test_articles_split_off_after_the_snapshot_are_placed_in_their_new_story(
         store.con.execute(
             "INSERT INTO story_links VALUES (?, ?, 'split', 0.5, 'a0', 'run-test')", [new_story, story_id]
         )
-        store.move_variant_groups({group: new_story})
+        store.move_variant_groups({group: new_story}, top)
     with Store.open(ecb_settings.db, read_only=True) as store:
         index = CandidateIndex.for_database(ecb_settings.db)
         index.refresh(store)

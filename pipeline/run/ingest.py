@@ -19,7 +19,7 @@ from pipeline.alerts.rules import fire_alerts
 from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
-from pipeline.lake import RunPublisher, publish_run
+from pipeline.lake import RunPublisher
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
@@ -68,15 +68,16 @@ def store_batch(
         store.insert_articles(decided.articles)
         store.insert_revisions(decided.revisions)
         store.insert_links(decided.links, run_id)
-        store.apply_merges(decided.merges, run_id)
-        store.move_variant_groups(decided.moves)
         written = [*decided.revised, *decided.articles]
+        seq = max((a.row["seq"] for a in written), default=0)  # the batch's last: rows it rewrites say so
+        store.apply_merges(decided.merges, run_id, seq)
+        store.move_variant_groups(decided.moves, seq)
         store.save_stories(
             list(decided.stories.values()),
             run_id,
             settings.cluster.story_terms,
             settings.cluster.posting_terms,
-            max((a.row["seq"] for a in written), default=0),
+            seq,
             vectors=_vectors_reader(store, index, written),
         )
         store.record_rejections(run_id, prepared.rejections)
@@ -140,11 +141,13 @@ def close_run(
     report: IngestReport,
     error: BaseException | None = None,
     keep_empty: bool = True,
+    publisher: RunPublisher | None = None,
 ) -> None:
     """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
 
     ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
-    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all.
+    With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all. ``publisher``:
+    the run's, whose lake connection the end-of-run publication reuses.
     """
     status = run_status(report, error)
     if error is not None:
@@ -163,7 +166,8 @@ def close_run(
         store.checkpoint()
         if settings.snapshot:
             refresh_snapshot(store, settings.snapshot)
-    publish_run(settings)  # [lake]: the run's changes become one lake snapshot (the database closed)
+    # [lake]: the run's changes become one lake snapshot (the database closed)
+    (publisher or RunPublisher(settings)).finish()
 
 
 def run_status(report: IngestReport, error: BaseException | None = None) -> str:
@@ -199,22 +203,32 @@ def run_batches(
     index: CandidateIndex,
     progress: Progress | None = None,
     total: int = 0,
+    publisher: RunPublisher | None = None,
 ) -> IngestReport:
-    """Prepare and store documents batch by batch into an open run (files and live sources alike)."""
+    """Prepare and store documents batch by batch into an open run (files and live sources alike).
+
+    ``publisher``: the run's, for ``[lake]`` publications between batches (left open for the run's end);
+    by default one for these batches only.
+    """
 
     report = IngestReport()
-    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
-    with PreparePool(settings) as pool:
-        # Workers extract and fingerprint the next batch while this process clusters and stores this one.
-        for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
-            if number and settings.reader_gap_seconds:
-                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
-            with open_batch_store(settings) as store:
-                report.add(store_batch(store, index, run_id, prepared, settings))
-            publisher.after_batch()
-            if progress:
-                progress(report, total)
-    publisher.close()
+    own = publisher is None
+    publisher = publisher or RunPublisher(settings)  # [lake] every_batches / every_seconds: mid-run
+    try:
+        with PreparePool(settings) as pool:
+            # Workers extract and fingerprint the next batch while this process clusters and stores this one.
+            for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
+                if number:
+                    publisher.between_batches()
+                    if settings.reader_gap_seconds:
+                        time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+                with open_batch_store(settings) as store:
+                    report.add(store_batch(store, index, run_id, prepared, settings))
+                if progress:
+                    progress(report, total)
+    finally:
+        if own:
+            publisher.close()
     return report
 
 
@@ -229,12 +243,13 @@ def ingest_documents(
     run_id = open_for_run(settings, inputs)
     index = CandidateIndex.for_database(settings.db)
     report = IngestReport()
+    publisher = RunPublisher(settings)
     try:
-        report = run_batches(documents, settings, run_id, index, progress, total)
+        report = run_batches(documents, settings, run_id, index, progress, total, publisher)
     except BaseException as exc:
-        close_run(settings, run_id, report, exc)
+        close_run(settings, run_id, report, exc, publisher=publisher)
         raise
-    close_run(settings, run_id, report)
+    close_run(settings, run_id, report, publisher=publisher)
     save_index(settings, index)
     deliver_run_alerts(settings, report)
     return report
