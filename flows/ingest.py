@@ -27,18 +27,9 @@ from prefect.utilities.annotations import quote
 
 from flows.reporting import publish_run_report
 from pipeline.cluster.candidates import CandidateIndex
-from pipeline.lake import RunPublisher
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.run.counts import by_input
-from pipeline.run.ingest import (
-    close_run,
-    deliver_run_alerts,
-    open_batch_store,
-    open_for_run,
-    raise_if_nothing_ingested,
-    save_index,
-    store_batch,
-)
+from pipeline.run.ingest import open_batch_store, raise_if_nothing_ingested, recorded_run, store_batch
 from pipeline.run.parallel import PreparePool
 from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 from pipeline.settings import Settings
@@ -73,32 +64,23 @@ def ingest_flow(
     """Ingest files and folders (text dumps, HTML, JSONL) into the Storyline database."""
     logger = get_run_logger()
     settings = Settings.load(config, db=db, batch_size=batch_size)
-    run_id = open_for_run(settings, paths)
     total = count_files(paths)
-    logger.info("run %s: %d input file(s) into %s", run_id, total, settings.db)
-    report = IngestReport()
-    # loaded (from its snapshot) on the first batch, then refreshed with each batch's additions
-    index = CandidateIndex.for_database(settings.db)
     batches = batched(read_paths(paths, settings.extract.max_bytes), settings.batch_size)
-    publisher = RunPublisher(settings)  # [lake] every_batches / every_seconds: publications mid-run
-    try:
-        with PreparePool(settings) as pool:
-            on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
-            prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
-            for number, prepared in enumerate(prepared_batches, 1):
-                if number > 1:
-                    publisher.between_batches()
-                    time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
-                # quote(): Prefect would otherwise walk every article and fingerprint of the batch looking
-                # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
-                report.add(store_task(quote(settings), quote(index), run_id, quote(prepared)))
-                logger.info("batch %d: %s", number, _progress(report))
-    except BaseException as exc:
-        close_run(settings, run_id, report, exc, publisher=publisher)
-        raise
-    close_run(settings, run_id, report, publisher=publisher)
-    save_index(settings, index)
-    deliver_run_alerts(settings, report)
+    # the run's candidate index is loaded (from its snapshot) on the first batch, then refreshed with each
+    # batch's additions; its lake publisher publishes between batches ([lake] every_batches / every_seconds)
+    with recorded_run(settings, paths) as run, PreparePool(settings) as pool:
+        logger.info("run %s: %d input file(s) into %s", run.run_id, total, settings.db)
+        on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
+        prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
+        for number, prepared in enumerate(prepared_batches, 1):
+            if number > 1:
+                run.publisher.between_batches()
+                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+            # quote(): Prefect would otherwise walk every article and fingerprint of the batch looking
+            # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
+            run.report.add(store_task(quote(settings), quote(run.index), run.run_id, quote(prepared)))
+            logger.info("batch %d: %s", number, _progress(run.report))
+    report, run_id = run.report, run.run_id
     published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
     logger.info(
         "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",

@@ -30,7 +30,7 @@ from flows.reporting import publish_run_report
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import StorylineError
 from pipeline.models import IngestReport
-from pipeline.run.ingest import close_run, deliver_run_alerts, open_for_run, save_index
+from pipeline.run.ingest import recorded_run
 from pipeline.run.live import SourceReport, ingest_source, total_report
 from pipeline.settings import Settings
 from pipeline.sources.config import SourceSpec, gather_sources, load_sources
@@ -63,29 +63,24 @@ def sources_flow(
         return Completed(name="Skipped", message=refusal)
     settings = Settings.load(config, db=db)
     specs = gather_sources(sources, feeds or (), sitemaps or (), urls or (), only, kinds, allow_private)
-    run_id = open_for_run(settings, [spec.label for spec in specs])
-    logger.info("run %s: %d source(s) into %s", run_id, len(specs), settings.db)
-    index = CandidateIndex.for_database(settings.db)
     reports: list[SourceReport] = []
     failed: list[str] = []
-    try:
+    with recorded_run(settings, [spec.label for spec in specs], keep_empty=False) as run:
+        logger.info("run %s: %d source(s) into %s", run.run_id, len(specs), settings.db)
+        run.delivered = delivered = IngestReport()  # delivery counts are the run's, not a source's
         for spec in specs:
             state = ingest_source_task.with_options(name=f"source-{spec.name}")(
-                spec, settings, run_id, index, return_state=True
+                spec, settings, run.run_id, run.index, return_state=True
             )
             if state.is_completed():
                 reports.append(state.result())
                 logger.info("%s", reports[-1].summary())
             else:
                 failed.append(spec.name)
-    except BaseException as exc:
-        close_run(settings, run_id, total_report(reports), exc)
-        raise
-    error = StorylineError(f"source(s) failed after retries: {', '.join(failed)}") if failed else None
-    close_run(settings, run_id, total_report(reports), error, keep_empty=False)
-    save_index(settings, index)
-    delivered = IngestReport()
-    deliver_run_alerts(settings, delivered)
+            run.report = total_report(reports)
+        error = StorylineError(f"source(s) failed after retries: {', '.join(failed)}") if failed else None
+        run.error = error
+    run_id = run.run_id
     published = publish_run_report({r.source: r.ingest for r in reports}, settings.db, run_id)
     logger.info(
         "alerts: %d fired, %d delivered, %d failed; %d story event(s) emitted",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.alerts.notify import deliver_alerts
@@ -196,6 +198,43 @@ def save_index(settings: Settings, index: CandidateIndex) -> bool:
         return False
 
 
+@dataclass
+class RecordedRun:
+    """One recorded run in the making: its ``runs`` row, candidate index and lake publisher.
+
+    What the run has done so far is ``report`` (the caller keeps it current); ``error`` is a failure that
+    ends the run without raising (live sources that failed after their retries); the delivery counts of
+    the run's alerts are added to ``delivered`` (by default ``report``).
+    """
+
+    settings: Settings
+    run_id: str
+    index: CandidateIndex
+    publisher: RunPublisher
+    report: IngestReport = field(default_factory=IngestReport)
+    error: BaseException | None = None
+    delivered: IngestReport | None = None
+
+
+@contextmanager
+def recorded_run(settings: Settings, inputs: Sequence[str], keep_empty: bool = True) -> Iterator[RecordedRun]:
+    """The one run lifecycle of the CLI, the library and both flows: open the run, hand it to the caller,
+    then close it once: failed or interrupted if the body raised (and re-raise), else completed, empty or
+    failed by what it stored (``keep_empty=False``: a live run that read nothing leaves no row); then save
+    the candidate index snapshot and deliver the run's alerts, which only a run that got to its end does.
+    """
+    run = RecordedRun(settings, open_for_run(settings, inputs), CandidateIndex.for_database(settings.db),
+                      RunPublisher(settings))  # fmt: skip
+    try:
+        yield run
+    except BaseException as exc:
+        close_run(settings, run.run_id, run.report, exc, publisher=run.publisher)
+        raise
+    close_run(settings, run.run_id, run.report, run.error, keep_empty=keep_empty, publisher=run.publisher)
+    save_index(settings, run.index)
+    deliver_run_alerts(settings, run.report if run.delivered is None else run.delivered)
+
+
 def run_batches(
     documents: Iterable[RawDocument | Rejection],
     settings: Settings,
@@ -240,19 +279,9 @@ def ingest_documents(
     total: int = 0,
 ) -> IngestReport:
     """Ingest documents in one recorded run, without Prefect; ``inputs`` names what was read."""
-    run_id = open_for_run(settings, inputs)
-    index = CandidateIndex.for_database(settings.db)
-    report = IngestReport()
-    publisher = RunPublisher(settings)
-    try:
-        report = run_batches(documents, settings, run_id, index, progress, total, publisher)
-    except BaseException as exc:
-        close_run(settings, run_id, report, exc, publisher=publisher)
-        raise
-    close_run(settings, run_id, report, publisher=publisher)
-    save_index(settings, index)
-    deliver_run_alerts(settings, report)
-    return report
+    with recorded_run(settings, inputs) as run:
+        run.report = run_batches(documents, settings, run.run_id, run.index, progress, total, run.publisher)
+    return run.report
 
 
 def ingest_paths(

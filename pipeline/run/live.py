@@ -25,7 +25,7 @@ import httpx
 
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.models import Article, IngestReport, RawDocument, Rejection
-from pipeline.run.ingest import Progress, close_run, deliver_run_alerts, open_for_run, run_batches, save_index
+from pipeline.run.ingest import Progress, recorded_run, run_batches
 from pipeline.settings import Settings
 from pipeline.sources.config import SourceSpec
 from pipeline.sources.feeds import Entry, parse_feed, parse_sitemap
@@ -105,18 +105,12 @@ def ingest_sources(
     waiting: Waiting | None = None,
 ) -> list[SourceReport]:
     """Run every source once, in one recorded run, without Prefect."""
-    run_id = open_for_run(settings, [spec.label for spec in specs])
-    index = CandidateIndex.for_database(settings.db)
     reports: list[SourceReport] = []
-    try:
+    with recorded_run(settings, [spec.label for spec in specs], keep_empty=False) as run:
+        run.delivered = IngestReport()  # delivery counts are the run's, not a source's
         for spec in specs:
-            reports.append(ingest_source(spec, settings, run_id, index, progress, transport, waiting))
-    except BaseException as exc:
-        close_run(settings, run_id, total_report(reports), exc)
-        raise
-    close_run(settings, run_id, total_report(reports), keep_empty=False)
-    save_index(settings, index)
-    deliver_run_alerts(settings, IngestReport())  # delivery counts are the run's, not a source's
+            reports.append(ingest_source(spec, settings, run.run_id, run.index, progress, transport, waiting))
+            run.report = total_report(reports)
     return reports
 
 
