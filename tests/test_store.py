@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -46,40 +48,35 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
     assert count(settings.db, "articles") == 5 and count(settings.db, "stories") == 1
 
 
-def test_a_busy_database_is_reported_not_corrupted(settings: Settings) -> None:
-    Store.open(settings.db).close()
+@contextmanager
+def lock_held_by_another_process(db: str, read_only: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """A plain DuckDB session in another process holding ``db`` (as an analyst's tool would) until the block ends."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({settings.db!r}); print('ok', flush=True); "
-         "time.sleep(30)"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(StoreBusyError, match="locked by another process"):
-            Store.open(settings.db, wait_seconds=0.5)
-    finally:
-        holder.kill()
-        holder.wait()
-    Store.open(settings.db).close()
-
-
-def test_a_readers_session_holding_the_lock_is_named_with_what_to_do(settings: Settings) -> None:
-    """An analyst's read-only session blocks ingest: the error names its PID and says how to free it."""
-    Store.open(settings.db).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({settings.db!r}, read_only=True); "
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({db!r}, read_only={read_only}); "
          "print('ok', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(StoreBusyError) as raised:
-            Store.open(settings.db, wait_seconds=0.3)
+        yield holder
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_busy_database_is_reported_not_corrupted(settings: Settings) -> None:
+    Store.open(settings.db).close()
+    with lock_held_by_another_process(settings.db), pytest.raises(StoreBusyError, match="locked by another process"):
+        Store.open(settings.db, wait_seconds=0.5)
+    Store.open(settings.db).close()
+
+
+def test_a_readers_session_holding_the_lock_is_named_with_what_to_do(settings: Settings) -> None:
+    """An analyst's read-only session blocks ingest: the error names its PID and says how to free it."""
+    Store.open(settings.db).close()
+    with lock_held_by_another_process(settings.db, read_only=True) as holder, pytest.raises(StoreBusyError) as raised:
+        Store.open(settings.db, wait_seconds=0.3)
     message = str(raised.value)
     assert f"(PID {holder.pid})" in message and "python" in message
     assert "close it" in message and "snapshot" in message and "storyline sql" in message
