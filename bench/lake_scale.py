@@ -1,21 +1,24 @@
 """Publication cost per run against store size: does it grow with the run's new rows, or with the store?
 
-    python bench/lake_scale.py [--stored 100000 1000000] [--run 1000] [--keep DIR]
+    python bench/lake_scale.py [--stored 100000 1000000] [--run 1000] [--runs 3] [--keep DIR]
 
 For each size: a store generated at the table level (``bench/million.py``: synthetic articles with
-the real row shapes), published whole to a fresh SQLite-catalog DuckLake (the one-off first
-publication); then a run's worth of changes written at the table level as a batch writes them
-(``--run`` new articles joining existing stories: the stories rewritten with the run's last seq, a
-run row), and that run published. A publication reads only the tables, so how the rows were made
-does not matter to it; ingesting them would take most of the time here for nothing measured.
-Printed per size: the first publication's time, and the run's: rows written per table, how long the
-database was held (staging the changes) and how long the lake write took.
+the real row shapes, each row marked written at its own seq as the current writer marks it),
+published whole to a fresh SQLite-catalog DuckLake (the one-off first publication); then ``--runs``
+times a run's worth of changes written at the table level as a batch writes them (``--run`` new
+articles joining existing stories: the stories rewritten with the run's last seq, a run row), and
+that run published. A publication reads only the tables, so how the rows were made does not matter
+to it; ingesting them would take most of the time here for nothing measured. Printed per size: the
+first publication's time, and the runs' medians: how long the database was held (staging the
+changes), how long the lake write took, and the rows the last one wrote per table. ``--keep DIR``
+keeps the generated stores there for the next measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -29,16 +32,24 @@ from pipeline.lake import publish
 from pipeline.settings import LakeSettings
 
 
-def add_run(db: Path, articles: int) -> int:
-    """Write a run's worth of changes as a batch would: new articles (copies of the first ones under new
-    ids and seqs, in their stories), those stories rewritten with the run's last seq, a run row."""
+def mark_as_written_now(db: Path) -> None:
+    """Give every generated row the ``updated_seq`` the current writer gives a new row (its own seq), so a
+    run's publication takes what the run wrote, as on a database this version wrote."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE articles SET updated_seq = seq WHERE updated_seq IS NULL")
+
+
+def add_run(db: Path, articles: int, number: int) -> int:
+    """Write run ``number``'s changes as a batch would: new articles (copies of the first ones under new
+    ids and seqs, in their stories, written at their own seq), those stories rewritten with the run's
+    last seq, a run row."""
     with duckdb.connect(str(db)) as con:
         top = con.execute("SELECT max(seq) FROM articles").fetchall()[0][0]
         con.execute(
-            "INSERT INTO articles SELECT * REPLACE (seq + $top AS seq, 'r' || article_id[2:] AS article_id, "
-            "source_uri || '#run' AS source_uri, localtimestamp AS ingested_at, 'run-measured' AS run_id) "
-            "FROM articles WHERE seq <= $n",
-            {"top": top, "n": articles},
+            "INSERT INTO articles SELECT * REPLACE (seq + $top AS seq, seq + $top AS updated_seq, "
+            "$prefix || article_id[2:] AS article_id, source_uri || '#' || $prefix AS source_uri, "
+            "localtimestamp AS ingested_at, $run AS run_id) FROM articles WHERE seq <= $n",
+            {"top": top, "n": articles, "prefix": f"r{number}-", "run": f"run-measured-{number}"},
         )
         con.execute(
             "UPDATE stories SET updated_seq = $last, article_count = article_count + c.n FROM "
@@ -48,18 +59,19 @@ def add_run(db: Path, articles: int) -> int:
         )
         con.execute(
             "INSERT INTO runs (run_id, started_at, finished_at, status, inputs, read, new) "
-            "VALUES ('run-measured', localtimestamp, localtimestamp, 'completed', ['bench'], $n, $n)",
-            {"n": articles},
+            "VALUES ($run, localtimestamp, localtimestamp, 'completed', ['bench'], $n, $n)",
+            {"n": articles, "run": f"run-measured-{number}"},
         )
     return articles
 
 
-def measure(folder: Path, stored: int, run: int) -> dict:
-    """Generate, publish whole, write a run, publish the run; the figures."""
+def measure(folder: Path, stored: int, run: int, runs: int) -> dict:
+    """Generate, publish whole, then ``runs`` times write a run and publish it; the figures (run: medians)."""
     db = folder / f"store-{stored}.duckdb"
     if not db.exists():
         started = time.perf_counter()
         generate(str(db), stored)
+        mark_as_written_now(db)
         print(f"  generated {stored:,} articles in {time.perf_counter() - started:.0f} s", flush=True)
     work = folder / f"run-{stored}"
     shutil.rmtree(work, ignore_errors=True)
@@ -70,17 +82,21 @@ def measure(folder: Path, stored: int, run: int) -> dict:
     started = time.perf_counter()
     publish(str(copy), lake)
     first_seconds = time.perf_counter() - started
-    new = add_run(copy, run)
-    started = time.perf_counter()
-    run = publish(str(copy), lake)
+    totals, reports = [], []
+    for number in range(runs):
+        new = add_run(copy, run, number)
+        started = time.perf_counter()
+        reports.append(publish(str(copy), lake))
+        totals.append(time.perf_counter() - started)
     return {
         "stored": stored,
         "first_publication_s": first_seconds,
         "new_articles": new,
-        "run_rows": run.rows,
-        "run_held_s": run.read_seconds,
-        "run_write_s": run.write_seconds,
-        "run_total_s": time.perf_counter() - started,
+        "run_rows": reports[-1].rows,
+        "run_held_s": statistics.median(r.read_seconds for r in reports),
+        "run_write_s": statistics.median(r.write_seconds for r in reports),
+        "run_total_s": statistics.median(totals),
+        "runs": runs,
     }
 
 
@@ -88,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stored", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--run", type=int, default=1000, help="new articles in the measured run")
+    parser.add_argument("--runs", type=int, default=3, help="runs published one after another (medians printed)")
     parser.add_argument("--keep", help="folder for the generated stores (reused if present)")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="storyline-lake-scale-"))
@@ -95,13 +112,13 @@ def main() -> None:
     results = []
     for stored in args.stored:
         print(f"{stored:,} stored:", flush=True)
-        figures = measure(folder, stored, args.run)
+        figures = measure(folder, stored, args.run, args.runs)
         results.append(figures)
         print(
             f"  first publication (whole store) {figures['first_publication_s']:.1f} s; "
-            f"run of {figures['new_articles']} new articles published in {figures['run_total_s']:.2f} s "
-            f"(database held {figures['run_held_s']:.2f} s, lake write {figures['run_write_s']:.2f} s), "
-            f"rows {figures['run_rows']}",
+            f"a run of {figures['new_articles']} new articles published in {figures['run_total_s']:.2f} s "
+            f"(database held {figures['run_held_s']:.2f} s, lake write {figures['run_write_s']:.2f} s; "
+            f"medians of {figures['runs']} runs), rows of the last {figures['run_rows']}",
             flush=True,
         )
     if len(results) > 1:
