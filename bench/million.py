@@ -239,7 +239,7 @@ def _stories(store, vocab, rng, story_words, story_of, first_seq, story_day, day
 
 def prepare_store(template: Path, snapshot: Path) -> None:
     """Bring the generated store to the state earlier runs leave behind: schema, search index, index snapshot."""
-    from pipeline.search import index_state, refresh_search_index
+    from pipeline.store.search import index_state, refresh_search_index
 
     with Store.open(template) as store:  # a writer open creates indexes and names an older database
         # The generated rows do not depend on the fingerprint or cluster parameters (signatures are

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from pipeline.evaluate import Evaluation
-    from pipeline.search import Snippet
+    from pipeline.store.search import Snippet
 
 EXPORT_COLUMNS = (
     "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "published_ts",
@@ -415,8 +415,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
-    from pipeline.integrity import consistency_problems, snapshot_problems
+    """Run the integrity checks of ``pipeline.store.integrity``; exit 1 when one fails."""
+    from pipeline.cluster.candidates import snapshot_problems
+    from pipeline.store.integrity import consistency_problems
 
     if args.lake is not None:
         from pipeline.clilake import check_lake
@@ -462,7 +463,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _export_tables(args: argparse.Namespace) -> int:
-    from pipeline.export import export_tables
+    from pipeline.store.export import export_tables
 
     if not args.directory:
         raise ConfigError(f"--format {args.format} needs a directory: storyline export --format {args.format} DIR")
@@ -493,12 +494,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from pipeline.search import ensure_search_index, search_stories
+    from pipeline.store.search import ensure_search_index, search_stories
 
     settings = _settings(args)
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/lakesearch.py)
+    if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/store/lake/search.py)
         from pipeline.clilake import open_lake_search
 
         opened = open_lake_search(args, settings)

@@ -53,8 +53,8 @@ def lake_settings(settings: Settings, url: str | None, data_path: str | None = N
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the changes since the last publication as one lake snapshot; then compact, if asked."""
-    from pipeline.lake import publish
-    from pipeline.lakeupkeep import compact
+    from pipeline.store.lake.publish import publish
+    from pipeline.store.lake.upkeep import compact
 
     settings = Settings.load(args.config, db=args.db)
     lake = lake_settings(settings, args.lake, args.data_path)
@@ -71,8 +71,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """A read-only ``Store`` over the lake (its views and macros in use), for the read commands."""
-    from pipeline.lake import connect, resolve
     from pipeline.store import Store
+    from pipeline.store.lake.publish import connect, resolve
 
     lake = lake_settings(settings, args.lake)
     return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
@@ -80,7 +80,7 @@ def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: igno
 
 def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """``search --lake``: the local search replica of the lake, brought up to its current snapshot."""
-    from pipeline.lakesearch import open_search_replica
+    from pipeline.store.lake.search import open_search_replica
 
     store, _ = open_search_replica(lake_settings(settings, args.lake), settings.read_wait_seconds)
     return store
@@ -88,8 +88,8 @@ def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ign
 
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
-    from pipeline.integrity import CHECKS
-    from pipeline.lakeupkeep import disagreements
+    from pipeline.store.integrity import CHECKS
+    from pipeline.store.lake.upkeep import disagreements
 
     lake = lake_settings(settings, args.lake)
     problems = []

@@ -15,10 +15,10 @@ import pytest
 from reliability import article_keys, cli_process, rows
 
 from bench.corpus import make_records
-from pipeline.integrity import consistency_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 pytestmark = pytest.mark.slow
 

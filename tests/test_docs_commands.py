@@ -17,10 +17,10 @@ import pytest
 from conftest import ROOT, SEEDS
 
 from pipeline.cli import main
-from pipeline.lake import publish
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
+from pipeline.store.lake.publish import publish
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Live sources fetch over the network (tests/test_live.py and test_sources.py serve them locally instead).

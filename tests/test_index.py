@@ -12,9 +12,8 @@ import pytest
 from conftest import ecb_records, write_jsonl
 
 from pipeline.cluster import candidates as index_module
-from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path
+from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path, snapshot_problems
 from pipeline.cluster.storedrows import is_mapped
-from pipeline.integrity import snapshot_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store

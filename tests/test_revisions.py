@@ -9,10 +9,10 @@ import pytest
 from conftest import write_jsonl
 
 from pipeline.cluster.candidates import CandidateIndex
-from pipeline.integrity import consistency_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 CORRECTION = (
     "\n\nCorrection: an earlier version of this article gave the wrong day for the talks between the two "

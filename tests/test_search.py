@@ -18,7 +18,10 @@ from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import SearchError
 from pipeline.run.ingest import ingest_paths, open_for_run, store_batch
 from pipeline.run.prepare import prepare_batch
-from pipeline.search import (
+from pipeline.settings import Settings
+from pipeline.sources.files import read_paths
+from pipeline.store import Store
+from pipeline.store.search import (
     FTS_SCHEMA,
     append_to_search_index,
     build_search_index,
@@ -29,9 +32,6 @@ from pipeline.search import (
     make_snippet,
     search_stories,
 )
-from pipeline.settings import Settings
-from pipeline.sources.files import read_paths
-from pipeline.store import Store
 
 HOSTILE = ["'; DROP TABLE articles; --", 'taiwan" OR 1=1 --', "talks; DELETE FROM stories", "%' _ \\ ''", "'"]
 

@@ -18,10 +18,10 @@ from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import StoreBusyError, StoreError
 from pipeline.run.ingest import ingest_paths, store_batch
 from pipeline.run.prepare import prepare_batch
-from pipeline.schema import SCHEMA_VERSION
 from pipeline.settings import Settings
 from pipeline.sources.files import read_paths
 from pipeline.store import Store
+from pipeline.store.schema import SCHEMA_VERSION
 
 
 def count(db: str, table: str) -> int:

@@ -403,6 +403,19 @@ def snapshot_path(db: str | Path) -> Path:
     return db.with_name(db.name + ".index")
 
 
+def snapshot_problems(db: str | Path) -> list[str]:
+    """A corrupt candidate-index snapshot beside database ``db`` as a problem saying what to do (else empty)."""
+    if str(db) == ":memory:":
+        return []
+    version, _, problem = verified_snapshot(snapshot_path(db))
+    if problem is None:
+        return []
+    return [
+        f"corrupt index snapshot {version}: {problem}. Ingests ignore it and read the index from the "
+        f"database; the next ingest rewrites it (or delete {snapshot_path(db)})"
+    ]
+
+
 def file_checksum(path: Path) -> str:
     """The xxh3_64 of a file's bytes as hex, read in chunks."""
     digest = xxhash.xxh3_64()

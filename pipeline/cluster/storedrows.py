@@ -30,7 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.store import ArticleRef, Store, StoreError, StoryState
+from pipeline.errors import StoreError
+from pipeline.store import ArticleRef, Store, StoryState
 
 READ_ROWS = 20_000  # rows per record batch when reading a whole table
 BUILD_MEMORY = "512MB"  # DuckDB's memory limit while the arrays are read from the store

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.errors import ConfigError
-from pipeline.schema import SCHEMA_VERSION
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.schema import SCHEMA_VERSION
 
 __all__ = ["EXPORT_TABLES", "FORMATS", "ExportReport", "export_tables"]
 

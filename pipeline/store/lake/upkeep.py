@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipeline.lake import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
 from pipeline.settings import LakeSettings
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.lake.publish import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
 
 
 @dataclass(frozen=True)

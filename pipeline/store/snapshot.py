@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipeline.store import Store
+from pipeline.store.db import Store
 
 
 def refresh_snapshot(store: Store, target: str | Path) -> Path:

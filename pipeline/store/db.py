@@ -33,9 +33,9 @@ import xxhash
 from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
 from pipeline.fingerprint.fingerprints import dot
 from pipeline.models import IngestReport, Rejection
-from pipeline.schema import SCHEMA_VERSION, TABLES, VIEWS
 from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 from pipeline.sources.outlet import OUTLET_SQL
+from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 
 _STORY_ID = re.compile(r"[a-z][0-9a-f]{16}")
 

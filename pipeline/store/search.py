@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import SearchError, StoreBusyError
-from pipeline.store import Store
+from pipeline.store.db import Store
 
 __all__ = [
     "IndexState",
