@@ -11,9 +11,9 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.cluster.batch import in_window, stories_overlap
+from pipeline.models import StoryState
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
-from pipeline.store import StoryState
 
 # Made-up words: equally rare, so cosines are simple fractions of shared words.
 A_ONLY = "zorbaxite quintelmere fravonic ulmstrade pelgarith vonquist"

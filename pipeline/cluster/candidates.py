@@ -40,7 +40,8 @@ import numpy as np
 import xxhash
 
 from pipeline.cluster.storedrows import ARRAYS, StoredRows, build_arrays, map_arrays, mapped, save_arrays
-from pipeline.store import ArticleRef, Store, StoryState, term_key
+from pipeline.models import ArticleRef, StoryState
+from pipeline.store import Store, term_key
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size

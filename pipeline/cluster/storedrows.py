@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.errors import StoreError
-from pipeline.store import ArticleRef, Store, StoryState
+from pipeline.models import ArticleRef, StoryState
+from pipeline.store import Store
 
 READ_ROWS = 20_000  # rows per record batch when reading a whole table
 BUILD_MEMORY = "512MB"  # DuckDB's memory limit while the arrays are read from the store

@@ -21,13 +21,13 @@ from pipeline.alerts.rules import fire_alerts
 from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
-from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.models import IngestReport, NewArticle, RawDocument, Rejection
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
 from pipeline.run.prepare import PreparedBatch, batched
 from pipeline.settings import Settings
 from pipeline.sources.files import count_files, read_paths
-from pipeline.store import NewArticle, Store, stored_vector
+from pipeline.store import Store, stored_vector
 from pipeline.store.lake.publish import RunPublisher
 from pipeline.store.search import refresh_search_index, start_search_index
 from pipeline.store.snapshot import refresh_snapshot

@@ -8,28 +8,6 @@ export; ``integrity`` the invariants a reader can check; ``snapshot`` the analys
 never a pipeline stage.
 """
 
-from pipeline.store.db import (
-    ArticleRef,
-    NewArticle,
-    Store,
-    StoredDocument,
-    StoryLink,
-    StoryMerge,
-    StoryState,
-    StoryVariant,
-    stored_vector,
-    term_key,
-)
+from pipeline.store.db import Store, stored_vector, term_key
 
-__all__ = [
-    "ArticleRef",
-    "NewArticle",
-    "Store",
-    "StoredDocument",
-    "StoryLink",
-    "StoryMerge",
-    "StoryState",
-    "StoryVariant",
-    "stored_vector",
-    "term_key",
-]
+__all__ = ["Store", "stored_vector", "term_key"]

@@ -20,8 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,17 @@ import pyarrow as pa
 import xxhash
 
 from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
-from pipeline.fingerprint.fingerprints import dot
-from pipeline.models import IngestReport, Rejection
+from pipeline.models import (
+    ArticleRef,
+    IngestReport,
+    NewArticle,
+    Rejection,
+    StoredDocument,
+    StoryLink,
+    StoryMerge,
+    StoryState,
+)
+from pipeline.models.vectors import dot
 from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 from pipeline.sources.outlet import OUTLET_SQL
 from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
@@ -145,136 +153,6 @@ def _write_failed(path: str, exc: duckdb.Error) -> StoreError | EnvironmentFailu
     if "permission denied" in detail.lower():
         return EnvironmentFailure(PermissionError(errno.EACCES, detail), f"writing {path}")
     return StoreError(f"cannot write {path}: {detail}")
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """Where a stored article sits: its story and variant group."""
-
-    article_id: str
-    story_id: str
-    variant_group: str
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """A stored article that an incoming document may be a version of."""
-
-    seq: int
-    article_id: str
-    content_hash: str
-    by_uri: bool
-    """Found by the same ``source_uri`` (else by the same outlet and external id)."""
-
-
-@dataclass(frozen=True)
-class StoryVariant:
-    """One distinct variant (an article that shaped its story's centroid) with its term vector."""
-
-    seq: int
-    article_id: str
-    story_id: str
-    variant_group: str
-    terms: dict[str, float]
-
-
-@dataclass
-class StoryState:
-    """A story as clustering sees it: a term centroid (sum of its distinct variants' vectors) and extent."""
-
-    story_id: str
-    centroid: dict[str, float]
-    size: int
-    first_published: date | None = None
-    last_published: date | None = None
-    variants: int = 0
-    """Distinct variants summed in the centroid (copies follow their variant and add nothing)."""
-    is_new: bool = False
-    posted: set[str] = field(default_factory=set)  # terms already in story_postings
-    _norm: float | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def norm(self) -> float:
-        """Euclidean length of the centroid (cached; ``add`` and ``truncate`` keep it current)."""
-        if self._norm is None:
-            self._norm = float(np.sqrt(sum(w * w for w in self.centroid.values()))) or 1.0
-        return self._norm
-
-    def similarity(self, vector: dict[str, float], average: bool) -> float:
-        """How close a unit vector is to the story: its cosine with the centroid, or (``average``) its
-        mean cosine with the story's variants (average link).
-
-        A loose pile of articles that each share a little with a newcomer scores low on average link,
-        where its centroid's cosine would not (a centroid's length shrinks as its members disagree).
-        """
-        return dot(vector, self.centroid) / (max(self.variants, 1) if average else self.norm)
-
-    def query(self, average: bool) -> dict[str, float]:
-        """The story as one vector whose ``similarity`` with another story is the stories' similarity:
-        the centroid over its variant count (average link) or over its length (centroid cosine)."""
-        scale = max(self.variants, 1) if average else self.norm
-        return {t: w / scale for t, w in self.centroid.items()}
-
-    def add(self, vector: dict[str, float]) -> None:
-        """Add a term vector to the centroid."""
-        for term, weight in vector.items():
-            self.centroid[term] = self.centroid.get(term, 0.0) + weight
-        self._norm = None
-
-    def remove(self, vector: dict[str, float]) -> None:
-        """Take a term vector out of the centroid (a variant moved to another story)."""
-        for term, weight in vector.items():
-            if term in self.centroid:
-                left = self.centroid[term] - weight
-                if left > 1e-9:
-                    self.centroid[term] = left
-                else:
-                    del self.centroid[term]
-        self._norm = None
-
-    def truncate(self, keep: int) -> None:
-        """Keep only the centroid's ``keep`` heaviest terms."""
-        if len(self.centroid) > keep:
-            self.centroid = dict(sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
-            self._norm = None
-
-    def top_terms(self, n: int) -> list[str]:
-        """The centroid's n heaviest terms."""
-        return [t for t, _ in sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
-
-
-@dataclass(frozen=True)
-class StoryMerge:
-    """Story ``merged`` was folded into ``into`` because ``article_id`` bridged them."""
-
-    merged: str
-    into: str
-    article_id: str
-    seq: int
-    similarity: float
-
-
-@dataclass(frozen=True)
-class StoryLink:
-    """A new story related to an older one: it ``follows`` it (same subject, outside the time window) or
-    was ``split`` from it (a look-alike event the older story had taken in; ``similarity`` is then the
-    cohesion ratio of the two, see ``pipeline.cluster.split``)."""
-
-    story_id: str
-    related_story_id: str
-    similarity: float
-    article_id: str
-    relation: str = "follows"
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """One article row to insert, with its fingerprints and assignment."""
-
-    row: dict[str, Any]
-    signature: bytes
-    band_keys: tuple[int, ...]
-    terms: dict[str, float]
 
 
 class Store:

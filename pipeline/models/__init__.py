@@ -1,0 +1,46 @@
+"""The typed records that flow between stages and into the store.
+
+``documents``: raw documents, articles, fingerprints, assignments, rejections and reports;
+``stories``: stories and their members as clustering decides them and the store keeps them;
+``vectors``: the sparse term vectors both carry.
+"""
+
+from pipeline.models.documents import (
+    COUNT_FIELDS,
+    KEPT_REJECTIONS,
+    Article,
+    Assignment,
+    Fingerprint,
+    IngestReport,
+    RawDocument,
+    Rejection,
+    make_id,
+)
+from pipeline.models.stories import (
+    ArticleRef,
+    NewArticle,
+    StoredDocument,
+    StoryLink,
+    StoryMerge,
+    StoryState,
+    StoryVariant,
+)
+
+__all__ = [
+    "COUNT_FIELDS",
+    "KEPT_REJECTIONS",
+    "Article",
+    "ArticleRef",
+    "Assignment",
+    "Fingerprint",
+    "IngestReport",
+    "NewArticle",
+    "RawDocument",
+    "Rejection",
+    "StoredDocument",
+    "StoryLink",
+    "StoryMerge",
+    "StoryState",
+    "StoryVariant",
+    "make_id",
+]
