@@ -230,7 +230,7 @@ def test_a_failed_revision_batch_leaves_the_old_version(tmp_path: Path, settings
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Store, "save_stories", broken)
+    monkeypatch.setattr(Store, "write_stories", broken)
     with pytest.raises(RuntimeError):
         ingest_paths([write_jsonl(tmp_path / "b.jsonl", [record("bridge-1", UPDATE)])], settings)
     monkeypatch.undo()

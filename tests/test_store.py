@@ -37,7 +37,7 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
         def crash(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("simulated crash after the articles were inserted")
 
-        monkeypatch.setattr(store, "save_stories", crash)
+        monkeypatch.setattr(store, "write_stories", crash)
         with pytest.raises(RuntimeError):
             store_batch(store, CandidateIndex(), run_id, prepared, settings)
     for table in ("articles", "stories", "story_postings", "lsh_bands", "article_vectors", "article_signatures"):

@@ -1,14 +1,15 @@
 """The records of stories as clustering sees them and the store keeps them.
 
 Clustering reads these from the store (or the candidate index), decides, and hands the store the
-records to write: ``NewArticle`` (the row written per article), ``StoryMerge``, ``StoryLink`` and the
-changed ``StoryState``s. None of them knows SQL.
+records to write: ``NewArticle`` (the row written per article), ``StoryMerge``, ``StoryLink``, the
+changed ``StoryState``s and, per changed story, its canonical member's ``StoryRecord`` and the
+``MemberUpdate``s of members whose relation to it changed. None of them knows SQL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -144,3 +145,53 @@ class NewArticle:
     signature: bytes
     band_keys: tuple[int, ...]
     terms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """A stored article as the canonical rule reads it (``pipeline.cluster.canonical``), with its outlet."""
+
+    article_id: str
+    story_id: str
+    seq: int
+    published_at: date | None
+    published_ts: datetime | None
+    word_count: int
+    content_hash: str
+    variant_group: str
+    title: str | None
+    is_canonical: bool
+    relation: str
+    canonical_similarity: float | None
+    outlet: str
+    ingested_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberUpdate:
+    """A member's new place in its story: canonical or not, its relation and similarity to the canonical."""
+
+    article_id: str
+    is_canonical: bool
+    relation: str
+    canonical_similarity: float
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """What clustering decided of a story's row: its canonical article and title, extent and counts.
+
+    The store adds the rest when it writes the row: the centroid, when the story was first seen and
+    by which run, and which run and batch wrote it last.
+    """
+
+    story_id: str
+    canonical_article_id: str
+    title: str | None
+    first_seen: datetime
+    last_seen: datetime
+    first_published: date | None
+    last_published: date | None
+    article_count: int
+    source_count: int
+    variant_count: int

@@ -20,6 +20,7 @@ from pipeline.alerts.notify import deliver_alerts
 from pipeline.alerts.rules import fire_alerts
 from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
+from pipeline.cluster.canonical import save_stories
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
 from pipeline.models import IngestReport, NewArticle, RawDocument, Rejection
 from pipeline.run.counts import split_by_source
@@ -74,7 +75,8 @@ def store_batch(
         seq = max((a.row["seq"] for a in written), default=0)  # the batch's last: rows it rewrites say so
         store.apply_merges(decided.merges, run_id, seq)
         store.move_variant_groups(decided.moves, seq)
-        store.save_stories(
+        save_stories(
+            store,
             list(decided.stories.values()),
             run_id,
             settings.cluster.story_terms,

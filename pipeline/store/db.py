@@ -18,8 +18,9 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBus
 from pipeline.models import (
     ArticleRef,
     IngestReport,
+    MemberUpdate,
     NewArticle,
     Rejection,
     StoredDocument,
     StoryLink,
+    StoryMember,
     StoryMerge,
+    StoryRecord,
     StoryState,
 )
-from pipeline.models.vectors import dot
 from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
 from pipeline.sources.outlet import OUTLET_SQL
 from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
@@ -653,40 +656,45 @@ class Store:
                 [link.story_id, link.related_story_id, link.relation, link.similarity, link.article_id, run_id],
             )
 
-    def save_stories(
+    def story_members(self, story_ids: list[str]) -> dict[str, list[StoryMember]]:
+        """Every stored member of the given stories, as the canonical rule reads them (by story)."""
+        with self._table("_stories", story_id=story_ids):
+            found = self.query(
+                "SELECT article_id, story_id, seq, published_at, published_ts, word_count, content_hash, "
+                f"variant_group, title, is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, "
+                "ingested_at "
+                "FROM articles JOIN _stories USING (story_id)"
+            )
+        members: dict[str, list[StoryMember]] = defaultdict(list)
+        for row in found:
+            members[row["story_id"]].append(StoryMember(**row))
+        return members
+
+    def write_stories(
         self,
         stories: Sequence[StoryState],
+        postings: Sequence[tuple[str, str]],
+        updates: Sequence[MemberUpdate],
+        records: Sequence[StoryRecord],
         run_id: str,
-        keep_terms: int,
-        posting_terms: int,
         seq: int,
-        vectors: Callable[[Iterable[int]], dict[int, dict[str, float]]] | None = None,
     ) -> None:
-        """Write the given stories: centroid (top terms), new postings, canonical, extent, member relations.
-
-        Canonical rule: the earliest published member by UTC time (``published_ts``; undated members
-        last), then the longest text, then the first ingested. Each member's relation is then derived from it:
-        ``canonical``; ``exact`` (same content hash); ``near_duplicate`` (same variant group);
-        otherwise ``rewrite``. Only member rows whose values change are updated: rewriting old
-        rows is what would make a write cost grow with the corpus. ``vectors`` gives stored articles'
-        term vectors by seq (the candidate index's; by default the store's own, a scan).
-        """
+        """Write what clustering decided of the given stories (``pipeline.cluster.canonical``): their new
+        (term, story id) postings, their members' changed relations, and their rows (centroid from the
+        state, the rest from the record), by the batch whose last article is ``seq``."""
         if not stories:
             return
-        postings: dict[str, list[Any]] = {"term_key": [], "story_id": [], "seq": []}
-        for story in stories:
-            story.truncate(keep_terms)
-            for term in story.top_terms(posting_terms):
-                if term not in story.posted:
-                    story.posted.add(term)
-                    postings["term_key"].append(term_key(term))
-                    postings["story_id"].append(story.story_id)
-                    postings["seq"].append(seq)
-        self._insert_columns("story_postings", postings)
-        members = self._members([s.story_id for s in stories])
-        updates, rows = self._member_updates(members, vectors or self.vectors)
-        if updates["article_id"]:
-            with self._table("_updates", **updates):
+        self._insert_columns(
+            "story_postings",
+            {
+                "term_key": [term_key(term) for term, _ in postings],
+                "story_id": [story_id for _, story_id in postings],
+                "seq": [seq] * len(postings),
+            },
+        )
+        if updates:
+            columns = {f.name: [getattr(u, f.name) for u in updates] for f in fields(MemberUpdate)}
+            with self._table("_updates", **columns):
                 self.con.execute(
                     "UPDATE articles a SET is_canonical = u.is_canonical, relation = u.relation, "
                     "canonical_similarity = u.canonical_similarity, updated_seq = ? "
@@ -702,8 +710,10 @@ class Store:
             ).fetchall()
         }
         self.con.execute(f"DELETE FROM stories WHERE story_id IN ({_id_list(ids)})")
-        for row in rows:
-            story = by_id[row["story_id"]]
+        rows = []
+        for record in records:
+            row = asdict(record)
+            story = by_id[record.story_id]
             first_seen, created_run = previous.get(story.story_id, (row["first_seen"], run_id))
             row.update(
                 first_seen=min(first_seen, row["first_seen"]),
@@ -713,82 +723,9 @@ class Store:
                 centroid_weights=list(story.centroid.values()),
                 updated_seq=seq,  # what the candidate index reads to catch up (storedrows.py)
             )
-        self._insert_columns("stories", {k: [r[k] for r in rows] for k in rows[0]})
-
-    def _members(self, story_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        with self._table("_stories", story_id=story_ids):
-            found = self.query(
-                "SELECT article_id, story_id, seq, published_at, published_ts, word_count, content_hash, "
-                f"variant_group, title, is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, "
-                "ingested_at "
-                "FROM articles JOIN _stories USING (story_id)"
-            )
-        members: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in found:
-            members[row["story_id"]].append(row)
-        return members
-
-    def _member_updates(
-        self, members: dict[str, list[dict[str, Any]]], vectors_of: Callable[[Iterable[int]], dict[int, dict]]
-    ) -> tuple[dict[str, list[Any]], list[dict]]:
-        """Per story: its canonical, each member's relation and similarity to it, and the story row."""
-        canonicals = {
-            sid: min(rows, key=lambda r: (r["published_ts"] is None, r["published_ts"] or datetime.min,
-                                          -r["word_count"], r["seq"]))
-            for sid, rows in members.items()
-        }  # fmt: skip
-        # Members need (re)computing when new, or when their story's canonical changed (or merged in).
-        changed = {
-            sid for sid, rows in members.items()
-            if not canonicals[sid]["is_canonical"] or sum(bool(r["is_canonical"]) for r in rows) != 1
-        }  # fmt: skip
-        stale = [
-            r for sid, rows in members.items() for r in rows if sid in changed or r["canonical_similarity"] is None
-        ]
-        vectors = vectors_of({r["seq"] for r in stale} | {c["seq"] for c in canonicals.values()})
-        updates: dict[str, list[Any]] = {
-            "article_id": [],
-            "is_canonical": [],
-            "relation": [],
-            "canonical_similarity": [],
-        }
-        for row in stale:
-            canon = canonicals[row["story_id"]]
-            if row is canon:
-                relation = "canonical"
-            elif row["content_hash"] == canon["content_hash"]:
-                relation = "exact"
-            elif row["variant_group"] == canon["variant_group"]:
-                relation = "near_duplicate"
-            else:
-                relation = "rewrite"
-            mine, theirs = vectors.get(row["seq"], {}), vectors.get(canon["seq"], {})
-            similarity = dot(mine, theirs)
-            new = (row is canon, relation, round(similarity, 6))
-            old = (row["is_canonical"], row["relation"], row["canonical_similarity"])
-            if new != old:
-                for key, value in zip(("article_id", "is_canonical", "relation", "canonical_similarity"),
-                                      (row["article_id"], *new), strict=True):  # fmt: skip
-                    updates[key].append(value)
-        rows = []
-        for sid, story_members in members.items():
-            dates = [r["published_at"] for r in story_members if r["published_at"] is not None]
-            canon = canonicals[sid]
-            rows.append(
-                {
-                    "story_id": sid,
-                    "canonical_article_id": canon["article_id"],
-                    "title": canon["title"],
-                    "first_seen": min(r["ingested_at"] for r in story_members),
-                    "last_seen": max(r["ingested_at"] for r in story_members),
-                    "first_published": min(dates) if dates else None,
-                    "last_published": max(dates) if dates else None,
-                    "article_count": len(story_members),
-                    "source_count": len({r["outlet"] for r in story_members}),
-                    "variant_count": len({r["variant_group"] for r in story_members}),
-                }
-            )
-        return updates, rows
+            rows.append(row)
+        if rows:
+            self._insert_columns("stories", {k: [r[k] for r in rows] for k in rows[0]})
 
     def record_rejections(self, run_id: str, rejections: Sequence[Rejection]) -> None:
         """Upsert rejections: one row per (source_uri, reason), counting how often it was seen."""
