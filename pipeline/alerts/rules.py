@@ -22,8 +22,8 @@ from typing import Any
 
 from pipeline.models import make_id
 from pipeline.settings import AlertRule, AlertSettings
-from pipeline.sources.outlet import OUTLET_SQL
 from pipeline.store import Store
+from pipeline.store.schema import OUTLET_SQL
 
 __all__ = [
     "Alert",

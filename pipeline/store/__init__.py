@@ -1,6 +1,7 @@
 """The store: DuckDB as the record of truth, and every line of SQL Storyline runs.
 
-``db`` opens the database (locking, schema, runs) and reads and writes what clustering decided;
+``db`` is the ``Store``: a connection (``connection``: locking, schema, transactions) with the runs
+(``runs``), the reads of clustering (``candidates``) and the writes of a batch (``writes``);
 ``schema`` is the DDL and the analyst views; ``search`` the full-text index; ``export`` the table
 export; ``integrity`` the invariants a reader can check; ``snapshot`` the analysts' copy of the file;
 ``lake`` the DuckLake the store is published to. No module outside this package runs SQL
@@ -8,6 +9,7 @@ export; ``integrity`` the invariants a reader can check; ``snapshot`` the analys
 never a pipeline stage.
 """
 
-from pipeline.store.db import Store, stored_vector, term_key
+from pipeline.store.db import Store
+from pipeline.store.keys import stored_vector, term_key
 
 __all__ = ["Store", "stored_vector", "term_key"]
