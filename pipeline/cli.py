@@ -441,8 +441,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline.alerts.notify import deliver_alerts
-    from pipeline.alerts.rules import list_alerts
     from pipeline.store import Store
+    from pipeline.store.alerts import list_alerts
 
     settings = _settings(args)
     if args.retry:

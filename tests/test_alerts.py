@@ -287,7 +287,8 @@ def test_unknown_notify_scheme_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Path) -> None:
     """After story `old` is merged into `story`, the alert `old` already had is not sent again for `story`."""
-    from pipeline.alerts.rules import Alert, record_alerts
+    from pipeline.alerts.rules import record_alerts
+    from pipeline.models import Alert
     from pipeline.store import Store
 
     settings = config(tmp_path, [], SPREAD_RULE)

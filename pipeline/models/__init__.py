@@ -2,9 +2,11 @@
 
 ``documents``: raw documents, articles, fingerprints, assignments, rejections and reports;
 ``stories``: stories and their members as clustering decides them and the store keeps them;
+``alerts``: what an alert rule fired;
 ``vectors``: the sparse term vectors both carry.
 """
 
+from pipeline.models.alerts import Alert
 from pipeline.models.documents import (
     COUNT_FIELDS,
     KEPT_REJECTIONS,
@@ -32,6 +34,7 @@ from pipeline.models.stories import (
 __all__ = [
     "COUNT_FIELDS",
     "KEPT_REJECTIONS",
+    "Alert",
     "Article",
     "ArticleRef",
     "Assignment",
