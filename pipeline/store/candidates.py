@@ -8,10 +8,14 @@ in as a table, never one query per key.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 
 from pipeline.models import ArticleRef, StoredDocument, StoryMember, StoryState
 from pipeline.store.connection import Connection
@@ -24,6 +28,33 @@ _LATEST_VARIANTS = """
     WHERE assigned_as IN ('new_story', 'rewrite')
     QUALIFY row_number() OVER (PARTITION BY story_id ORDER BY seq DESC) <= ?
 """
+
+
+@dataclass(frozen=True)
+class IndexExtent:
+    """How big the candidate index's arrays of the stored rows up to one seq are (``Store.index_extent``)."""
+
+    stories: int
+    story_entries: int
+    """Centroid terms over all stories."""
+    story_id_width: int
+    """Bytes of the longest story id."""
+    vector_entries: int
+    """Terms over all articles' term vectors."""
+    vector_text_bytes: int
+    """UTF-8 bytes of those terms, with a NUL after each."""
+    articles: int
+    article_id_width: int
+    article_story_width: int
+    group_width: int
+    signature_bytes: int
+
+
+def _record_batches(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object], rows: int
+) -> Iterator[pa.RecordBatch]:
+    """A query's result as Arrow record batches of about ``rows`` rows (run when first iterated)."""
+    yield from con.execute(sql, list(params)).to_arrow_reader(rows)
 
 
 class CandidateReads(Connection):
@@ -276,3 +307,71 @@ class CandidateReads(Connection):
         for row in found:
             members[row["story_id"]].append(StoryMember(**row))
         return members
+
+    # ---- whole tables, for building the candidate index's arrays (``pipeline.cluster.storedrows``) ----------
+
+    @contextmanager
+    def memory_capped(self, limit: str) -> Iterator[None]:
+        """DuckDB's memory limit lowered to ``limit`` (e.g. '512MB') inside the block, restored after.
+
+        DuckDB would otherwise keep every page a whole-table read touched cached; those pages are read once.
+        """
+        previous = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{previous}'")  # DuckDB's own text for the setting
+
+    def story_vocabulary(self) -> list[str]:
+        """Every distinct term of the stored centroids."""
+        return [r[0] for r in self.con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()]
+
+    def index_extent(self, upto: int) -> IndexExtent:
+        """The sizes of every story and of the articles up to seq ``upto``, to allocate their arrays."""
+        stories, entries, id_width = self.con.execute(
+            "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
+        ).fetchall()[0]
+        vector_entries, text_bytes = self.con.execute(
+            # each term's UTF-8 bytes and a NUL after it (array_to_string puts one separator fewer)
+            "SELECT coalesce(sum(len(terms)), 0), "
+            "coalesce(sum(strlen(array_to_string(terms, ' ')) + (len(terms) > 0)::INT), 0) "
+            "FROM article_vectors WHERE seq <= ?",
+            [upto],
+        ).fetchall()[0]
+        articles, *widths = self.con.execute(
+            "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
+            "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
+            "FROM articles a JOIN article_signatures s USING (seq) WHERE a.seq <= ?",
+            [upto],
+        ).fetchall()[0]
+        return IndexExtent(stories, entries, id_width, vector_entries, text_bytes, articles, *widths)
+
+    def story_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
+        """Every story's id, counts, dates and centroid, in table order, as record batches of about ``rows``."""
+        # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
+        sql = (
+            "SELECT story_id, article_count, coalesce(variant_count, article_count) AS variant_count, first_published, "
+            "last_published, centroid_terms, centroid_weights FROM stories"
+        )
+        return _record_batches(self.con, sql, [], rows)
+
+    def article_batches(
+        self, upto: int, rows: int
+    ) -> tuple[Iterator[pa.RecordBatch], Iterator[pa.RecordBatch], Iterator[pa.RecordBatch]]:
+        """The articles up to seq ``upto`` as three streams of record batches read side by side: placements
+        (seq, article_id, story_id, variant_group), signatures (seq, signature) and vectors (seq, terms, weights).
+
+        The three tables hold their rows in seq order (appended in it, never deleted): no join, no sort.
+        """
+        return (
+            _record_batches(
+                self.con, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto], rows
+            ),
+            _record_batches(
+                self.con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto], rows
+            ),
+            _record_batches(
+                self.con.cursor(), "SELECT seq, terms, weights FROM article_vectors WHERE seq <= ?", [upto], rows
+            ),
+        )
