@@ -528,10 +528,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run SQL on the database opened read-only (waiting for an ingest's gap) and print the last result."""
-    from pipeline.clisql import print_result, run_statements
+    from pipeline.clisql import print_result
+    from pipeline.store.usersql import run_statements
 
     with _open_store(args) as store:
-        result = run_statements(store.con, args.statement)
+        result = run_statements(store, args.statement)
     print_result(result, args.output)
     return 0
 
