@@ -71,11 +71,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """A read-only ``Store`` over the lake (its views and macros in use), for the read commands."""
-    from pipeline.store import Store
-    from pipeline.store.lake.publish import connect, resolve
+    from pipeline.store.lake.publish import lake_store
 
-    lake = lake_settings(settings, args.lake)
-    return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
+    return lake_store(lake_settings(settings, args.lake))
 
 
 def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
@@ -88,21 +86,12 @@ def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ign
 
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
-    from pipeline.store.integrity import CHECKS
-    from pipeline.store.lake.upkeep import disagreements
+    from pipeline.store.lake.upkeep import disagreements, lake_problems, lake_totals
 
     lake = lake_settings(settings, args.lake)
-    problems = []
     with open_lake_store(args, settings) as store:
-        for what, sql in CHECKS:
-            if "article_signatures" in sql:  # the clustering index is not published
-                continue
-            count = int(store.con.execute(sql).fetchall()[0][0])
-            if count:
-                problems.append(f"{count} {what} (in the lake)")
-        articles, stories = store.con.execute(
-            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories)"
-        ).fetchall()[0]
+        problems = lake_problems(store)
+        articles, stories = lake_totals(store)
     problems += disagreements(settings.db, lake, settings.read_wait_seconds)
     print(f"lake: {articles} articles in {stories} stories")
     for problem in problems:

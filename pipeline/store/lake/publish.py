@@ -219,6 +219,11 @@ def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnec
     return con
 
 
+def lake_store(lake: LakeSettings) -> Store:
+    """A read-only ``Store`` over the lake (its views and macros in use), for the read commands' ``--lake``."""
+    return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
+
+
 def _write_ahead_log(catalog: Path) -> None:
     """Put a SQLite catalog in WAL mode (it stays so): readers then never hold up a publication's commit.
 
