@@ -73,3 +73,12 @@ def consistency_problems(store: Store) -> list[str]:
         if count:
             problems.append(f"{count} {what}")
     return problems
+
+
+def totals(store: Store) -> tuple[int, int, int]:
+    """How many articles and stories the database holds, and how many runs are in progress."""
+    articles, stories, running = store.con.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
+        "(SELECT count(*) FROM runs WHERE status = 'running')"
+    ).fetchall()[0]
+    return articles, stories, running

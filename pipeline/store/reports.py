@@ -49,6 +49,11 @@ def story_row(store: Store, story_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def has_story(store: Store, story_id: str) -> bool:
+    """Whether there is a story with this id (merged-away ids are not: callers resolve them)."""
+    return bool(store.query("SELECT 1 FROM stories WHERE story_id = ?", [story_id]))
+
+
 def story_variants(store: Store, story_id: str) -> list[dict[str, Any]]:
     """A story's members as the ``story_variants`` view shows them (in no particular order)."""
     return store.query("SELECT * FROM story_variants WHERE story_id = ?", [story_id])
