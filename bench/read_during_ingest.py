@@ -78,7 +78,7 @@ def read_once(db: str, budget: float, stats: ReadStats) -> None:
         return
     with store:
         for sql in ANALYST_QUERIES:
-            store.con.execute(sql).fetchall()
+            store._con.execute(sql).fetchall()
         problems = consistency_problems(store)
     if problems:
         stats.violations.extend(problems)

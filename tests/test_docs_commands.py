@@ -73,7 +73,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str
     snapshot.parent.mkdir()
     shutil.copy(db, snapshot)
     with Store.open(db, read_only=True) as store:
-        story_id = store.query("SELECT story_id FROM stories LIMIT 1")[0]["story_id"]
+        story_id = store._query("SELECT story_id FROM stories LIMIT 1")[0]["story_id"]
     lake = f"ducklake:sqlite:{folder / 'storyline.lake.sqlite'}"  # docs/lake.md's commands read a published lake
     publish(db, LakeSettings(url=lake))
     placeholders = {"STORY_ID": story_id, "path/storyline-snapshot.duckdb": str(snapshot)}

@@ -56,7 +56,7 @@ def test_search_on_the_lake_follows_its_publications_and_matches_the_database(tm
     publish(db, lake)
     found, state = lake_results(lake)
     with Store.open(db, read_only=True) as store:
-        rows = store.con.execute("SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM stories)").fetchall()
+        rows = store._con.execute("SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM stories)").fetchall()
     assert not state.whole and 0 < state.copied < rows[0][0]  # the changed rows, not the lake
     assert found == db_results(db)
     assert lake_results(lake, source="Outlet 1")[0] == db_results(db, source="Outlet 1")

@@ -214,7 +214,7 @@ def test_the_index_reads_a_revision_as_a_rebuild_would(tmp_path: Path, evidence:
         for index in (running, fresh, from_snapshot):
             index.refresh(store)
         assert from_snapshot.snapshot_seq == old_seq + 1  # it started from the snapshot, then read the tail
-        assert store.con.execute("SELECT count(*) FROM lsh_bands WHERE seq = ?", [old_seq]).fetchall() == [(0,)]
+        assert store._con.execute("SELECT count(*) FROM lsh_bands WHERE seq = ?", [old_seq]).fetchall() == [(0,)]
     expected = fresh.document_frequencies(terms)
     assert any(expected.values()) and not all(expected.values())  # the old version's own words count no more
     for index in (running, fresh, from_snapshot):

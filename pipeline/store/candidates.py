@@ -77,7 +77,7 @@ class CandidateReads(Connection):
         with self._table(
             "_keys", i=list(range(len(keys))), source_uri=columns[0], outlet=columns[1], external_id=columns[2]
         ):
-            for i, seq, article_id, content_hash, by_uri in self.con.execute(" UNION ALL ".join(parts)).fetchall():
+            for i, seq, article_id, content_hash, by_uri in self._con.execute(" UNION ALL ".join(parts)).fetchall():
                 found[i].append(StoredDocument(seq, article_id, content_hash, by_uri))
         return dict(found)
 
@@ -87,7 +87,7 @@ class CandidateReads(Connection):
         if not wanted:
             return {}
         with self._table("_seqs", seq=wanted):
-            found = self.query("SELECT a.* FROM articles a JOIN _seqs USING (seq)")
+            found = self._query("SELECT a.* FROM articles a JOIN _seqs USING (seq)")
         return {row["seq"]: row for row in found}
 
     def earlier_versions(self, article_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -96,14 +96,14 @@ class CandidateReads(Connection):
         if not ids:
             return {}
         with self._table("_ids", article_id=ids):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT article_id, list(content_hash) FROM revisions JOIN _ids USING (article_id) GROUP BY article_id"
             ).fetchall()
         return {r[0]: set(r[1]) for r in rows}
 
     def retired_seqs(self, after: int, upto: int) -> list[int]:
         """The seqs whose article was re-stored under a later seq (revised) by articles ``after < seq <= upto``."""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT seq FROM revisions WHERE seq IS NOT NULL AND replaced_seq > ? AND replaced_seq <= ?", [after, upto]
         ).fetchall()
         return [r[0] for r in rows]
@@ -114,7 +114,7 @@ class CandidateReads(Connection):
         if not keys:
             return []
         with self._table("_keys", source=[k[0] for k in keys], content_hash=[k[1] for k in keys]):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT a.source, a.content_hash, a.source_uri FROM articles a "
                 "JOIN _keys k USING (source, content_hash)"
             ).fetchall()
@@ -126,7 +126,7 @@ class CandidateReads(Connection):
         if not hashes:
             return {}
         with self._table("_hashes", content_hash=hashes):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT content_hash, arg_min(article_id, seq), arg_min(story_id, seq), arg_min(variant_group, seq) "
                 "FROM articles JOIN _hashes USING (content_hash) GROUP BY content_hash"
             ).fetchall()
@@ -134,23 +134,23 @@ class CandidateReads(Connection):
 
     def max_seq(self) -> int:
         """The highest article sequence number stored (0 for an empty store)."""
-        return int(self.con.execute("SELECT coalesce(max(seq), 0) FROM articles").fetchall()[0][0])
+        return int(self._con.execute("SELECT coalesce(max(seq), 0) FROM articles").fetchall()[0][0])
 
     def article_at(self, seq: int) -> str | None:
         """The id of the article stored with sequence number ``seq``, if any."""
-        rows = self.con.execute("SELECT article_id FROM articles WHERE seq = ?", [seq]).fetchall()
+        rows = self._con.execute("SELECT article_id FROM articles WHERE seq = ?", [seq]).fetchall()
         return rows[0][0] if rows else None
 
     def band_rows(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
         """LSH band postings (key, seq) added by articles ``after < seq <= upto``."""
-        found = self.con.execute(
+        found = self._con.execute(
             "SELECT key, seq FROM lsh_bands WHERE seq > ? AND seq <= ?", [after, upto]
         ).fetchnumpy()
         return found["key"].astype(np.uint64), found["seq"].astype(np.int64)
 
     def posting_rows(self, after: int, upto: int) -> tuple[np.ndarray, list[str]]:
         """Story term postings (term key, story id) added by articles ``after < seq <= upto``."""
-        found = self.con.execute(
+        found = self._con.execute(
             "SELECT term_key, story_id FROM story_postings WHERE seq > ? AND seq <= ?", [after, upto]
         ).fetchnumpy()
         return found["term_key"].astype(np.uint64), [str(s) for s in found["story_id"]]
@@ -172,14 +172,14 @@ class CandidateReads(Connection):
             "FROM revisions r JOIN articles a USING (article_id) WHERE r.replaced_seq > $after "
             "AND r.replaced_seq <= $upto AND r.seq <= $after AND a.assigned_as <> 'exact'"
         )
-        documents, gone = self.con.execute(
+        documents, gone = self._con.execute(
             "SELECT (SELECT count(*) FROM articles WHERE seq > $after AND seq <= $upto AND assigned_as <> 'exact'), "
             f"(SELECT count(*) {replaced})",
             params,
         ).fetchall()[0]
         if not documents and not gone:
             return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), 0
-        found = self.con.execute(
+        found = self._con.execute(
             f"""
             SELECT term, sum(n)::BIGINT AS n FROM (
                 SELECT unnest(v.terms) AS term, 1 AS n {added}
@@ -194,7 +194,7 @@ class CandidateReads(Connection):
 
     def merges_since(self, after: int, upto: int) -> dict[str, str]:
         """Story merges recorded by articles ``after < seq <= upto``: merged id -> surviving id."""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT merged_story_id, into_story_id FROM story_merges WHERE seq > ? AND seq <= ?", [after, upto]
         ).fetchall()
         return dict(rows)
@@ -205,7 +205,7 @@ class CandidateReads(Connection):
         if not wanted:
             return {}
         with self._table("_seqs", seq=wanted):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 # joined on seq, not article_id: integer keys, and both tables are stored in seq order,
                 # so the range lets zone maps skip the row groups before the first wanted seq
                 "SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group FROM _seqs "
@@ -222,7 +222,7 @@ class CandidateReads(Connection):
             return []
         # Found on the narrow columns: joining the signature blobs by story would scan every stored signature.
         with self._table("_stories", story_id=ids):
-            members = self.con.execute(f"SELECT seq FROM ({_LATEST_VARIANTS})", [per_story]).fetchall()
+            members = self._con.execute(f"SELECT seq FROM ({_LATEST_VARIANTS})", [per_story]).fetchall()
         return [r[0] for r in members]
 
     def latest_variants(self, story_ids: Iterable[str], per_story: int) -> list[tuple[int, ArticleRef]]:
@@ -231,7 +231,7 @@ class CandidateReads(Connection):
         if not ids:
             return []
         with self._table("_stories", story_id=ids):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 f"SELECT seq, article_id, story_id, variant_group FROM ({_LATEST_VARIANTS}) ORDER BY seq", [per_story]
             ).fetchall()
         return [(r[0], ArticleRef(r[1], r[2], r[3])) for r in rows]
@@ -246,7 +246,7 @@ class CandidateReads(Connection):
         if not wanted:
             return {}
         with self._table("_seqs", seq=wanted):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT seq, terms, weights FROM article_vectors JOIN _seqs USING (seq) WHERE seq BETWEEN ? AND ?",
                 [wanted[0], wanted[-1]],
             ).fetchall()
@@ -258,7 +258,7 @@ class CandidateReads(Connection):
         A split moves stored variant groups to a new story (``move_variant_groups``) without a merge
         record: this is how the candidate index learns where those articles live now.
         """
-        split = self.con.execute(
+        split = self._con.execute(
             "SELECT l.story_id FROM story_links l JOIN stories s USING (story_id) "
             "WHERE l.relation = 'split' AND s.updated_seq > ? AND s.updated_seq <= ?",
             [after, upto],
@@ -266,14 +266,14 @@ class CandidateReads(Connection):
         if not split:
             return {}
         with self._table("_split", story_id=[r[0] for r in split]):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT a.seq, a.story_id FROM articles a JOIN _split USING (story_id) WHERE a.seq <= ?", [upto_member]
             ).fetchall()
         return dict(rows)
 
     def stories_updated(self, after: int, upto: int) -> list[StoryState]:
         """Stories written by batches whose last article is ``after < seq <= upto`` (a read of the table's tail)."""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights, "
             "coalesce(variant_count, article_count) FROM stories WHERE updated_seq > ? AND updated_seq <= ?",
             [after, upto],
@@ -286,7 +286,7 @@ class CandidateReads(Connection):
     def resolve_story(self, story_id: str) -> str:
         """The id a story lives on as, following recorded merges."""
         for _ in range(1000):
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT into_story_id FROM story_merges WHERE merged_story_id = ?", [story_id]
             ).fetchall()
             if not rows:
@@ -297,7 +297,7 @@ class CandidateReads(Connection):
     def story_members(self, story_ids: list[str]) -> dict[str, list[StoryMember]]:
         """Every stored member of the given stories, as the canonical rule reads them (by story)."""
         with self._table("_stories", story_id=story_ids):
-            found = self.query(
+            found = self._query(
                 "SELECT article_id, story_id, seq, published_at, published_ts, word_count, content_hash, "
                 f"variant_group, title, is_canonical, relation, canonical_similarity, {OUTLET_SQL} AS outlet, "
                 "ingested_at "
@@ -316,30 +316,30 @@ class CandidateReads(Connection):
 
         DuckDB would otherwise keep every page a whole-table read touched cached; those pages are read once.
         """
-        previous = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        self.con.execute(f"SET memory_limit = '{limit}'")
+        previous = self._con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self._con.execute(f"SET memory_limit = '{limit}'")
         try:
             yield
         finally:
-            self.con.execute(f"SET memory_limit = '{previous}'")  # DuckDB's own text for the setting
+            self._con.execute(f"SET memory_limit = '{previous}'")  # DuckDB's own text for the setting
 
     def story_vocabulary(self) -> list[str]:
         """Every distinct term of the stored centroids."""
-        return [r[0] for r in self.con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()]
+        return [r[0] for r in self._con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()]
 
     def index_extent(self, upto: int) -> IndexExtent:
         """The sizes of every story and of the articles up to seq ``upto``, to allocate their arrays."""
-        stories, entries, id_width = self.con.execute(
+        stories, entries, id_width = self._con.execute(
             "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
         ).fetchall()[0]
-        vector_entries, text_bytes = self.con.execute(
+        vector_entries, text_bytes = self._con.execute(
             # each term's UTF-8 bytes and a NUL after it (array_to_string puts one separator fewer)
             "SELECT coalesce(sum(len(terms)), 0), "
             "coalesce(sum(strlen(array_to_string(terms, ' ')) + (len(terms) > 0)::INT), 0) "
             "FROM article_vectors WHERE seq <= ?",
             [upto],
         ).fetchall()[0]
-        articles, *widths = self.con.execute(
+        articles, *widths = self._con.execute(
             "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
             "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
             "FROM articles a JOIN article_signatures s USING (seq) WHERE a.seq <= ?",
@@ -354,7 +354,7 @@ class CandidateReads(Connection):
             "SELECT story_id, article_count, coalesce(variant_count, article_count) AS variant_count, first_published, "
             "last_published, centroid_terms, centroid_weights FROM stories"
         )
-        return _record_batches(self.con, sql, [], rows)
+        return _record_batches(self._con, sql, [], rows)
 
     def article_batches(
         self, upto: int, rows: int
@@ -366,12 +366,12 @@ class CandidateReads(Connection):
         """
         return (
             _record_batches(
-                self.con, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto], rows
+                self._con, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto], rows
             ),
             _record_batches(
-                self.con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto], rows
+                self._con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto], rows
             ),
             _record_batches(
-                self.con.cursor(), "SELECT seq, terms, weights FROM article_vectors WHERE seq <= ?", [upto], rows
+                self._con.cursor(), "SELECT seq, terms, weights FROM article_vectors WHERE seq <= ?", [upto], rows
             ),
         )

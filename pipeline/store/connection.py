@@ -2,9 +2,11 @@
 
 One ``Store`` wraps one connection. Writers open it for one batch at a time (short write-lock
 windows); every batch is written in a single transaction, so a crash loses at most the batch in
-flight and never leaves half of one. The other modules of the store build on ``Connection``: its
-``_table`` exposes Python columns to SQL, ``_insert_columns`` appends them to a table, ``query``
-reads rows as dicts.
+flight and never leaves half of one.
+
+The connection (``_con``) and the helpers over it are the store package's own: its modules use
+``_query`` (rows as dicts), ``_table`` (Python columns exposed to SQL) and ``_insert_columns``
+(columns appended to a table); code outside the package goes through their functions and methods.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -100,7 +102,7 @@ class Connection:
     """One DuckDB connection to a Storyline database, opened for reading or for writing."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool):
-        self.con = con
+        self._con = con
         self.path = path
         self.read_only = read_only
 
@@ -165,7 +167,7 @@ class Connection:
 
     def close(self) -> None:
         """Close the connection (releases the write lock)."""
-        self.con.close()
+        self._con.close()
 
     def __enter__(self) -> Self:
         return self
@@ -175,11 +177,11 @@ class Connection:
 
     def transaction(self) -> _Transaction:
         """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
-        return _Transaction(self.con, self.path)
+        return _Transaction(self._con, self.path)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (once a run, not once a batch)."""
-        self.con.execute("CHECKPOINT")
+        self._con.execute("CHECKPOINT")
 
     def _ensure_schema(self) -> None:
         version = self._meta("schema_version") if self._has_table("meta") else None
@@ -190,21 +192,21 @@ class Connection:
         digest = xxhash.xxh64_hexdigest((TABLES + VIEWS).encode("utf-8"))
         if version is not None and int(version) == SCHEMA_VERSION and self._meta("schema_digest") == digest:
             return
-        self.con.execute("BEGIN")
-        self.con.execute(TABLES)
-        self.con.execute(VIEWS)
-        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_digest', ?)", [digest])
+        self._con.execute("BEGIN")
+        self._con.execute(TABLES)
+        self._con.execute(VIEWS)
+        self._con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        self._con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_digest', ?)", [digest])
         # Names this database (copies keep it), so caches built from it can tell it from another.
-        self.con.execute("INSERT OR IGNORE INTO meta VALUES ('database_id', ?)", [uuid.uuid4().hex])
-        self.con.execute("COMMIT")
+        self._con.execute("INSERT OR IGNORE INTO meta VALUES ('database_id', ?)", [uuid.uuid4().hex])
+        self._con.execute("COMMIT")
 
     def check_parameters(self, parameters: dict[str, Any]) -> None:
         """Record the clustering parameters on first use; refuse a run with different ones."""
         stored = self._meta("parameters")
         if stored is None:
             if not self.read_only:
-                self.con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
+                self._con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
             return
         old = {k: v for k, v in json.loads(stored).items() if k not in SEARCH_BREADTH}  # older databases stored them
         old = {**{k: v for k, v in PARAMETER_DEFAULTS.items() if k in parameters}, **old}
@@ -223,7 +225,7 @@ class Connection:
         return self._meta("database_id")
 
     def _meta(self, key: str) -> str | None:
-        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         return rows[0][0] if rows else None
 
     def has_table(self, name: str) -> bool:
@@ -232,40 +234,36 @@ class Connection:
 
     def has_column(self, table: str, column: str) -> bool:
         """Whether the table has this column (an old file opened read-only may lack newer columns)."""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
         ).fetchall()
         return rows[0][0] > 0
 
     def _has_table(self, name: str) -> bool:
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
         ).fetchall()
         return rows[0][0] > 0
 
-    def with_rows(self, name: str, **columns: list[Any]) -> AbstractContextManager[None]:
-        """Expose Python columns to SQL as table ``name`` inside a ``with`` block (for other stages' queries)."""
-        return self._table(name, **columns)
-
     @contextmanager
     def _table(self, name: str, **columns: list[Any]) -> Iterator[None]:
         """Expose Python columns to SQL as a table (via Arrow: far faster than list parameters)."""
-        self.con.register(name, pa.table(columns))
+        self._con.register(name, pa.table(columns))
         try:
             yield
         finally:
-            self.con.unregister(name)
+            self._con.unregister(name)
 
     def _insert_columns(self, table: str, columns: dict[str, list[Any]]) -> None:
         names = list(columns)
         if not columns[names[0]]:
             return
         with self._table("_rows", **columns):
-            self.con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
+            self._con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM _rows")
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dicts."""
-        cursor = self.con.execute(sql, list(params))
+        cursor = self._con.execute(sql, list(params))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

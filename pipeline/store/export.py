@@ -95,7 +95,7 @@ def article_records(store: Store) -> Iterator[dict[str, Any]]:
     columns = list(JSONL_COLUMNS)
     if not store.has_column("articles", "published_ts"):  # written before it, opened read-only
         columns[columns.index("published_ts")] = "CAST(published_at AS TIMESTAMP)"
-    cursor = store.con.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY seq")
+    cursor = store._con.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY seq")
     while rows := cursor.fetchmany(JSONL_BATCH):
         for row in rows:
             yield dict(zip(JSONL_COLUMNS, row, strict=True))
@@ -118,12 +118,12 @@ def _copy(store: Store, sql: str, path: Path, fmt: str) -> int:
     else:
         options = "FORMAT parquet, COMPRESSION zstd"
     # COPY answers with the number of rows it wrote.
-    return int(store.con.execute(f"COPY ({sql}) TO ? ({options})", [str(path)]).fetchall()[0][0])
+    return int(store._con.execute(f"COPY ({sql}) TO ? ({options})", [str(path)]).fetchall()[0][0])
 
 
 def _lists_as_text(store: Store, sql: str) -> str:
     """CSV has no lists: join list columns with ' | ' so BI tools see plain text, not DuckDB literals."""
-    columns = store.con.execute(f"DESCRIBE {sql}").fetchall()
+    columns = store._con.execute(f"DESCRIBE {sql}").fetchall()
     parts = [
         f'array_to_string("{name}", \' | \') AS "{name}"' if kind.endswith("[]") else f'"{name}"'
         for name, kind, *_ in columns

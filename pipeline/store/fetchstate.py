@@ -25,8 +25,8 @@ def done_urls(store: Store, urls: Iterable[str], transient: Iterable[str], give_
         return set()
     transient = sorted(transient)
     marks = ", ".join("?" * len(transient))
-    with store.with_rows("_wanted", url=urls):
-        rows = store.con.execute(
+    with store._table("_wanted", url=urls):
+        rows = store._con.execute(
             f"""
             SELECT w.url FROM _wanted w JOIN articles a ON a.url = w.url
             UNION SELECT w.url FROM _wanted w JOIN articles a ON a.canonical_url = w.url
@@ -42,7 +42,7 @@ def done_urls(store: Store, urls: Iterable[str], transient: Iterable[str], give_
 
 def listing_validators(store: Store, source: str) -> list[ValidatorRow]:
     """The stored validators of a source's feeds and sitemaps, sitemap indexes left out."""
-    return store.con.execute(
+    return store._con.execute(
         "SELECT url, etag, last_modified FROM fetch_state WHERE source = ? AND listing <> 'sitemapindex'",
         [source],
     ).fetchall()
@@ -52,7 +52,7 @@ def save_listings(store: Store, source: str, run_id: str, listings: Sequence[tup
     """Upsert the listings read in full, each (url, listing, etag, last_modified, status), in one transaction."""
     with store.transaction():
         for url, listing, etag, last_modified, status in listings:
-            store.con.execute(
+            store._con.execute(
                 """
                 INSERT INTO fetch_state VALUES (?, ?, ?, ?, ?, ?, now(), ?)
                 ON CONFLICT (url) DO UPDATE SET source = excluded.source, listing = excluded.listing,
@@ -69,7 +69,7 @@ def pages_due(
     """(source_uri, url, etag, last_modified) of an outlet's stored web pages last fetched at least ``after``
     seconds before ``now`` and first stored within ``within`` seconds of it (0: any time), longest
     unchecked first, at most ``limit``."""
-    return store.con.execute(
+    return store._con.execute(
         """
         SELECT a.source_uri, a.url, p.etag, p.last_modified
         FROM articles a LEFT JOIN page_state p ON p.url = a.source_uri
@@ -104,6 +104,6 @@ def write_page_checks(
         "checked_at": [now] * len(checks),
         "run_id": [run_id] * len(checks),
     }
-    with store.transaction(), store.with_rows("_checks", **columns):
-        store.con.execute("DELETE FROM page_state WHERE url IN (SELECT url FROM _checks)")
-        store.con.execute(f"INSERT INTO page_state ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _checks")
+    with store.transaction(), store._table("_checks", **columns):
+        store._con.execute("DELETE FROM page_state WHERE url IN (SELECT url FROM _checks)")
+        store._con.execute(f"INSERT INTO page_state ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _checks")

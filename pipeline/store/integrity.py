@@ -69,7 +69,7 @@ def consistency_problems(store: Store) -> list[str]:
     if not store.has_table("revisions"):
         checks = tuple(c for c in (BEFORE_REVISIONS.get(what, (what, sql)) for what, sql in CHECKS) if c is not None)
     for what, sql in checks:
-        count = int(store.con.execute(sql).fetchall()[0][0])
+        count = int(store._con.execute(sql).fetchall()[0][0])
         if count:
             problems.append(f"{count} {what}")
     return problems
@@ -77,7 +77,7 @@ def consistency_problems(store: Store) -> list[str]:
 
 def totals(store: Store) -> tuple[int, int, int]:
     """How many articles and stories the database holds, and how many runs are in progress."""
-    articles, stories, running = store.con.execute(
+    articles, stories, running = store._con.execute(
         "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
         "(SELECT count(*) FROM runs WHERE status = 'running')"
     ).fetchall()[0]

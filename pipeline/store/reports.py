@@ -20,7 +20,7 @@ def latest_stories(store: Store, limit: int) -> list[dict[str, Any]]:
     timestamps, so undated stories rank by when they were ingested, among the dated ones. The
     canonical text is read for the untitled stories listed only (with none, no articles are scanned).
     """
-    return store.query(
+    return store._query(
         """
         WITH listed AS (
             SELECT story_id, title, canonical_article_id, article_count, source_count, first_published,
@@ -39,29 +39,29 @@ def latest_stories(store: Store, limit: int) -> list[dict[str, Any]]:
 
 def last_seen_story(store: Store) -> dict[str, Any] | None:
     """The story row last seen in an ingest (None when there are no stories)."""
-    rows = store.query("SELECT * FROM stories ORDER BY last_seen DESC, story_id LIMIT 1")
+    rows = store._query("SELECT * FROM stories ORDER BY last_seen DESC, story_id LIMIT 1")
     return rows[0] if rows else None
 
 
 def story_row(store: Store, story_id: str) -> dict[str, Any] | None:
     """A story's row in ``stories`` (None when there is no such story)."""
-    rows = store.query("SELECT * FROM stories WHERE story_id = ?", [story_id])
+    rows = store._query("SELECT * FROM stories WHERE story_id = ?", [story_id])
     return rows[0] if rows else None
 
 
 def has_story(store: Store, story_id: str) -> bool:
     """Whether there is a story with this id (merged-away ids are not: callers resolve them)."""
-    return bool(store.query("SELECT 1 FROM stories WHERE story_id = ?", [story_id]))
+    return bool(store._query("SELECT 1 FROM stories WHERE story_id = ?", [story_id]))
 
 
 def story_variants(store: Store, story_id: str) -> list[dict[str, Any]]:
     """A story's members as the ``story_variants`` view shows them (in no particular order)."""
-    return store.query("SELECT * FROM story_variants WHERE story_id = ?", [story_id])
+    return store._query("SELECT * FROM story_variants WHERE story_id = ?", [story_id])
 
 
 def story_articles(store: Store, story_id: str) -> list[dict[str, Any]]:
     """A story's article rows, each with its term vector (``vector_terms``, ``vector_weights``)."""
-    return store.query(
+    return store._query(
         "SELECT a.*, v.terms AS vector_terms, v.weights AS vector_weights FROM articles a "
         "LEFT JOIN article_vectors v ON v.article_id = a.article_id WHERE a.story_id = ?",
         [story_id],
@@ -71,7 +71,7 @@ def story_articles(store: Store, story_id: str) -> list[dict[str, Any]]:
 def related_stories(store: Store, story_id: str) -> list[dict[str, Any]]:
     """Stories this one continues, is continued by, was split from, split off, or absorbed: rows of
     (how, other, similarity)."""
-    return store.query(
+    return store._query(
         "SELECT CASE relation WHEN 'split' THEN 'split from' ELSE 'continues' END AS how, related_story_id AS other, "
         "similarity FROM story_links WHERE story_id = ? "
         "UNION ALL SELECT CASE relation WHEN 'split' THEN 'split off' ELSE 'continued by' END, story_id, similarity "
@@ -84,10 +84,10 @@ def related_stories(store: Store, story_id: str) -> list[dict[str, Any]]:
 
 def story_summaries(store: Store, story_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Title, article count and source count of each of these stories that exists, by id."""
-    with store.with_rows("_stories", story_id=sorted(set(story_ids))):
+    with store._table("_stories", story_id=sorted(set(story_ids))):
         return {
             r["story_id"]: r
-            for r in store.query(
+            for r in store._query(
                 "SELECT story_id, title, article_count, source_count FROM stories JOIN _stories USING (story_id)"
             )
         }
@@ -97,5 +97,5 @@ def placements(store: Store) -> dict[str, tuple[str, str]]:
     """Where each stored article went, by its external id: (story id, variant group)."""
     return {
         r["external_id"]: (r["story_id"], r["variant_group"])
-        for r in store.query("SELECT external_id, story_id, variant_group FROM articles")
+        for r in store._query("SELECT external_id, story_id, variant_group FROM articles")
     }

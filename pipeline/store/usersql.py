@@ -36,7 +36,7 @@ def run_statements(store: Store, sql: str) -> QueryResult | None:
         raise QueryError(_one_line(exc)) from exc
     if not statements:
         raise QueryError("no SQL statement given")
-    con = store.con
+    con = store._con
     cursor = con
     for statement in statements:
         try:

@@ -53,7 +53,7 @@ class BatchWrites(Connection):
             return
         with self._table("_retired", seq=sorted(set(seqs))):
             for table in ("articles", "article_signatures", "article_vectors", "lsh_bands"):
-                self.con.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM _retired)")
+                self._con.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM _retired)")
 
     def insert_revisions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Record replaced versions of articles (``revisions``)."""
@@ -64,22 +64,22 @@ class BatchWrites(Connection):
         """Fold merged stories into their survivors, recording each merge so old ids still resolve (by the
         batch whose last article is ``seq``)."""
         for merge in merges:
-            self.con.execute(
+            self._con.execute(
                 "UPDATE articles SET story_id = ?, updated_seq = ? WHERE story_id = ?",
                 [merge.into, seq, merge.merged],
             )
             for column, other in (("story_id", "related_story_id"), ("related_story_id", "story_id")):
-                self.con.execute(
+                self._con.execute(
                     f"""
                     UPDATE story_links l SET {column} = $into WHERE {column} = $merged AND NOT EXISTS (
                         SELECT 1 FROM story_links d WHERE d.{column} = $into AND d.{other} = l.{other})
                     """,
                     {"into": merge.into, "merged": merge.merged},
                 )
-                self.con.execute(f"DELETE FROM story_links WHERE {column} = ?", [merge.merged])
-            self.con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
-            self.con.execute("DELETE FROM stories WHERE story_id = ?", [merge.merged])
-            self.con.execute(
+                self._con.execute(f"DELETE FROM story_links WHERE {column} = ?", [merge.merged])
+            self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
+            self._con.execute("DELETE FROM stories WHERE story_id = ?", [merge.merged])
+            self._con.execute(
                 "INSERT OR REPLACE INTO story_merges VALUES (?, ?, ?, ?, ?, ?, now())",
                 [merge.merged, merge.into, merge.article_id, merge.similarity, merge.seq, run_id],
             )
@@ -87,7 +87,7 @@ class BatchWrites(Connection):
     def insert_links(self, links: Sequence[StoryLink], run_id: str) -> None:
         """Record stories that continue older ones (same subject, outside the time window)."""
         for link in links:
-            self.con.execute(
+            self._con.execute(
                 "INSERT OR IGNORE INTO story_links VALUES (?, ?, ?, ?, ?, ?)",
                 [link.story_id, link.related_story_id, link.relation, link.similarity, link.article_id, run_id],
             )
@@ -98,7 +98,7 @@ class BatchWrites(Connection):
         if not moves:
             return
         with self._table("_moves", variant_group=list(moves), story_id=list(moves.values())):
-            self.con.execute(
+            self._con.execute(
                 "UPDATE articles a SET story_id = m.story_id, updated_seq = ? FROM _moves m "
                 "WHERE a.variant_group = m.variant_group",
                 [seq],
@@ -129,7 +129,7 @@ class BatchWrites(Connection):
         if updates:
             columns = {f.name: [getattr(u, f.name) for u in updates] for f in fields(MemberUpdate)}
             with self._table("_updates", **columns):
-                self.con.execute(
+                self._con.execute(
                     "UPDATE articles a SET is_canonical = u.is_canonical, relation = u.relation, "
                     "canonical_similarity = u.canonical_similarity, updated_seq = ? "
                     "FROM _updates u WHERE a.article_id = u.article_id",
@@ -139,11 +139,11 @@ class BatchWrites(Connection):
         ids = list(by_id)
         previous = {
             r[0]: (r[1], r[2])
-            for r in self.con.execute(
+            for r in self._con.execute(
                 f"SELECT story_id, first_seen, created_run FROM stories WHERE story_id IN ({id_list(ids)})"
             ).fetchall()
         }
-        self.con.execute(f"DELETE FROM stories WHERE story_id IN ({id_list(ids)})")
+        self._con.execute(f"DELETE FROM stories WHERE story_id IN ({id_list(ids)})")
         rows = []
         for record in records:
             row = asdict(record)

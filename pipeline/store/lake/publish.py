@@ -337,7 +337,7 @@ def _stage(
     except StoreError as exc:
         raise LakeError(f"cannot read {db} to publish it: {exc}") from exc
     with store:
-        con = store.con
+        con = store._con
         full = not marks.publication
         values = {
             "seq": -1 if full else int(marks.article_seq),

@@ -76,7 +76,7 @@ def open_search_replica(lake: LakeSettings, wait_seconds: float = 30.0) -> tuple
 
 def _refresh(store: Store, lake: LakeSettings) -> ReplicaState:
     url = resolve(lake)[0]
-    con = store.con
+    con = store._con
     if url.startswith("ducklake:sqlite:") and not Path(url.removeprefix("ducklake:sqlite:")).exists():
         raise LakeError(f"no lake at {url} (run `storyline publish` first)")
     load_extensions(con, url)
@@ -110,7 +110,7 @@ def _refresh(store: Store, lake: LakeSettings) -> ReplicaState:
 
 
 def _held(store: Store) -> ReplicaState | None:
-    rows = store.con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
+    rows = store._con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
     if not rows:
         return None
     held = json.loads(rows[0][0])
