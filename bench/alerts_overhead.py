@@ -60,8 +60,8 @@ def main() -> None:
         ingest = time.perf_counter() - start
         with Store.open(settings.db) as store:
             # Evaluate as if nothing had fired yet (no story skipped as already alerted), then undo that.
-            store.con.execute("BEGIN")
-            store.con.execute("DELETE FROM alerts")
+            store._con.execute("BEGIN")
+            store._con.execute("DELETE FROM alerts")
             last = store.max_seq()
             ranges = [(first, min(first + args.batch_size - 1, last)) for first in range(1, last + 1, args.batch_size)]
             best = float("inf")
@@ -69,7 +69,7 @@ def main() -> None:
                 start = time.perf_counter()
                 raised = sum(len(evaluate_batch(store, RULES, *r)) for r in ranges)
                 best = min(best, time.perf_counter() - start)
-            store.con.execute("ROLLBACK")
+            store._con.execute("ROLLBACK")
         print(f"{report.new} articles, {len(ranges)} batches of {args.batch_size}, {report.alerts_fired} alerts fired")
         # Nothing is recorded while re-evaluating, so one story can raise in several batches.
         print(f"ingest with rules: {ingest:.2f} s; evaluating the rules on every batch again: {best:.3f} s "

@@ -38,7 +38,7 @@ def ingest_copy(source: Path, name: str, batch_size: int, workers: int, tmp: Pat
     settings = replace(settings, extract=replace(ExtractSettings(), workers=workers))
     ingest_paths([copy], settings)
     with Store.open(settings.db, read_only=True) as store:
-        rows = store.query("SELECT external_id, story_id, variant_group, relation FROM articles")
+        rows = store._query("SELECT external_id, story_id, variant_group, relation FROM articles")
     return {r["external_id"]: (r["story_id"], r["variant_group"], r["relation"]) for r in rows}
 
 

@@ -35,10 +35,10 @@ from pathlib import Path
 from _common import ROOT
 
 from bench.corpus import write_corpus
-from pipeline.integrity import CHECKS
-from pipeline.lake import read_marks
-from pipeline.lakeupkeep import disagreements
 from pipeline.settings import LakeSettings
+from pipeline.store.integrity import CHECKS
+from pipeline.store.lake.publish import read_marks
+from pipeline.store.lake.upkeep import disagreements
 
 ANALYST_QUERIES = (
     "SELECT count(*) FROM story_overview",
@@ -53,7 +53,7 @@ def reader(url: str, data_path: str | None, stop: str, out: mp.Queue, nice: int)
     """Query the lake until the ``stop`` file exists; put (latencies, failures, violations, snapshots)."""
     os.nice(nice)
     from pipeline.errors import LakeError
-    from pipeline.lake import connect
+    from pipeline.store.lake.publish import connect
 
     lake = LakeSettings(url=url, data_path=data_path)
     latencies: list[float] = []
@@ -173,7 +173,7 @@ def main() -> None:
             process.join()
         lake = LakeSettings(url=url, data_path=data_path)
         agree = disagreements(str(db), lake)
-        from pipeline.lake import connect
+        from pipeline.store.lake.publish import connect
 
         con = connect(lake)
         publications = read_marks(con).publication

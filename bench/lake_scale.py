@@ -28,8 +28,8 @@ import duckdb
 from _common import ROOT  # noqa: F401  (puts this checkout first on sys.path)
 
 from bench.million import generate
-from pipeline.lake import publish
 from pipeline.settings import LakeSettings
+from pipeline.store.lake.publish import publish
 
 
 def mark_as_written_now(db: Path) -> None:

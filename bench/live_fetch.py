@@ -31,7 +31,7 @@ from pipeline.store import Store
 
 def bench_known_urls(stored: int, listed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.duckdb") as store:
-        store.con.execute(
+        store._con.execute(
             """
             INSERT INTO articles (article_id, seq, source_uri, url, canonical_url, text, content_hash, word_count,
                                   story_id, variant_group, assigned_as, relation, run_id, ingested_at)
@@ -51,7 +51,7 @@ def bench_known_urls(stored: int, listed: int) -> None:
         one_by_one = {
             u
             for u in urls
-            if store.con.execute(
+            if store._con.execute(
                 "SELECT 1 FROM articles WHERE url = ? OR canonical_url = ? OR source_uri = ? LIMIT 1", [u, u, u]
             ).fetchall()
         }

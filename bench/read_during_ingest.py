@@ -3,7 +3,7 @@
 An ingest of N articles (``bench/corpus.py``: ECB+ dev texts re-published under new ids) runs in a
 subprocess through the CLI; meanwhile this process opens the database read-only every 200 ms,
 waiting for the lock for at most ``--budget`` seconds (polling, as ``Store.open`` does), and runs
-analyst queries plus the integrity checks of ``pipeline.integrity``. An attempt succeeds when it
+analyst queries plus the integrity checks of ``pipeline.store.integrity``. An attempt succeeds when it
 gets consistent answers within the budget.
 
     python bench/read_during_ingest.py --articles 5000            # library path (--no-prefect)
@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus import write_corpus  # noqa: E402
 from pipeline.errors import StoreBusyError, StoreError  # noqa: E402
-from pipeline.integrity import consistency_problems  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from pipeline.store.integrity import consistency_problems  # noqa: E402
 
 ANALYST_QUERIES = (
     "SELECT count(*) FROM story_overview",
@@ -78,7 +78,7 @@ def read_once(db: str, budget: float, stats: ReadStats) -> None:
         return
     with store:
         for sql in ANALYST_QUERIES:
-            store.con.execute(sql).fetchall()
+            store._con.execute(sql).fetchall()
         problems = consistency_problems(store)
     if problems:
         stats.violations.extend(problems)

@@ -24,15 +24,15 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.cluster.candidates import CandidateIndex  # noqa: E402
 from pipeline.run.ingest import ingest_paths, open_for_run, prepare_batch, store_batch  # noqa: E402
-from pipeline.search import (  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from pipeline.sources.files import read_paths  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+from pipeline.store.search import (  # noqa: E402
     append_to_search_index,
     build_search_index,
     index_state,
     search_stories,
 )
-from pipeline.settings import Settings  # noqa: E402
-from pipeline.sources.files import read_paths  # noqa: E402
-from pipeline.store import Store  # noqa: E402
 
 QUERIES = ("earthquake", "checked into rehab", "police shooting suspect", "oscars host announced")
 

@@ -42,13 +42,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from pipeline.evaluate import Evaluation
-    from pipeline.search import Snippet
-
-EXPORT_COLUMNS = (
-    "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "published_ts",
-    "author", "sitename", "source", "language", "story_id", "variant_group", "relation", "is_canonical", "assigned_as",
-    "near_duplicate_similarity", "story_similarity", "canonical_similarity", "content_hash", "run_id",
-)  # fmt: skip
+    from pipeline.store.search import Snippet
 
 
 EXIT_ENVIRONMENT = 3
@@ -297,25 +291,10 @@ def cmd_stories(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from pipeline.store.reports import latest_stories
+
     with _open_store(args) as store:
-        # Latest activity first: the later of the last publication date and the last ingest time, compared
-        # as timestamps, so undated stories rank by when they were ingested, among the dated ones. The
-        # canonical text is read for the untitled stories listed only (with none, no articles are scanned).
-        rows = store.query(
-            """
-            WITH listed AS (
-                SELECT story_id, title, canonical_article_id, article_count, source_count, first_published,
-                       last_published, greatest(CAST(last_published AS TIMESTAMP), last_seen) AS last_activity
-                FROM stories ORDER BY last_activity DESC, story_id LIMIT ?
-            ), leads AS (
-                SELECT article_id, left(text, 200) AS lead FROM articles
-                WHERE article_id IN (SELECT canonical_article_id FROM listed WHERE nullif(trim(title), '') IS NULL)
-            )
-            SELECT l.*, leads.lead FROM listed l LEFT JOIN leads ON leads.article_id = l.canonical_article_id
-            ORDER BY l.last_activity DESC, l.story_id
-            """,
-            [args.limit],
-        )
+        rows = latest_stories(store, args.limit)
     table = Table(title=f"{len(rows)} stor{'y' if len(rows) == 1 else 'ies'} (latest activity first)")
     for name in ("story", "title", "articles", "sources", "first published", "last published"):
         table.add_column(name, overflow="fold")
@@ -344,27 +323,28 @@ def _lead(text: str, width: int = LEAD_CHARS) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one story and each variant with its relation, similarity and shared terms."""
-    from pipeline.storypage.build import related_stories, timeline_order
+    from pipeline.store.reports import last_seen_story, related_stories, story_row, story_variants
+    from pipeline.storypage.build import timeline_order
 
     original_id = args.story_id
     with _open_store(args) as store:
         if args.story_id is None:
-            story = store.query("SELECT * FROM stories ORDER BY last_seen DESC, story_id LIMIT 1")
-            if not story:
+            latest = last_seen_story(store)
+            if latest is None:
                 print("storyline: the database holds no stories yet", file=sys.stderr)
                 return 1
-            args.story_id = original_id = story[0]["story_id"]
+            args.story_id = original_id = latest["story_id"]
         resolved = store.resolve_story(args.story_id)
-        story = store.query("SELECT * FROM stories WHERE story_id = ?", [resolved])
-        if not story:
+        story = story_row(store, resolved)
+        if story is None:
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
             return 1
         args.story_id = resolved
         related = related_stories(store, resolved)
-        variants = store.query("SELECT * FROM story_variants WHERE story_id = ?", [args.story_id])
+        variants = story_variants(store, args.story_id)
     # In Python, not SQL: a database written before published_ts existed, opened read-only, lacks the column.
     variants.sort(key=lambda v: (not v["is_canonical"], *timeline_order(v)))
-    _print_story(story[0], variants, related, original_id)
+    _print_story(story, variants, related, original_id)
     return 0
 
 
@@ -402,21 +382,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _export_tables(args)
     if args.directory:
         raise ConfigError("--format jsonl writes to stdout; a directory is for --format parquet or csv")
+    from pipeline.store.export import article_records
+
     with _open_store(args) as store:
-        columns = list(EXPORT_COLUMNS)
-        if not store.has_column("articles", "published_ts"):  # written before it, opened read-only
-            columns[columns.index("published_ts")] = "CAST(published_at AS TIMESTAMP)"
-        cursor = store.con.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY seq")
-        while rows := cursor.fetchmany(1000):
-            for row in rows:
-                record = dict(zip(EXPORT_COLUMNS, row, strict=True))
-                sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+        for record in article_records(store):
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run the integrity checks of ``pipeline.integrity``; exit 1 when one fails."""
-    from pipeline.integrity import consistency_problems, snapshot_problems
+    """Run the integrity checks of ``pipeline.store.integrity``; exit 1 when one fails."""
+    from pipeline.cluster.candidates import snapshot_problems
+    from pipeline.store.integrity import consistency_problems, totals
 
     if args.lake is not None:
         from pipeline.clilake import check_lake
@@ -424,10 +401,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return check_lake(args, _settings(args))
     with _open_store(args) as store:
         problems = consistency_problems(store) + snapshot_problems(_settings(args).db)
-        articles, stories, running = store.con.execute(
-            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
-            "(SELECT count(*) FROM runs WHERE status = 'running')"
-        ).fetchall()[0]
+        articles, stories, running = totals(store)
     print(f"{articles} articles in {stories} stories; {running} run(s) in progress")
     for problem in problems:
         print(f"  problem: {problem}")
@@ -440,8 +414,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline.alerts.notify import deliver_alerts
-    from pipeline.alerts.rules import list_alerts
     from pipeline.store import Store
+    from pipeline.store.alerts import list_alerts
 
     settings = _settings(args)
     if args.retry:
@@ -462,7 +436,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _export_tables(args: argparse.Namespace) -> int:
-    from pipeline.export import export_tables
+    from pipeline.store.export import export_tables
 
     if not args.directory:
         raise ConfigError(f"--format {args.format} needs a directory: storyline export --format {args.format} DIR")
@@ -493,12 +467,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from pipeline.search import ensure_search_index, search_stories
+    from pipeline.store.search import ensure_search_index, search_stories
 
     settings = _settings(args)
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/lakesearch.py)
+    if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/store/lake/search.py)
         from pipeline.clilake import open_lake_search
 
         opened = open_lake_search(args, settings)
@@ -527,10 +501,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run SQL on the database opened read-only (waiting for an ingest's gap) and print the last result."""
-    from pipeline.clisql import print_result, run_statements
+    from pipeline.clisql import print_result
+    from pipeline.store.usersql import run_statements
 
     with _open_store(args) as store:
-        result = run_statements(store.con, args.statement)
+        result = run_statements(store, args.statement)
     print_result(result, args.output)
     return 0
 
@@ -539,13 +514,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Flag (or unflag) a story for watched_story rules."""
     from pipeline.alerts.rules import unwatch_story, watch_story
     from pipeline.store import Store
+    from pipeline.store.reports import has_story
 
     with Store.open(_settings(args).db) as store:
         if args.remove:
             found = unwatch_story(store, args.story_id)
             print(f"no longer watching {args.story_id}" if found else f"{args.story_id} was not watched")
             return 0
-        if not store.query("SELECT 1 FROM stories WHERE story_id = ?", [store.resolve_story(args.story_id)]):
+        if not has_story(store, store.resolve_story(args.story_id)):
             print(f"storyline: no story {args.story_id!r} (see `storyline stories`)", file=sys.stderr)
             return 1
         print(f"watching story {watch_story(store, args.story_id, args.note)}")

@@ -53,8 +53,8 @@ def lake_settings(settings: Settings, url: str | None, data_path: str | None = N
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the changes since the last publication as one lake snapshot; then compact, if asked."""
-    from pipeline.lake import publish
-    from pipeline.lakeupkeep import compact
+    from pipeline.store.lake.publish import publish
+    from pipeline.store.lake.upkeep import compact
 
     settings = Settings.load(args.config, db=args.db)
     lake = lake_settings(settings, args.lake, args.data_path)
@@ -71,16 +71,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def open_lake_store(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """A read-only ``Store`` over the lake (its views and macros in use), for the read commands."""
-    from pipeline.lake import connect, resolve
-    from pipeline.store import Store
+    from pipeline.store.lake.publish import lake_store
 
-    lake = lake_settings(settings, args.lake)
-    return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
+    return lake_store(lake_settings(settings, args.lake))
 
 
 def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
     """``search --lake``: the local search replica of the lake, brought up to its current snapshot."""
-    from pipeline.lakesearch import open_search_replica
+    from pipeline.store.lake.search import open_search_replica
 
     store, _ = open_search_replica(lake_settings(settings, args.lake), settings.read_wait_seconds)
     return store
@@ -88,21 +86,12 @@ def open_lake_search(args: argparse.Namespace, settings: Settings):  # type: ign
 
 def check_lake(args: argparse.Namespace, settings: Settings) -> int:
     """``check --lake``: the lake's own invariants, and its agreement with the database."""
-    from pipeline.integrity import CHECKS
-    from pipeline.lakeupkeep import disagreements
+    from pipeline.store.lake.upkeep import disagreements, lake_problems, lake_totals
 
     lake = lake_settings(settings, args.lake)
-    problems = []
     with open_lake_store(args, settings) as store:
-        for what, sql in CHECKS:
-            if "article_signatures" in sql:  # the clustering index is not published
-                continue
-            count = int(store.con.execute(sql).fetchall()[0][0])
-            if count:
-                problems.append(f"{count} {what} (in the lake)")
-        articles, stories = store.con.execute(
-            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories)"
-        ).fetchall()[0]
+        problems = lake_problems(store)
+        articles, stories = lake_totals(store)
     problems += disagreements(settings.db, lake, settings.read_wait_seconds)
     print(f"lake: {articles} articles in {stories} stories")
     for problem in problems:

@@ -1,6 +1,7 @@
 """``storyline sql``: SQL over the database, opened read-only, and the last statement's rows printed.
 
-Kept apart from ``cli`` so the other read commands stay readable. The views and table macros of
+The store runs the user's SQL (``pipeline.store.usersql``); this module prints what it returns. Kept
+apart from ``cli`` so the other read commands stay readable. The views and table macros of
 docs/data.md live in the database, so they work here as in any DuckDB client.
 """
 
@@ -9,70 +10,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
-
-import duckdb
 
 from pipeline.clicommon import console, shown
-from pipeline.errors import QueryError
+from pipeline.store.usersql import QueryResult
 
 FORMATS = ("table", "csv", "jsonl")
-READ_ONLY_MARKER = "read-only mode"
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """The column names and rows of one statement."""
-
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-
-
-def run_statements(con: duckdb.DuckDBPyConnection, sql: str) -> QueryResult | None:
-    """Run each ``;``-separated statement in order; return the last one's rows (None if it has none).
-
-    The whole text is parsed first, so a syntax error anywhere runs nothing.
-    """
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryError(_one_line(exc)) from exc
-    if not statements:
-        raise QueryError("no SQL statement given")
-    cursor = con
-    for statement in statements:
-        try:
-            cursor = con.execute(statement)
-        except duckdb.Error as exc:
-            raise QueryError(_explain(exc)) from exc
-    if cursor.description is None:
-        return None
-    columns = tuple(d[0] for d in cursor.description)
-    return QueryResult(columns, cursor.fetchall())
-
-
-def _explain(exc: duckdb.Error) -> str:
-    """A DuckDB error as one line; a write says the database is read-only here, and how to change it."""
-    message = _one_line(exc)
-    if READ_ONLY_MARKER in message:
-        return (
-            "the database is opened read-only: `storyline sql` runs queries, it does not change data "
-            f"(temporary tables and COPY ... TO a file work) [{message}]"
-        )
-    return message
-
-
-def _one_line(exc: duckdb.Error) -> str:
-    """DuckDB's message without the ``LINE n:`` excerpt and caret, which only make sense on several lines."""
-    kept = []
-    for line in str(exc).splitlines():
-        if line.startswith("LINE "):
-            break
-        if line.strip():
-            kept.append(line.strip())
-    return " ".join(kept) or type(exc).__name__
 
 
 def print_result(result: QueryResult | None, fmt: str) -> None:

@@ -79,7 +79,7 @@ class SearchError(StorylineError):
 
 
 class LakeError(StorylineError):
-    """The DuckLake the store is published to cannot be attached, written or read (see pipeline/lake.py)."""
+    """The DuckLake the store is published to cannot be attached, written or read (``pipeline.store.lake``)."""
 
 
 class WorkerCrashedError(StorylineError):

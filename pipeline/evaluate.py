@@ -19,6 +19,7 @@ from pipeline.errors import ConfigError
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.reports import placements
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,7 @@ def evaluate_file(
         run_settings = replace(base, db=str(Path(tmp) / "eval.duckdb"))
         ingest_paths([ordered], run_settings)
         with Store.open(run_settings.db, read_only=True) as store:
-            placed = {
-                r["external_id"]: (r["story_id"], r["variant_group"])
-                for r in store.query("SELECT external_id, story_id, variant_group FROM articles")
-            }
+            placed = placements(store)
     ids = [str(r["id"]) for r in records]
     stories = [placed.get(i, (f"rejected:{i}", ""))[0] for i in ids]
     gold = [r[label_field] for r in records]

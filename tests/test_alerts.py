@@ -287,7 +287,8 @@ def test_unknown_notify_scheme_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Path) -> None:
     """After story `old` is merged into `story`, the alert `old` already had is not sent again for `story`."""
-    from pipeline.alerts.rules import Alert, record_alerts
+    from pipeline.alerts.rules import record_alerts
+    from pipeline.models import Alert
     from pipeline.store import Store
 
     settings = config(tmp_path, [], SPREAD_RULE)
@@ -295,7 +296,7 @@ def test_a_condition_alerted_on_a_merged_story_does_not_fire_again(tmp_path: Pat
     [story] = story_ids(settings)
     condition = "sources>=3 within 48h"
     with Store.open(settings.db) as store, store.transaction():
-        store.con.execute("INSERT INTO story_merges VALUES ('sold', ?, 'a-x', 0.9, 1, 'run-x', now())", [story])
+        store._con.execute("INSERT INTO story_merges VALUES ('sold', ?, 'a-x', 0.9, 1, 'run-x', now())", [story])
         record_alerts(store, [Alert("spreading-3", "spreading", "sold", condition, "t", "m")], "run-x")
     assert ingest_paths([article(tmp_path, "c", 4, "C", "2021-08-19")], settings).alerts_fired == 0
 

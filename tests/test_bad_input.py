@@ -13,11 +13,11 @@ import pytest
 from badinput import KINDS, LEGACY_TEXT, ODD_DATES, BadKind, running_as_root, write_bad, write_good
 from reliability import rows
 
-from pipeline.integrity import consistency_problems
 from pipeline.models import IngestReport
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 MIN_KINDS = 30
 

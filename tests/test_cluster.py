@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -11,9 +12,10 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.cluster.batch import in_window, stories_overlap
+from pipeline.cluster.canonical import canonical_member, decide_members, relation_to
+from pipeline.models import StoryMember, StoryState
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
-from pipeline.store import StoryState
 
 # Made-up words: equally rare, so cosines are simple fractions of shared words.
 A_ONLY = "zorbaxite quintelmere fravonic ulmstrade pelgarith vonquist"
@@ -154,3 +156,47 @@ def test_time_window_at_the_ends_of_the_calendar(story: tuple[date, date], day: 
     state = StoryState("s-1", {}, 1, *story)
     assert in_window(state, day, 7) is meets
     assert stories_overlap(state, StoryState("s-2", {}, 1, day, day), 7) is meets
+
+
+def member(seq: int, published: datetime | None, words: int, content: str = "h", group: str = "g", **kw) -> StoryMember:
+    fields = dict(
+        article_id=f"a{seq}", story_id="s1", seq=seq, published_at=published.date() if published else None,
+        published_ts=published, word_count=words, content_hash=content, variant_group=group, title=f"t{seq}",
+        is_canonical=False, relation="new_story", canonical_similarity=None, outlet=f"o{seq}",
+        ingested_at=datetime(2024, 1, 1, 0, seq),
+    )  # fmt: skip
+    return StoryMember(**{**fields, **kw})
+
+
+def test_the_canonical_rule_is_earliest_published_then_longest_then_first_stored() -> None:
+    noon, later = datetime(2024, 3, 1, 12), datetime(2024, 3, 1, 13)
+    undated = member(1, None, 900)
+    early_short, early_long, early_long_again = member(2, noon, 100), member(3, noon, 500), member(4, noon, 500)
+    assert canonical_member([undated, member(5, later, 900), early_short]) is early_short
+    assert canonical_member([early_short, early_long_again, early_long, undated]) is early_long
+    assert canonical_member([undated, member(6, None, 100)]) is undated
+
+
+def test_members_relate_to_their_canonical_and_only_changes_are_written() -> None:
+    canon = member(1, datetime(2024, 3, 1), 500, content="h1", group="g1")
+    copy = member(2, datetime(2024, 3, 2), 500, content="h1", group="g1")
+    near = member(3, datetime(2024, 3, 2), 500, content="h2", group="g1")
+    rewrite = member(4, None, 500, content="h3", group="g2")
+    assert [relation_to(m, canon) for m in (canon, copy, near, rewrite)] == [
+        "canonical", "exact", "near_duplicate", "rewrite"
+    ]  # fmt: skip
+    vectors = {1: {"x": 1.0}, 2: {"x": 1.0}, 3: {"x": 0.6, "y": 0.8}, 4: {"y": 1.0}}
+    updates, (record,) = decide_members({"s1": [rewrite, near, copy, canon]}, lambda seqs: vectors)
+    assert {u.article_id: (u.is_canonical, u.relation, u.canonical_similarity) for u in updates} == {
+        "a1": (True, "canonical", 1.0), "a2": (False, "exact", 1.0),
+        "a3": (False, "near_duplicate", 0.6), "a4": (False, "rewrite", 0.0),
+    }  # fmt: skip
+    assert (record.canonical_article_id, record.title, record.article_count) == ("a1", "t1", 4)
+    assert (record.source_count, record.variant_count) == (4, 2)
+    assert (record.first_published, record.last_published) == (date(2024, 3, 1), date(2024, 3, 2))
+    done = {u.article_id: u for u in updates}
+    settled = [
+        replace(m, is_canonical=u.is_canonical, relation=u.relation, canonical_similarity=u.canonical_similarity)
+        for m, u in ((m, done[m.article_id]) for m in (canon, copy, near, rewrite))
+    ]
+    assert decide_members({"s1": settled}, lambda seqs: vectors)[0] == []  # nothing changed, nothing to write

@@ -15,10 +15,10 @@ import pytest
 from reliability import article_keys, cli_process, rows
 
 from bench.corpus import make_records
-from pipeline.integrity import consistency_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_two_ingests_at_once_take_turns_and_store_everything_once(
     if finished == 2:
         assert set(both) == set(article_keys(sequential))
     with Store.open(db) as store:  # the file still takes a checkpoint
-        store.con.execute("CHECKPOINT")
+        store._con.execute("CHECKPOINT")
     again = ingest_paths(sorted({*first, *second}), Settings(db=db, batch_size=20))
     assert again.new == (0 if finished == 2 else again.new) and again.unchanged + again.new == 360
     assert set(article_keys(db)) == set(article_keys(sequential))

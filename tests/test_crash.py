@@ -25,10 +25,10 @@ from reliability import article_keys, cli_process, final_state, rows
 
 from bench.corpus import make_records
 from pipeline.errors import StoreError
-from pipeline.integrity import consistency_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 KILLS = int(os.environ.get("STORYLINE_CRASH_KILLS", "10"))  # more for a longer hunt: each kill is a fresh draw
 ARTICLES = 160

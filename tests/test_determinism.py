@@ -43,7 +43,7 @@ def placement(tmp_path: Path, name: str, records: list[dict], settings: Settings
     path.parent.mkdir(parents=True)
     ingest_paths([write_jsonl(path, records)], replace(settings, db=str(run / "db.duckdb")))
     with Store.open(str(run / "db.duckdb"), read_only=True) as store:
-        rows = store.query("SELECT external_id, story_id, variant_group, relation FROM articles")
+        rows = store._query("SELECT external_id, story_id, variant_group, relation FROM articles")
     stories, groups = defaultdict(set), defaultdict(set)
     for row in rows:
         stories[row["story_id"]].add(row["external_id"])

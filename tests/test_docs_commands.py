@@ -17,10 +17,10 @@ import pytest
 from conftest import ROOT, SEEDS
 
 from pipeline.cli import main
-from pipeline.lake import publish
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
+from pipeline.store.lake.publish import publish
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Live sources fetch over the network (tests/test_live.py and test_sources.py serve them locally instead).
@@ -73,7 +73,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str
     snapshot.parent.mkdir()
     shutil.copy(db, snapshot)
     with Store.open(db, read_only=True) as store:
-        story_id = store.query("SELECT story_id FROM stories LIMIT 1")[0]["story_id"]
+        story_id = store._query("SELECT story_id FROM stories LIMIT 1")[0]["story_id"]
     lake = f"ducklake:sqlite:{folder / 'storyline.lake.sqlite'}"  # docs/lake.md's commands read a published lake
     publish(db, LakeSettings(url=lake))
     placeholders = {"STORY_ID": story_id, "path/storyline-snapshot.duckdb": str(snapshot)}

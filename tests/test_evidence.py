@@ -114,7 +114,7 @@ def test_stories_count_their_distinct_variants(tmp_path: Path) -> None:
     settings = Settings(db=str(tmp_path / "s.duckdb"), cluster=CORPUS)
     ingest_paths([data], settings)
     with Store.open(settings.db, read_only=True) as store:
-        rows = store.query(
+        rows = store._query(
             "SELECT s.variant_count, count(DISTINCT a.variant_group) AS groups FROM stories s "
             "JOIN articles a USING (story_id) GROUP BY s.story_id, s.variant_count"
         )

@@ -12,10 +12,10 @@ from conftest import SEEDS, write_jsonl
 
 from pipeline.cli import main
 from pipeline.errors import ConfigError
-from pipeline.export import EXPORT_TABLES, MANIFEST, export_tables
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.store.export import EXPORT_TABLES, MANIFEST, export_tables
 
 
 @pytest.fixture

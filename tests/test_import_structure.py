@@ -1,5 +1,6 @@
-"""The library's import graph: no cycles (deferred and type-only imports included), and the library
-below the CLI never imports Prefect or the flows built on it.
+"""The library's import graph: no cycles (deferred and type-only imports included), the library
+below the CLI never imports Prefect or the flows built on it, and storage is a boundary: no module
+outside ``pipeline/store/`` runs SQL, and the store imports no pipeline stage.
 
 Read from the source with ``ast``, so an import inside a function (a cycle hidden from Python's
 import machinery) counts like any other.
@@ -8,6 +9,7 @@ import machinery) counts like any other.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import ROOT
@@ -16,6 +18,19 @@ PACKAGES = ("pipeline", "flows")
 # The command line sits above the flows (it can run an ingest as a Prefect flow, and `serve`): it is the
 # one part of the package allowed to import them.
 CLI = {"pipeline.cli", "pipeline.clilive", "pipeline.clisql", "pipeline.clicommon", "pipeline.clilake"}
+STORE = "pipeline.store"
+# What the store may import of the library: the records it reads and writes, errors, settings, and
+# word-level helpers. Never a stage (sources, extract, fingerprint, cluster, alerts, run, storypage).
+STORE_MAY_IMPORT = ("pipeline.store", "pipeline.models", "pipeline.errors", "pipeline.settings", "pipeline.words")
+# Calls that run SQL on a DuckDB connection or cursor, and the store's own internals (store/connection.py).
+SQL_CALLS = {"execute", "executemany", "sql"}
+STORE_INTERNALS = {"_con", "_query", "_table", "_insert_columns"}
+# A string that starts like a SQL statement (upper case, as the code base writes SQL; prose is not matched).
+SQL_TEXT = re.compile(
+    r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|WITH|ALTER|COPY|ATTACH|DETACH|DROP|PRAGMA|CHECKPOINT|DESCRIBE)\b"
+)
+# Modules outside the store allowed to run SQL, each with the reason why. None needs to.
+SQL_ALLOWED: dict[str, str] = {}
 
 
 def modules() -> dict[str, Path]:
@@ -92,5 +107,57 @@ def test_the_library_never_imports_prefect_or_the_flows() -> None:
         name: sorted(m for m in imports(name, path) if m.split(".")[0] in {"prefect", "flows", "prefect_dask"})
         for name, path in found.items()
         if name.startswith("pipeline") and name not in CLI
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def in_store(name: str) -> bool:
+    return name == STORE or name.startswith(STORE + ".")
+
+
+def sql_uses(source: str) -> list[str]:
+    """Where a module runs SQL or reaches into the store's internals, as 'line: what'."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            found.append(f"{node.lineno}: .{node.func.attr}(...)")
+        elif isinstance(node, ast.Attribute) and node.attr in STORE_INTERNALS:
+            found.append(f"{node.lineno}: .{node.attr}")
+        # (the literal parts of an f-string are string constants too: walked like any other)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_TEXT.match(node.value):
+            found.append(f"{node.lineno}: SQL text {node.value.split()[0]} ...")
+    return sorted(found, key=lambda f: int(f.split(":")[0]))
+
+
+def test_no_module_outside_the_store_runs_sql() -> None:
+    offenders = {
+        name: uses
+        for name, path in modules().items()
+        if not in_store(name) and name not in SQL_ALLOWED and (uses := sql_uses(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_the_sql_checker_finds_sql() -> None:
+    source = (
+        "def f(store, con, table):\n"
+        "    con.execute(query)\n"
+        "    rows = store._query(query)\n"
+        "    x = f'  INSERT INTO {table} VALUES (1)'\n"
+        "    cursor = con.cursor()\n"
+        "    y = 'DELETE FROM runs'\n"
+        "    return con.sql(text)\n"
+    )
+    assert [f.split(":")[0] for f in sql_uses(source)] == ["2", "3", "4", "6", "7"]
+    prose = '"""With or without a database, selected stories are updated."""\nx = "Select a story"\n'
+    assert sql_uses(prose) == []
+
+
+def test_the_store_imports_no_stage() -> None:
+    found = modules()
+    offenders = {
+        name: sorted(m for m in imports(name, path) if m in found and not m.startswith(STORE_MAY_IMPORT))
+        for name, path in found.items()
+        if in_store(name)
     }
     assert {name: bad for name, bad in offenders.items() if bad} == {}

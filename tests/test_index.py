@@ -12,9 +12,8 @@ import pytest
 from conftest import ecb_records, write_jsonl
 
 from pipeline.cluster import candidates as index_module
-from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path
+from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path, snapshot_problems
 from pipeline.cluster.storedrows import is_mapped
-from pipeline.integrity import snapshot_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import Settings
 from pipeline.store import Store
@@ -25,13 +24,13 @@ def lookups(index: CandidateIndex, store: Store) -> tuple[dict, dict]:
     index.refresh(store)
     stories = {
         sid: sorted(index.candidate_stories(dict(zip(terms[:15], weights[:15], strict=True)), 10))
-        for sid, terms, weights in store.con.execute(
+        for sid, terms, weights in store._con.execute(
             "SELECT story_id, centroid_terms, centroid_weights FROM stories ORDER BY story_id"
         ).fetchall()
     }
     bands = {
         seq: sorted(index.near_duplicate_candidates(keys))
-        for seq, keys in store.con.execute("SELECT seq, list(key ORDER BY key) FROM lsh_bands GROUP BY seq").fetchall()
+        for seq, keys in store._con.execute("SELECT seq, list(key ORDER BY key) FROM lsh_bands GROUP BY seq").fetchall()
     }
     return bands, stories
 
@@ -70,7 +69,7 @@ def test_a_run_after_the_snapshot_loads_only_the_new_rows(ecb_store: Settings, t
         assert store.max_seq() > covered
         index = CandidateIndex.for_database(ecb_store.db)
         added = index.refresh(store)
-        expected = store.con.execute(
+        expected = store._con.execute(
             "SELECT (SELECT count(*) FROM lsh_bands WHERE seq > $s) "
             "+ (SELECT count(*) FROM story_postings WHERE seq > $s)",
             {"s": covered},
@@ -142,7 +141,7 @@ def zero_fill(path: Path) -> None:
 def story_groups(db: str) -> set[frozenset[str]]:
     """Stories as sets of their articles' source URIs (story ids aside)."""
     with Store.open(db, read_only=True) as store:
-        rows = store.con.execute("SELECT list(source_uri) FROM articles GROUP BY story_id").fetchall()
+        rows = store._con.execute("SELECT list(source_uri) FROM articles GROUP BY story_id").fetchall()
     return {frozenset(uris) for (uris,) in rows}
 
 

@@ -1,4 +1,4 @@
-"""The DuckLake copy (pipeline/lake.py): complete, incremental, exactly once, and never in the writer's way."""
+"""The DuckLake copy (pipeline/store/lake/): complete, incremental, exactly once, and never in the writer's way."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from reliability import cli_process
 
 from bench.corpus import make_records
 from bench.pgserver import PostgresServer, postgres_bin
-from pipeline import lake as lakemod
 from pipeline.cli import main
 from pipeline.errors import LakeError
-from pipeline.lake import PUBLISHED_TABLES, connect, publish, read_marks
-from pipeline.lakeupkeep import compact, disagreements
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
+from pipeline.store.lake import publish as lakemod
+from pipeline.store.lake.publish import PUBLISHED_TABLES, connect, publish, read_marks
+from pipeline.store.lake.upkeep import compact, disagreements
 
 VIEWS = ("story_overview", "story_variants", "story_aliases", "source_activity", "input_activity")
 KILLS = 8

@@ -1,4 +1,4 @@
-"""``storyline search --lake`` (pipeline/lakesearch.py): the database's results, from a replica of the lake."""
+"""``storyline search --lake`` (pipeline/store/lake/search.py): the database's results, from a replica of the lake."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from conftest import ecb_records, write_jsonl
 
 from bench.corpus import make_records
 from pipeline.cli import main
-from pipeline.lake import publish
-from pipeline.lakesearch import open_search_replica
-from pipeline.lakeupkeep import compact
 from pipeline.run.ingest import ingest_paths
-from pipeline.search import ensure_search_index, search_stories
 from pipeline.settings import LakeSettings, Settings
 from pipeline.store import Store
+from pipeline.store.lake.publish import publish
+from pipeline.store.lake.search import open_search_replica
+from pipeline.store.lake.upkeep import compact
+from pipeline.store.search import ensure_search_index, search_stories
 
 QUERIES = ("earthquake", "police shooting suspect", "rehab", "oscar host", "zephyrquake", "'; DROP TABLE articles; --")
 
@@ -56,7 +56,7 @@ def test_search_on_the_lake_follows_its_publications_and_matches_the_database(tm
     publish(db, lake)
     found, state = lake_results(lake)
     with Store.open(db, read_only=True) as store:
-        rows = store.con.execute("SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM stories)").fetchall()
+        rows = store._con.execute("SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM stories)").fetchall()
     assert not state.whole and 0 < state.copied < rows[0][0]  # the changed rows, not the lake
     assert found == db_results(db)
     assert lake_results(lake, source="Outlet 1")[0] == db_results(db, source="Outlet 1")

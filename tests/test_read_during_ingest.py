@@ -89,7 +89,7 @@ def test_a_killed_run_is_marked_interrupted_by_the_next(seeded_db: str) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with Store.open(seeded_db) as store:
         killed, live = store.begin_run(["a"]), store.begin_run(["b"])
-        store.con.execute("UPDATE runs SET pid = ? WHERE run_id = ?", [int(dead.stdout), killed])
+        store._con.execute("UPDATE runs SET pid = ? WHERE run_id = ?", [int(dead.stdout), killed])
     open_for_run(Settings(db=seeded_db), ["c"])  # this process is alive: `live` stays running
     status = dict(rows(seeded_db, "SELECT run_id, status FROM runs"))
     assert status[killed] == "interrupted" and status[live] == "running"

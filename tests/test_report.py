@@ -39,7 +39,7 @@ def story_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     db = str(folder / "report.duckdb")
     ingest_paths([inputs], Settings(db=db))
     with Store.open(db, read_only=True) as store:
-        story_id = store.query("SELECT story_id FROM stories")[0]["story_id"]
+        story_id = store._query("SELECT story_id FROM stories")[0]["story_id"]
     return db, story_id
 
 
@@ -101,7 +101,7 @@ def test_stored_text_is_escaped(tmp_path: Path) -> None:
     ingest_paths([write_jsonl(tmp_path / "x.jsonl", [{"id": "h", "title": hostile, "text": text, "source": "<i>"}])],
                  Settings(db=db))  # fmt: skip
     with Store.open(db, read_only=True) as store:
-        story_id = store.query("SELECT story_id FROM stories")[0]["story_id"]
+        story_id = store._query("SELECT story_id FROM stories")[0]["story_id"]
         html = write_report(store, story_id, tmp_path / "x.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<img" not in html and "<b>friends" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html and "&lt;img src=x" in html
@@ -111,7 +111,7 @@ def test_merged_story_ids_resolve_to_the_survivor(tmp_path: Path) -> None:
     db = str(tmp_path / "t25.duckdb")
     ingest_paths([write_jsonl(tmp_path / "t25.jsonl", ecb_records({25}))], Settings(db=db))
     with Store.open(db, read_only=True) as store:
-        merges = store.query("SELECT merged_story_id, into_story_id FROM story_merges")
+        merges = store._query("SELECT merged_story_id, into_story_id FROM story_merges")
         assert merges, "ECB+ topic 25 no longer produces a story merge; pick another fixture for this test"
         report = load_report(store, merges[0]["merged_story_id"])
         html = write_report(store, merges[0]["merged_story_id"], tmp_path / "m.html").read_text(encoding="utf-8")
@@ -170,11 +170,11 @@ def test_report_draws_any_stored_date(tmp_path: Path, stored: list[date], capsys
     shutil.copytree(SEEDS, tmp_path / "seeds")
     ingest_paths([tmp_path / "seeds"], Settings(db=db))
     with Store.open(db) as store:
-        seqs = [row["seq"] for row in store.query("SELECT seq FROM articles ORDER BY seq")]
+        seqs = [row["seq"] for row in store._query("SELECT seq FROM articles ORDER BY seq")]
         for seq, day in zip(seqs, itertools.cycle(stored), strict=False):
-            store.con.execute("UPDATE articles SET published_at = ? WHERE seq = ?", [day, seq])
-        store.con.execute("UPDATE stories SET first_published = ?, last_published = ?", [min(stored), max(stored)])
-        story_id = store.query("SELECT story_id FROM stories")[0]["story_id"]
+            store._con.execute("UPDATE articles SET published_at = ? WHERE seq = ?", [day, seq])
+        store._con.execute("UPDATE stories SET first_published = ?, last_published = ?", [min(stored), max(stored)])
+        story_id = store._query("SELECT story_id FROM stories")[0]["story_id"]
     target = tmp_path / "old.html"
     assert main(["report", story_id, "--html", str(target), "--db", db]) == 0, capsys.readouterr().err
     assert f"{max(stored):%d %b}" in target.read_text(encoding="utf-8")

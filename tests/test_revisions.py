@@ -9,10 +9,10 @@ import pytest
 from conftest import write_jsonl
 
 from pipeline.cluster.candidates import CandidateIndex
-from pipeline.integrity import consistency_problems
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
+from pipeline.store.integrity import consistency_problems
 
 CORRECTION = (
     "\n\nCorrection: an earlier version of this article gave the wrong day for the talks between the two "
@@ -214,7 +214,7 @@ def test_the_index_reads_a_revision_as_a_rebuild_would(tmp_path: Path, evidence:
         for index in (running, fresh, from_snapshot):
             index.refresh(store)
         assert from_snapshot.snapshot_seq == old_seq + 1  # it started from the snapshot, then read the tail
-        assert store.con.execute("SELECT count(*) FROM lsh_bands WHERE seq = ?", [old_seq]).fetchall() == [(0,)]
+        assert store._con.execute("SELECT count(*) FROM lsh_bands WHERE seq = ?", [old_seq]).fetchall() == [(0,)]
     expected = fresh.document_frequencies(terms)
     assert any(expected.values()) and not all(expected.values())  # the old version's own words count no more
     for index in (running, fresh, from_snapshot):
@@ -230,7 +230,7 @@ def test_a_failed_revision_batch_leaves_the_old_version(tmp_path: Path, settings
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Store, "save_stories", broken)
+    monkeypatch.setattr(Store, "write_stories", broken)
     with pytest.raises(RuntimeError):
         ingest_paths([write_jsonl(tmp_path / "b.jsonl", [record("bridge-1", UPDATE)])], settings)
     monkeypatch.undo()

@@ -18,7 +18,10 @@ from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import SearchError
 from pipeline.run.ingest import ingest_paths, open_for_run, store_batch
 from pipeline.run.prepare import prepare_batch
-from pipeline.search import (
+from pipeline.settings import Settings
+from pipeline.sources.files import read_paths
+from pipeline.store import Store
+from pipeline.store.search import (
     FTS_SCHEMA,
     append_to_search_index,
     build_search_index,
@@ -29,9 +32,6 @@ from pipeline.search import (
     make_snippet,
     search_stories,
 )
-from pipeline.settings import Settings
-from pipeline.sources.files import read_paths
-from pipeline.store import Store
 
 HOSTILE = ["'; DROP TABLE articles; --", 'taiwan" OR 1=1 --', "talks; DELETE FROM stories", "%' _ \\ ''", "'"]
 
@@ -58,7 +58,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str
 
 
 def _gold_of(store: Store, article_id: str, gold: dict[str, str]) -> str | None:
-    rows = store.query("SELECT external_id FROM articles WHERE article_id = ?", [article_id])
+    rows = store._query("SELECT external_id FROM articles WHERE article_id = ?", [article_id])
     return gold.get(rows[0]["external_id"]) if rows else None
 
 
@@ -89,7 +89,7 @@ def test_since_and_source_filter_articles(corpus: tuple[str, dict[str, str]]) ->
         outlet = search_stories(store, "rehab", source="outlet 1", limit=50)
         late = search_stories(store, "rehab", since=date(2013, 5, 3), limit=50)
         future = search_stories(store, "rehab", since=date(2030, 1, 1), limit=50)
-        per_outlet = store.query(
+        per_outlet = store._query(
             "SELECT count(*) AS n FROM articles WHERE source = 'Outlet 1' AND (text ILIKE '%rehab%')"
         )[0]["n"]
     total = sum(h.matched_articles for h in everything)
@@ -107,7 +107,7 @@ def test_user_text_is_bound_never_run(corpus: tuple[str, dict[str, str]], query:
         search_stories(store, query, limit=5)
     with Store.open(db, read_only=True) as store:
         assert corpus_state(store) == before
-        assert store.query("SELECT count(*) AS n FROM stories")[0]["n"] > 0
+        assert store._query("SELECT count(*) AS n FROM stories")[0]["n"] > 0
 
 
 def test_hostile_query_through_the_cli(corpus: tuple[str, dict[str, str]], capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,10 +198,10 @@ def test_missing_fts_extension_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def _all_scores(store: Store, queries: list[str]) -> dict[tuple[str, str], float]:
-    load_fts(store.con)
+    load_fts(store._con)
     scores = {}
     for query in queries:
-        rows = store.con.execute(
+        rows = store._con.execute(
             f"SELECT article_id, {FTS_SCHEMA}.match_bm25(article_id, ?) AS s FROM articles WHERE s IS NOT NULL",
             [query],
         ).fetchall()
@@ -239,7 +239,7 @@ def test_a_revised_article_replaces_its_document_and_scores_like_a_rebuild(tmp_p
     with Store.open(settings.db) as store:
         appended_state = append_to_search_index(store, before)
         assert appended_state.covers(corpus_state(store)) and appended_state.articles == 5
-        assert store.con.execute(f"SELECT count(*) FROM {FTS_SCHEMA}.docs").fetchall() == [(5,)]
+        assert store._con.execute(f"SELECT count(*) FROM {FTS_SCHEMA}.docs").fetchall() == [(5,)]
         appended = _all_scores(store, queries)
         build_search_index(store)
         rebuilt = _all_scores(store, queries)

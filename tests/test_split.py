@@ -16,7 +16,7 @@ from pipeline.cluster.split import cosine_matrix, two_events
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
-from pipeline.storypage.build import related_stories
+from pipeline.store.reports import related_stories
 
 TOPIC = ["quake", "region", "villages", "magnitude", "rescuers", "damage"]
 EVENT_A = ["qeshm", "dargahan", "5.6", "isna", "hormozgan", "sunday", "koohi", "zainabieh"]

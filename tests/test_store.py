@@ -18,10 +18,10 @@ from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import StoreBusyError, StoreError
 from pipeline.run.ingest import ingest_paths, store_batch
 from pipeline.run.prepare import prepare_batch
-from pipeline.schema import SCHEMA_VERSION
 from pipeline.settings import Settings
 from pipeline.sources.files import read_paths
 from pipeline.store import Store
+from pipeline.store.schema import SCHEMA_VERSION
 
 
 def count(db: str, table: str) -> int:
@@ -37,7 +37,7 @@ def test_a_failed_batch_leaves_nothing_behind(seeds_dir: Path, settings: Setting
         def crash(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("simulated crash after the articles were inserted")
 
-        monkeypatch.setattr(store, "save_stories", crash)
+        monkeypatch.setattr(store, "write_stories", crash)
         with pytest.raises(RuntimeError):
             store_batch(store, CandidateIndex(), run_id, prepared, settings)
     for table in ("articles", "stories", "story_postings", "lsh_bands", "article_vectors", "article_signatures"):
@@ -84,7 +84,7 @@ def test_a_readers_session_holding_the_lock_is_named_with_what_to_do(settings: S
 
 def test_newer_schema_is_refused(settings: Settings) -> None:
     with Store.open(settings.db) as store:
-        store.con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+        store._con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema v999"):
         Store.open(settings.db)
 
@@ -101,7 +101,7 @@ def test_a_batchs_vectors_in_memory_are_what_the_store_gives_back(seeds_dir: Pat
     ingest_paths([seeds_dir], settings)
     prepared = prepare_batch(list(read_paths([seeds_dir])), settings)
     with Store.open(settings.db, read_only=True) as store:
-        seqs = dict(store.con.execute("SELECT source_uri, seq FROM articles").fetchall())
+        seqs = dict(store._con.execute("SELECT source_uri, seq FROM articles").fetchall())
         back = store.vectors(list(seqs.values()))
     assert len(back) == len(prepared.items) == 5
     for article, fp in prepared.items:
@@ -161,10 +161,10 @@ def test_a_v1_database_is_read_as_it_is_and_brought_to_utc_times_by_the_next_wri
 
     # The next writer adds the column, filled from the stored date (midnight), and the views that use it.
     with Store.open(old) as store:
-        backfilled = dict(store.con.execute("SELECT article_id, published_ts FROM articles").fetchall())
+        backfilled = dict(store._con.execute("SELECT article_id, published_ts FROM articles").fetchall())
         assert backfilled == {a: day and datetime.combine(day, time()) for a, day in dates.items()}
-        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": str(SCHEMA_VERSION)}]
-        timeline = store.query("SELECT published_ts FROM story_timeline(?) ORDER BY position", [story_id])
+        assert store._query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": str(SCHEMA_VERSION)}]
+        timeline = store._query("SELECT published_ts FROM story_timeline(?) ORDER BY position", [story_id])
         assert [r["published_ts"] for r in timeline][:2] == [datetime(2021, 8, 19)] * 2
 
     # ...and keeps working: a copy published at 01:30 on the 19th at UTC+14 (11:30 UTC on the 18th) is

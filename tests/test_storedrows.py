@@ -20,7 +20,7 @@ POSTING_TERMS = 20
 
 def stored_stories(store: Store) -> dict[str, tuple]:
     """Every story as the database holds it: size, extent and centroid (in stored order)."""
-    rows = store.con.execute(
+    rows = store._con.execute(
         "SELECT story_id, article_count, first_published, last_published, centroid_terms, centroid_weights FROM stories"
     ).fetchall()
     return {r[0]: (r[1], r[2], r[3], list(zip(r[4], r[5], strict=True))) for r in rows}
@@ -34,7 +34,7 @@ def served_stories(index: CandidateIndex, ids: list[str]) -> dict[str, tuple]:
 
 
 def article_vectors(store: Store) -> list[dict[str, float]]:
-    rows = store.con.execute("SELECT terms, weights FROM article_vectors ORDER BY article_id").fetchall()
+    rows = store._con.execute("SELECT terms, weights FROM article_vectors ORDER BY article_id").fetchall()
     return [dict(zip(terms, weights, strict=True)) for terms, weights in rows]
 
 
@@ -48,7 +48,7 @@ def expected_scores(queries: list[dict[str, float]], stories: dict[str, tuple]) 
 
 
 def signatures_in_store(store: Store) -> dict[int, tuple[list[int], tuple[str, str, str]]]:
-    rows = store.con.execute(
+    rows = store._con.execute(
         "SELECT s.seq, s.signature, a.article_id, a.story_id, a.variant_group "
         "FROM article_signatures s JOIN articles a USING (seq)"
     ).fetchall()
@@ -81,7 +81,7 @@ def check_served(index: CandidateIndex, store: Store) -> None:
 
 
 def vectors_in_store(store: Store) -> dict[int, dict[str, float]]:
-    rows = store.con.execute("SELECT seq, terms, weights FROM article_vectors").fetchall()
+    rows = store._con.execute("SELECT seq, terms, weights FROM article_vectors").fetchall()
     return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
 
@@ -117,7 +117,7 @@ def test_stories_written_after_the_snapshot_come_from_the_store(ecb_settings: Se
         assert index.rows.base_seq == snapshot_seq < store.max_seq()
         assert index.rows.overlay  # the stories written since, read from the table's tail
         assert len(index.rows.arrays["vector_offsets"]) == snapshot_seq + 1  # later vectors come from the store
-        grown = store.con.execute(
+        grown = store._con.execute(
             "SELECT count(*) FROM stories WHERE updated_seq > ? AND created_run IN "
             "(SELECT run_id FROM runs WHERE new > 0 ORDER BY started_at LIMIT 1)",
             [snapshot_seq],
@@ -130,15 +130,15 @@ def test_an_older_database_loses_the_story_id_index_and_gains_updated_seq(ecb_se
     db = ecb_settings.db
     with Store.open(db) as store:
         expected = vectors_in_store(store)
-        store.con.execute("ALTER TABLE stories DROP COLUMN updated_seq")
-        store.con.execute("ALTER TABLE article_vectors DROP COLUMN seq")
-        store.con.execute("CREATE INDEX stories_story_id ON stories (story_id)")
-        store.con.execute("UPDATE meta SET value = 'older' WHERE key = 'schema_digest'")
+        store._con.execute("ALTER TABLE stories DROP COLUMN updated_seq")
+        store._con.execute("ALTER TABLE article_vectors DROP COLUMN seq")
+        store._con.execute("CREATE INDEX stories_story_id ON stories (story_id)")
+        store._con.execute("UPDATE meta SET value = 'older' WHERE key = 'schema_digest'")
     with Store.open(db) as store:  # a writer brings the schema up to date
-        assert store.con.execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'stories'").fetchall() == [
+        assert store._con.execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'stories'").fetchall() == [
             (0,)
         ]
-        columns = [r[0] for r in store.con.execute("DESCRIBE stories").fetchall()]
+        columns = [r[0] for r in store._con.execute("DESCRIBE stories").fetchall()]
         assert "updated_seq" in columns
         assert vectors_in_store(store) == expected  # article_vectors.seq filled in from articles
         index = CandidateIndex()
@@ -155,15 +155,15 @@ def test_articles_split_off_after_the_snapshot_are_placed_in_their_new_story(
     ingest_paths([write_jsonl(tmp_path / "second.jsonl", ecb_records({4}))], ecb_settings)
     new_story = "s00000000000000aa"
     with Store.open(ecb_settings.db) as store:  # what a split does: a new story, a link, the group moved
-        seq, story_id, group = store.con.execute(
+        seq, story_id, group = store._con.execute(
             "SELECT seq, story_id, variant_group FROM articles WHERE seq <= ? ORDER BY seq LIMIT 1", [snapshot_seq]
         ).fetchall()[0]
         top = store.max_seq()
-        store.con.execute(
+        store._con.execute(
             "INSERT INTO stories SELECT * REPLACE (? AS story_id, ? AS updated_seq) FROM stories WHERE story_id = ?",
             [new_story, top, story_id],
         )
-        store.con.execute(
+        store._con.execute(
             "INSERT INTO story_links VALUES (?, ?, 'split', 0.5, 'a0', 'run-test')", [new_story, story_id]
         )
         store.move_variant_groups({group: new_story}, top)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pipeline.errors import ConfigError, DeliveryError
 from pipeline.settings import AlertSettings
 from pipeline.store import Store
+from pipeline.store.alerts import due_alerts, record_delivery
 
 __all__ = ["AppriseNotifier", "DeliveryReport", "MemoryNotifier", "Notifier", "deliver_alerts"]
 
@@ -111,21 +112,13 @@ def deliver_alerts(db: str, settings: AlertSettings, notifier: Notifier | None =
         notifier = AppriseNotifier(settings.notify)
     targets = notifier.targets()
     with Store.open(db) as store:
-        due = store.query(
-            "SELECT alert_id, title, message, attempts, delivered_to FROM alerts "
-            "WHERE status IN ('pending', 'failed') ORDER BY created_at, alert_id"
-        )
+        due = due_alerts(store)
     if not due:
         return DeliveryReport()
     outcomes = [_send(notifier, targets, row, settings.max_attempts) for row in due]
     with Store.open(db) as store, store.transaction():
         for o in outcomes:
-            store.con.execute(
-                "UPDATE alerts SET status = ?, attempts = attempts + 1, delivered_to = ?, last_error = ?, "
-                "last_attempt_at = now(), delivered_at = CASE WHEN ? = 'delivered' THEN now() END "
-                "WHERE alert_id = ?",
-                [o.status, o.delivered_to, o.error, o.status, o.alert_id],
-            )
+            record_delivery(store, o.alert_id, o.status, o.delivered_to, o.error)
     statuses = [o.status for o in outcomes]
     return DeliveryReport(statuses.count("delivered"), statuses.count("failed"), statuses.count("abandoned"))
 

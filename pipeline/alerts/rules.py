@@ -15,21 +15,28 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from pipeline.models import make_id
+from pipeline.models import Alert, make_id
 from pipeline.settings import AlertRule, AlertSettings
-from pipeline.sources.outlet import OUTLET_SQL
 from pipeline.store import Store
+from pipeline.store.alerts import (
+    add_watch,
+    batch_articles,
+    insert_alerts,
+    merged_into,
+    recorded_alert_ids,
+    remove_watch,
+    spreading_stories,
+    story_titles,
+    watched_story_ids,
+)
 
 __all__ = [
     "Alert",
     "evaluate_batch",
     "fire_alerts",
-    "list_alerts",
     "matched_terms",
     "normalise",
     "record_alerts",
@@ -38,24 +45,6 @@ __all__ = [
 ]
 
 ALERT_STATUSES = ("pending", "delivered", "failed", "abandoned")
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One fired alert: which rule, on which story, under which condition, and what to tell people."""
-
-    rule: str
-    kind: str
-    story_id: str
-    condition: str
-    title: str
-    message: str
-    article_id: str | None = None
-
-    @property
-    def alert_id(self) -> str:
-        """Deterministic id of (rule, story, condition): the once-only key."""
-        return make_id("al", self.rule, self.story_id, self.condition)
 
 
 @dataclass(frozen=True)
@@ -99,7 +88,7 @@ def evaluate_batch(store: Store, rules: Sequence[AlertRule], first_seq: int, las
     articles = _batch_articles(store, first_seq, last_seq)
     if not articles:
         return []
-    titles = _story_titles(store, {a.story_id for a in articles})
+    titles = story_titles(store, {a.story_id for a in articles})
     alerts: list[Alert] = []
     for rule in rules:
         if rule.kind == "watchlist":
@@ -134,7 +123,7 @@ def _watchlist(rule: AlertRule, articles: Sequence[_NewArticle], titles: dict[st
 def _watched(store: Store, rule: AlertRule, articles: Sequence[_NewArticle], titles: dict[str, str]) -> list[Alert]:
     watched = set(rule.stories)
     if rule.flagged:
-        watched |= {r["story_id"] for r in store.query("SELECT story_id FROM watched_stories")}
+        watched |= watched_story_ids(store)
     # A watched story that was merged lives on under its surviving id.
     watched = {store.resolve_story(s) for s in watched}
     return [
@@ -163,28 +152,7 @@ def _spreading(
     story_ids = _not_alerted(store, rule.name, condition, story_ids)
     if not story_ids:
         return []
-    with store.with_rows("_touched", story_id=story_ids):
-        rows = store.query(
-            f"""
-            WITH a AS (
-                SELECT story_id, seq, coalesce(published_ts, ingested_at) AS t,
-                       {OUTLET_SQL} AS outlet
-                FROM articles JOIN _touched USING (story_id)
-            ), anchors AS (
-                SELECT DISTINCT a.story_id, a.t FROM a
-                JOIN (SELECT story_id, min(t) AS since FROM a WHERE seq BETWEEN ? AND ? GROUP BY story_id) b
-                    ON a.story_id = b.story_id AND a.t >= b.since
-            ), windows AS (
-                SELECT e.story_id, count(DISTINCT o.outlet) AS n, list(DISTINCT o.outlet) AS outlets
-                FROM anchors e JOIN a o ON o.story_id = e.story_id
-                    AND o.t BETWEEN e.t - to_hours(CAST(? AS BIGINT)) AND e.t
-                GROUP BY e.story_id, e.t
-            )
-            SELECT story_id, max(n) AS n, arg_max(outlets, n) AS outlets FROM windows
-            GROUP BY story_id HAVING max(n) >= ? ORDER BY story_id
-            """,
-            [*seqs, rule.within_hours, rule.min_sources],
-        )
+    rows = spreading_stories(store, story_ids, seqs, rule.within_hours, rule.min_sources)
     return [
         _alert(rule, r["story_id"], condition, titles, None, f"{r['n']} sources: {', '.join(sorted(r['outlets']))}")
         for r in rows
@@ -199,8 +167,7 @@ def _not_alerted(store: Store, rule: str, condition: str, story_ids: list[str]) 
 
 def _recorded(store: Store, alert_ids: Iterable[str]) -> set[str]:
     """Which of these alert ids are already in the alerts table."""
-    with store.with_rows("_ids", alert_id=sorted(set(alert_ids))):
-        return {r["alert_id"] for r in store.query("SELECT alert_id FROM alerts JOIN _ids USING (alert_id)")}
+    return recorded_alert_ids(store, alert_ids)
 
 
 def _alert(
@@ -216,43 +183,14 @@ def _not_fired_before(store: Store, alerts: Sequence[Alert]) -> list[Alert]:
     unique = list({a.alert_id: a for a in alerts}.values())
     if not unique:
         return []
-    aliases = _merged_into(store, {a.story_id for a in unique})
+    aliases = merged_into(store, {a.story_id for a in unique})
     keys = {make_id("al", a.rule, alias, a.condition): a.alert_id for a in unique for alias in aliases[a.story_id]}
     fired = {keys[k] for k in _recorded(store, keys)}
     return [a for a in unique if a.alert_id not in fired]
 
 
-def _merged_into(store: Store, story_ids: Iterable[str]) -> dict[str, set[str]]:
-    """Each story id with every story id that was (transitively) merged into it."""
-    ids = sorted(set(story_ids))
-    with store.with_rows("_roots", story_id=ids):
-        rows = store.query(
-            """
-            WITH RECURSIVE anc(root, story_id) AS (
-                SELECT story_id, story_id FROM _roots
-                UNION SELECT anc.root, m.merged_story_id FROM story_merges m JOIN anc ON m.into_story_id = anc.story_id
-            ) SELECT root, story_id FROM anc
-            """
-        )
-    out: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        out[r["root"]].add(r["story_id"])
-    return out
-
-
 def _batch_articles(store: Store, first_seq: int, last_seq: int) -> list[_NewArticle]:
-    rows = store.query(
-        f"SELECT article_id, story_id, coalesce(title, '') AS title, text, assigned_as, {OUTLET_SQL} AS outlet "
-        "FROM articles WHERE seq BETWEEN ? AND ? ORDER BY seq",
-        [first_seq, last_seq],
-    )
-    return [_NewArticle(**r) for r in rows]
-
-
-def _story_titles(store: Store, story_ids: set[str]) -> dict[str, str]:
-    with store.with_rows("_stories", story_id=sorted(story_ids)):
-        rows = store.query("SELECT story_id, title FROM stories JOIN _stories USING (story_id)")
-    return {r["story_id"]: r["title"] for r in rows}
+    return [_NewArticle(**r) for r in batch_articles(store, first_seq, last_seq)]
 
 
 def record_alerts(store: Store, alerts: Sequence[Alert], run_id: str) -> list[Alert]:
@@ -261,38 +199,17 @@ def record_alerts(store: Store, alerts: Sequence[Alert], run_id: str) -> list[Al
         return []
     known = _recorded(store, (a.alert_id for a in alerts))
     new = [a for a in alerts if a.alert_id not in known]
-    for a in new:
-        store.con.execute(
-            "INSERT INTO alerts (alert_id, rule, kind, story_id, condition, article_id, title, message, run_id, "
-            "created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), 'pending')",
-            [a.alert_id, a.rule, a.kind, a.story_id, a.condition, a.article_id, a.title, a.message, run_id],
-        )
+    insert_alerts(store, new, run_id)
     return new
-
-
-def list_alerts(store: Store, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Stored alerts, newest first, optionally of one status."""
-    where, params = ("WHERE status = ?", [status]) if status else ("", [])
-    return store.query(
-        "SELECT alert_id, created_at, rule, kind, story_id, condition, status, attempts, last_error, delivered_at "
-        f"FROM alerts {where} ORDER BY created_at DESC, alert_id LIMIT ?",
-        [*params, limit],
-    )
 
 
 def watch_story(store: Store, story_id: str, note: str | None = None) -> str:
     """Flag a story for ``watched_story`` rules (merged ids resolve to their story); returns the id watched."""
     resolved = store.resolve_story(story_id)
-    store.con.execute(
-        "INSERT INTO watched_stories VALUES (?, ?, now()) ON CONFLICT (story_id) DO UPDATE SET note = excluded.note",
-        [resolved, note],
-    )
+    add_watch(store, resolved, note)
     return resolved
 
 
 def unwatch_story(store: Store, story_id: str) -> bool:
     """Stop watching a story; False when it was not watched."""
-    resolved = store.resolve_story(story_id)
-    found = store.query("SELECT count(*) AS n FROM watched_stories WHERE story_id = ?", [resolved])[0]["n"]
-    store.con.execute("DELETE FROM watched_stories WHERE story_id = ?", [resolved])
-    return bool(found)
+    return remove_watch(store, store.resolve_story(story_id))

@@ -46,10 +46,21 @@ from pipeline.cluster.candidates import CandidateIndex
 from pipeline.cluster.repair import repair_batch
 from pipeline.cluster.revisions import plan_batch, revise_batch_articles, revise_stored_articles
 from pipeline.fingerprint.fingerprints import top_shared_terms
-from pipeline.models import Article, Assignment, Fingerprint, make_id
+from pipeline.models import (
+    Article,
+    ArticleRef,
+    Assignment,
+    Fingerprint,
+    NewArticle,
+    StoryLink,
+    StoryMerge,
+    StoryState,
+    StoryVariant,
+    make_id,
+)
 from pipeline.settings import Settings
 from pipeline.sources.outlet import outlet_of
-from pipeline.store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
+from pipeline.store import Store
 from pipeline.words import word_count
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates

@@ -17,9 +17,19 @@ import numpy as np
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.fingerprint.evidence import weigh
 from pipeline.fingerprint.fingerprints import estimate_jaccard
-from pipeline.models import Article, Assignment, Fingerprint
+from pipeline.models import (
+    Article,
+    ArticleRef,
+    Assignment,
+    Fingerprint,
+    NewArticle,
+    StoryLink,
+    StoryMerge,
+    StoryState,
+    StoryVariant,
+)
 from pipeline.settings import Settings
-from pipeline.store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
+from pipeline.store import Store
 
 
 @dataclass

@@ -40,7 +40,8 @@ import numpy as np
 import xxhash
 
 from pipeline.cluster.storedrows import ARRAYS, StoredRows, build_arrays, map_arrays, mapped, save_arrays
-from pipeline.store import ArticleRef, Store, StoryState, term_key
+from pipeline.models import ArticleRef, StoryState
+from pipeline.store import Store, term_key
 
 COMPACT_AFTER = 250_000  # overlay postings folded into the sorted arrays past this count
 MAX_POSTINGS_PER_TERM = 5_000  # bounds the work per article whatever the corpus size
@@ -401,6 +402,19 @@ def snapshot_path(db: str | Path) -> Path:
     """Where the index snapshot of database file ``db`` lives."""
     db = Path(db)
     return db.with_name(db.name + ".index")
+
+
+def snapshot_problems(db: str | Path) -> list[str]:
+    """A corrupt candidate-index snapshot beside database ``db`` as a problem saying what to do (else empty)."""
+    if str(db) == ":memory:":
+        return []
+    version, _, problem = verified_snapshot(snapshot_path(db))
+    if problem is None:
+        return []
+    return [
+        f"corrupt index snapshot {version}: {problem}. Ingests ignore it and read the index from the "
+        f"database; the next ingest rewrites it (or delete {snapshot_path(db)})"
+    ]
 
 
 def file_checksum(path: Path) -> str:

@@ -19,8 +19,7 @@ from dataclasses import replace
 
 from pipeline.cluster.batch import Batch, BatchAssignment, fold_story, query_terms, stories_overlap
 from pipeline.cluster.split import two_events
-from pipeline.models import make_id
-from pipeline.store import StoryLink, StoryMerge, StoryState, StoryVariant
+from pipeline.models import StoryLink, StoryMerge, StoryState, StoryVariant, make_id
 
 SPLIT_WINDOW = 32  # latest distinct variants of a grown story bisected for a split (bounds its cost)
 # A story founded in a batch with this many distinct variants or fewer gets a second look at the batch's

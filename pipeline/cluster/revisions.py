@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.cluster.batch import Batch, BatchAssignment, weighed
-from pipeline.models import Article, Fingerprint
+from pipeline.models import Article, ArticleRef, Fingerprint, NewArticle, StoryVariant
 from pipeline.sources.outlet import input_name, outlet_of
-from pipeline.store import ArticleRef, NewArticle, Store, StoryVariant
+from pipeline.store import Store
 from pipeline.words import word_count
 
 __all__ = ["Document", "Plan", "plan_batch", "revise_batch_articles", "revise_stored_articles"]

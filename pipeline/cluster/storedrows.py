@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.store import ArticleRef, Store, StoreError, StoryState
+from pipeline.errors import StoreError
+from pipeline.models import ArticleRef, StoryState
+from pipeline.store import Store
 
 READ_ROWS = 20_000  # rows per record batch when reading a whole table
 BUILD_MEMORY = "512MB"  # DuckDB's memory limit while the arrays are read from the store
@@ -68,11 +69,6 @@ def _days(values: pa.Array) -> np.ndarray:
 
 def _date(days: int) -> date | None:
     return None if days == NO_DATE else date.fromordinal(EPOCH + days)
-
-
-def _batches(store: Store | duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> Iterator[pa.RecordBatch]:
-    con = store.con if isinstance(store, Store) else store
-    yield from con.execute(sql, list(params)).to_arrow_reader(READ_ROWS)
 
 
 def _rebatched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -126,46 +122,28 @@ def build_arrays(store: Store, upto: int, folder: Path | None = None) -> Arrays:
     there is none (in memory). DuckDB's memory is capped meanwhile: it would otherwise keep every
     page it read cached (1.5 GB at a million articles), and these pages are read once.
     """
-    limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    store.con.execute(f"SET memory_limit = '{BUILD_MEMORY}'")
-    try:
+    with store.memory_capped(BUILD_MEMORY):
         return _build(store, upto, folder)
-    finally:
-        store.con.execute(f"SET memory_limit = '{limit}'")  # DuckDB's own text for the setting
 
 
 def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
-    distinct = store.con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()
-    vocab_terms = sorted(r[0].encode("utf-8") for r in distinct)  # byte order, as numpy compares
+    vocab_terms = sorted(t.encode("utf-8") for t in store.story_vocabulary())  # byte order, as numpy compares
     value_set = pa.array([t.decode("utf-8") for t in vocab_terms], type=pa.string())
-    stories, entries, id_width = store.con.execute(
-        "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
-    ).fetchall()[0]
-    entries_a, text_bytes = store.con.execute(
-        # each term's UTF-8 bytes and a NUL after it (array_to_string puts one separator fewer)
-        "SELECT coalesce(sum(len(terms)), 0), "
-        "coalesce(sum(strlen(array_to_string(terms, ' ')) + (len(terms) > 0)::INT), 0) "
-        "FROM article_vectors WHERE seq <= ?",
-        [upto],
-    ).fetchall()[0]
-    articles, *widths = store.con.execute(
-        "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
-        "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
-        "FROM articles a JOIN article_signatures s USING (seq) WHERE a.seq <= ?",
-        [upto],
-    ).fetchall()[0]
+    n = store.index_extent(upto)
+    stories, articles = n.stories, n.articles
     shapes = {
-        "story_ids": (f"S{id_width}", (stories,)), "story_rows": (np.int64, (stories,)),
+        "story_ids": (f"S{n.story_id_width}", (stories,)), "story_rows": (np.int64, (stories,)),
         "story_counts": (np.int64, (stories,)), "story_variants": (np.int64, (stories,)),
         "story_first": (np.int32, (stories,)), "story_last": (np.int32, (stories,)),
-        "story_offsets": (np.int64, (stories + 1,)), "story_terms": (np.int32, (entries,)),
-        "story_weights": (np.float64, (entries,)), "story_norms": (np.float64, (stories,)),
+        "story_offsets": (np.int64, (stories + 1,)), "story_terms": (np.int32, (n.story_entries,)),
+        "story_weights": (np.float64, (n.story_entries,)), "story_norms": (np.float64, (stories,)),
         "vocab": (f"S{max((len(t) for t in vocab_terms), default=1)}", (len(vocab_terms),)),
-        "article_seqs": (np.int64, (articles,)), "article_signatures": (np.uint32, (articles, widths[3] // 4)),
-        "article_ids": (f"S{widths[0]}", (articles,)), "article_stories": (f"S{widths[1]}", (articles,)),
-        "article_groups": (f"S{widths[2]}", (articles,)),
+        "article_seqs": (np.int64, (articles,)), "article_signatures": (np.uint32, (articles, n.signature_bytes // 4)),
+        "article_ids": (f"S{n.article_id_width}", (articles,)),
+        "article_stories": (f"S{n.article_story_width}", (articles,)),
+        "article_groups": (f"S{n.group_width}", (articles,)),
         "vector_offsets": (np.int64, (articles + 1,)), "vector_text_offsets": (np.int64, (articles + 1,)),
-        "vector_text": (np.uint8, (text_bytes,)), "vector_weights": (np.float32, (entries_a,)),
+        "vector_text": (np.uint8, (n.vector_text_bytes,)), "vector_weights": (np.float32, (n.vector_entries,)),
     }  # fmt: skip
     out = {name: _Target(folder, name, dtype, shape) for name, (dtype, shape) in shapes.items()}
     out["vocab"].put(np.array(vocab_terms, dtype=out["vocab"].dtype))
@@ -173,12 +151,7 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
         out[name].put(np.zeros(1, dtype=np.int64))
     ids: list[np.ndarray] = []
     offset = 0
-    # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
-    sql = (
-        "SELECT story_id, article_count, coalesce(variant_count, article_count) AS variant_count, first_published, "
-        "last_published, centroid_terms, centroid_weights FROM stories"
-    )
-    for batch in _batches(store, sql, []):
+    for batch in store.story_batches(READ_ROWS):
         terms, weights = batch.column("centroid_terms"), batch.column("centroid_weights")
         ids.append(_fixed_bytes(batch.column("story_id")).astype(out["story_ids"].dtype))
         out["story_counts"].put(batch.column("article_count").to_numpy(zero_copy_only=False))
@@ -200,9 +173,7 @@ def _build(store: Store, upto: int, folder: Path | None) -> Arrays:
     out["story_ids"].put(all_ids[order])
     out["story_rows"].put(order)
     # The three tables hold their rows in seq order (appended in it, never deleted): read side by side, no join.
-    placements = _batches(store, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto])
-    signatures = _batches(store.con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto])
-    vectors = _batches(store.con.cursor(), "SELECT seq, terms, weights FROM article_vectors WHERE seq <= ?", [upto])
+    placements, signatures, vectors = store.article_batches(upto, READ_ROWS)
     last = 0
     ends = [0, 0]  # entries and text bytes written so far
     readers = zip(_rebatched(placements), _rebatched(signatures), _rebatched(vectors), strict=True)

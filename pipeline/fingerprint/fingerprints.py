@@ -28,6 +28,7 @@ from pipeline.fingerprint.evidence import document_chance, idf, stemmer, weigh
 from pipeline.fingerprint.sketch import ShingleMinHash
 from pipeline.fingerprint.wordtable import WordTable, table
 from pipeline.models import Article, Fingerprint
+from pipeline.models.vectors import dot
 from pipeline.settings import ClusterSettings, FingerprintSettings
 from pipeline.words import SPACELESS_LETTER, has_spaceless, spaced
 
@@ -398,14 +399,6 @@ def cosine(a: dict[str, float], b: dict[str, float], b_norm: float | None = None
     if b_norm is None:
         return product
     return product / b_norm if b_norm else 0.0
-
-
-def dot(a: dict[str, float], b: dict[str, float]) -> float:
-    """Dot product of two sparse vectors, summed in ``a``'s order."""
-    # Most pairs share few terms: find them with one set operation, then add up their products (the
-    # same sum, to the last bit, as adding a zero for every term of ``a`` missing from ``b``).
-    shared = a.keys() & b.keys()
-    return sum(w * b[t] for t, w in a.items() if t in shared) if shared else 0.0
 
 
 def top_shared_terms(a: dict[str, float], b: dict[str, float], n: int = 8) -> tuple[str, ...]:

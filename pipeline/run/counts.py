@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.cluster.batch import BatchAssignment
 from pipeline.models import Article, Fingerprint, IngestReport, Rejection
 from pipeline.store import Store
+from pipeline.store.reports import story_summaries
 
 __all__ = ["StoryEvent", "by_input", "report_rows", "source_key", "split_by_source", "story_events"]
 
@@ -128,13 +129,7 @@ def story_events(store: Store, reports: Mapping[str, IngestReport]) -> list[Stor
     if not wanted:
         return []
     resolved = {s: store.resolve_story(s) for s in wanted}
-    with store.with_rows("_stories", story_id=sorted(set(resolved.values()))):
-        found = {
-            r["story_id"]: r
-            for r in store.query(
-                "SELECT story_id, title, article_count, source_count FROM stories JOIN _stories USING (story_id)"
-            )
-        }
+    found = story_summaries(store, resolved.values())
     events = []
     for story_id, (action, names) in sorted(wanted.items()):
         row = found.get(resolved[story_id])

@@ -20,17 +20,18 @@ from pipeline.alerts.notify import deliver_alerts
 from pipeline.alerts.rules import fire_alerts
 from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
+from pipeline.cluster.canonical import save_stories
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
-from pipeline.lake import RunPublisher
-from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.models import IngestReport, NewArticle, RawDocument, Rejection
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
 from pipeline.run.prepare import PreparedBatch, batched
-from pipeline.search import refresh_search_index, start_search_index
 from pipeline.settings import Settings
-from pipeline.snapshot import refresh_snapshot
 from pipeline.sources.files import count_files, read_paths
-from pipeline.store import NewArticle, Store, stored_vector
+from pipeline.store import Store, stored_vector
+from pipeline.store.lake.publish import RunPublisher
+from pipeline.store.search import refresh_search_index, start_search_index
+from pipeline.store.snapshot import refresh_snapshot
 
 Progress = Callable[[IngestReport, int], None]
 logger = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ def store_batch(
         seq = max((a.row["seq"] for a in written), default=0)  # the batch's last: rows it rewrites say so
         store.apply_merges(decided.merges, run_id, seq)
         store.move_variant_groups(decided.moves, seq)
-        store.save_stories(
+        save_stories(
+            store,
             list(decided.stories.values()),
             run_id,
             settings.cluster.story_terms,

@@ -4,7 +4,8 @@ The outlet is, in order: the record's ``source``; the page's site name; the regi
 URL or canonical URL (``news.bbc.co.uk`` and ``www.bbc.co.uk`` are both ``bbc.co.uk``); else the input
 it came from, one outlet per file (named by file name, so a copied folder is the same outlets) or per
 feed (named by its host's registered domain). It is stored in ``articles.source``, and every count of
-sources (``stories.source_count``, the SQL views, the ``spreading`` alert) reads that column.
+sources (``stories.source_count``, the SQL views, the ``spreading`` alert) reads that column
+(``pipeline.store.schema.OUTLET_SQL``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ from tld import get_fld
 
 from pipeline.models import Article
 
-__all__ = ["OUTLET_SQL", "input_name", "input_outlet", "outlet_of", "registered_domain"]
-
-# What SQL counts as an article's outlet: the stored outlet; ``source_uri`` only for rows stored
-# before outlets were assigned at ingest (they had no ``source`` when the record and page had none).
-OUTLET_SQL = "coalesce(source, source_uri)"
+__all__ = ["input_name", "input_outlet", "outlet_of", "registered_domain"]
 
 # Fallback when the public-suffix list does not know a host's suffix (``tld`` ships a snapshot of it
 # and never fetches it): these second-level labels are suffixes under a country code, so keep three.

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from pipeline.errors import StorylineError
 from pipeline.store import Store
+from pipeline.store.reports import related_stories, story_articles, story_row
 from pipeline.storypage.data import Comparison, StoryReport, Variant
 from pipeline.storypage.html import PASSAGE_WORDS, render_page
 
@@ -31,7 +32,6 @@ __all__ = [
     "build_report",
     "compare_texts",
     "load_report",
-    "related_stories",
     "write_report",
 ]
 
@@ -45,15 +45,10 @@ PUNCTUATION = "()[]{}\"'“”‘’.,;:!?*«»—–-"
 def load_report(store: Store, story_id: str) -> StoryReport:
     """Read one story (merged-away ids resolve to the survivor) and its members from the store."""
     resolved = store.resolve_story(story_id)
-    stories = store.query("SELECT * FROM stories WHERE story_id = ?", [resolved])
-    if not stories:
+    story = story_row(store, resolved)
+    if story is None:
         raise StorylineError(f"no story {story_id!r} (see `storyline stories`)")
-    story = stories[0]
-    rows = store.query(
-        "SELECT a.*, v.terms AS vector_terms, v.weights AS vector_weights FROM articles a "
-        "LEFT JOIN article_vectors v ON v.article_id = a.article_id WHERE a.story_id = ?",
-        [resolved],
-    )
+    rows = story_articles(store, resolved)
     rows.sort(key=timeline_order)
     canonical_row = next(r for r in rows if r["article_id"] == story["canonical_article_id"])
     canonical_vector = _vector(canonical_row)
@@ -86,20 +81,6 @@ def timeline_order(row: dict[str, Any]) -> tuple[bool, datetime, datetime, str]:
     """Sort key of article rows in the order the news travelled: UTC publication time (undated last), arrival."""
     published = published_time(row)
     return (published is None, published or datetime.min, row["ingested_at"], row["article_id"])
-
-
-def related_stories(store: Store, story_id: str) -> list[dict[str, Any]]:
-    """Stories this one continues, is continued by, was split from, split off, or absorbed: rows of
-    (how, other, similarity)."""
-    return store.query(
-        "SELECT CASE relation WHEN 'split' THEN 'split from' ELSE 'continues' END AS how, related_story_id AS other, "
-        "similarity FROM story_links WHERE story_id = ? "
-        "UNION ALL SELECT CASE relation WHEN 'split' THEN 'split off' ELSE 'continued by' END, story_id, similarity "
-        "FROM story_links WHERE related_story_id = ? "
-        "UNION ALL SELECT 'absorbed', merged_story_id, similarity FROM story_merges WHERE into_story_id = ? "
-        "ORDER BY 1, 2",
-        [story_id, story_id, story_id],
-    )
 
 
 def _vector(row: dict[str, Any]) -> dict[str, float]:

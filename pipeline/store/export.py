@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.schema import SCHEMA_VERSION
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.schema import SCHEMA_VERSION
 
-__all__ = ["EXPORT_TABLES", "FORMATS", "ExportReport", "export_tables"]
+__all__ = ["EXPORT_TABLES", "FORMATS", "JSONL_COLUMNS", "ExportReport", "article_records", "export_tables"]
 
 MANIFEST = "_storyline_export.json"
 FORMATS = ("parquet", "csv")
@@ -39,6 +41,15 @@ EXPORT_TABLES: dict[str, str] = {
     # The replaced versions of revised articles; their term lists are the clustering index's business.
     "revisions": "SELECT * EXCLUDE (terms) FROM revisions ORDER BY replaced_at, article_id, revision",
 }
+
+
+# The fields of ``storyline export --format jsonl``: one record per article, with its story assignment.
+JSONL_COLUMNS = (
+    "article_id", "external_id", "source_uri", "url", "canonical_url", "title", "published_at", "published_ts",
+    "author", "sitename", "source", "language", "story_id", "variant_group", "relation", "is_canonical", "assigned_as",
+    "near_duplicate_similarity", "story_similarity", "canonical_similarity", "content_hash", "run_id",
+)  # fmt: skip
+JSONL_BATCH = 1000  # rows fetched at a time: the export streams, whatever the corpus size
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,17 @@ def export_tables(store: Store, directory: str | Path, fmt: str) -> ExportReport
     return ExportReport(target, fmt, rows)
 
 
+def article_records(store: Store) -> Iterator[dict[str, Any]]:
+    """Every article as a ``JSONL_COLUMNS`` record, in the order stored, read ``JSONL_BATCH`` rows at a time."""
+    columns = list(JSONL_COLUMNS)
+    if not store.has_column("articles", "published_ts"):  # written before it, opened read-only
+        columns[columns.index("published_ts")] = "CAST(published_at AS TIMESTAMP)"
+    cursor = store._con.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY seq")
+    while rows := cursor.fetchmany(JSONL_BATCH):
+        for row in rows:
+            yield dict(zip(JSONL_COLUMNS, row, strict=True))
+
+
 def _check_target(target: Path) -> None:
     if target.exists() and not target.is_dir():
         raise ConfigError(f"export target {target} exists and is not a directory")
@@ -96,12 +118,12 @@ def _copy(store: Store, sql: str, path: Path, fmt: str) -> int:
     else:
         options = "FORMAT parquet, COMPRESSION zstd"
     # COPY answers with the number of rows it wrote.
-    return int(store.con.execute(f"COPY ({sql}) TO ? ({options})", [str(path)]).fetchall()[0][0])
+    return int(store._con.execute(f"COPY ({sql}) TO ? ({options})", [str(path)]).fetchall()[0][0])
 
 
 def _lists_as_text(store: Store, sql: str) -> str:
     """CSV has no lists: join list columns with ' | ' so BI tools see plain text, not DuckDB literals."""
-    columns = store.con.execute(f"DESCRIBE {sql}").fetchall()
+    columns = store._con.execute(f"DESCRIBE {sql}").fetchall()
     parts = [
         f'array_to_string("{name}", \' | \') AS "{name}"' if kind.endswith("[]") else f'"{name}"'
         for name, kind, *_ in columns

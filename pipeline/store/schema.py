@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# What SQL counts as an article's outlet (``pipeline.sources.outlet`` decides it at ingest): the stored outlet;
+# ``source_uri`` only for rows stored before outlets were assigned at ingest (they had no ``source`` when the
+# record and page had none).
+OUTLET_SQL = "coalesce(source, source_uri)"
+
 SCHEMA_VERSION = 4
 """2: ``articles.published_ts`` (UTC) and ``published_at`` as its UTC date. 3: revisions (``articles.revision``,
 ``revisions``, ``page_state``). 4: ``articles.updated_seq`` (which rows a batch rewrote: an older writer would

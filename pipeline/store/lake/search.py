@@ -2,7 +2,7 @@
 
 DuckDB's full-text index lives in the database file and a DuckLake cannot hold it. So a reader keeps a
 *search replica*: a small local DuckDB file (a Storyline database holding only the lake's ``articles``
-and ``stories``) indexed by the code that indexes the store (``pipeline.search``). A search on it runs
+and ``stories``) indexed by the code that indexes the store (``pipeline.store.search``). A search on it runs
 the very SQL and the very index a search on the database runs, hence the same results for the same data.
 
 The replica records the lake snapshot it holds. When the lake has moved on, the rows changed since
@@ -23,10 +23,10 @@ import duckdb
 import xxhash
 
 from pipeline.errors import LakeError
-from pipeline.lake import ALIAS, load_extensions, read_marks, resolve
-from pipeline.search import build_search_index, update_search_index
 from pipeline.settings import LakeSettings
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.lake.publish import ALIAS, load_extensions, read_marks, resolve
+from pipeline.store.search import build_search_index, update_search_index
 
 REPLICATED = (("articles", "article_id"), ("stories", "story_id"))
 """The lake tables a search reads, with their keys."""
@@ -76,7 +76,7 @@ def open_search_replica(lake: LakeSettings, wait_seconds: float = 30.0) -> tuple
 
 def _refresh(store: Store, lake: LakeSettings) -> ReplicaState:
     url = resolve(lake)[0]
-    con = store.con
+    con = store._con
     if url.startswith("ducklake:sqlite:") and not Path(url.removeprefix("ducklake:sqlite:")).exists():
         raise LakeError(f"no lake at {url} (run `storyline publish` first)")
     load_extensions(con, url)
@@ -110,7 +110,7 @@ def _refresh(store: Store, lake: LakeSettings) -> ReplicaState:
 
 
 def _held(store: Store) -> ReplicaState | None:
-    rows = store.con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
+    rows = store._con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
     if not rows:
         return None
     held = json.loads(rows[0][0])

@@ -1,4 +1,4 @@
-"""The frozen records that flow between stages: raw documents, articles, rejections, reports."""
+"""Raw documents, articles, fingerprints, assignments, rejections and reports: what flows between stages."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ into a DuckLake (a catalog in SQLite or PostgreSQL, the rows in Parquet files) i
    snapshot: a publication killed at any point leaves the lake at its previous snapshot, marks included,
    so the next one publishes exactly the rows still missing.
 
-Maintenance (compaction) and the agreement check with the database are in ``pipeline.lakeupkeep``.
+Maintenance (compaction) and the agreement check with the database are in ``pipeline.store.lake.upkeep``.
 
 Change markers, per table (what makes the incremental read cost grow with the new rows, not the store):
 articles by ``seq`` and ``updated_seq`` (set when a batch rewrites a stored row); stories by ``updated_seq``
@@ -40,9 +40,9 @@ import pyarrow as pa
 import xxhash
 
 from pipeline.errors import LakeError, StoreError, StorylineError
-from pipeline.schema import VIEWS
 from pipeline.settings import LakeSettings, Settings
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.schema import VIEWS
 
 ALIAS = "lake"
 PUBLICATION_TABLE = "_storyline_publication"
@@ -219,6 +219,11 @@ def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnec
     return con
 
 
+def lake_store(lake: LakeSettings) -> Store:
+    """A read-only ``Store`` over the lake (its views and macros in use), for the read commands' ``--lake``."""
+    return Store(connect(lake, read_only=True), resolve(lake)[0], read_only=True)
+
+
 def _write_ahead_log(catalog: Path) -> None:
     """Put a SQLite catalog in WAL mode (it stays so): readers then never hold up a publication's commit.
 
@@ -332,7 +337,7 @@ def _stage(
     except StoreError as exc:
         raise LakeError(f"cannot read {db} to publish it: {exc}") from exc
     with store:
-        con = store.con
+        con = store._con
         full = not marks.publication
         values = {
             "seq": -1 if full else int(marks.article_seq),

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipeline.store import Store
+from pipeline.store.db import Store
 
 
 def refresh_snapshot(store: Store, target: str | Path) -> Path:
@@ -21,7 +21,7 @@ def refresh_snapshot(store: Store, target: str | Path) -> Path:
     if target.resolve() == Path(store.path).resolve():
         raise ValueError(f"the snapshot path {target} is the database itself")
     target.parent.mkdir(parents=True, exist_ok=True)
-    store.con.execute("CHECKPOINT")  # fold the write-ahead log into the main file before copying it
+    store.checkpoint()  # fold the write-ahead log into the main file before copying it
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(store.path, partial)

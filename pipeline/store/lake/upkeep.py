@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipeline.lake import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
 from pipeline.settings import LakeSettings
-from pipeline.store import Store
+from pipeline.store.db import Store
+from pipeline.store.integrity import CHECKS
+from pipeline.store.lake.publish import ALIAS, PUBLISHED_TABLES, connect, lake_has_table, publisher_lock, read_marks
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ def disagreements(db: str, lake: LakeSettings, wait_seconds: float = 30.0) -> li
     """Where the lake and the store differ: rows per published table, and story membership (empty: they agree)."""
     membership = "SELECT count(*), coalesce(sum(hash(article_id, story_id)), 0) FROM articles"
     with Store.open(db, read_only=True, wait_seconds=wait_seconds) as store:
-        ours = {t: _scalar(store.con, f"SELECT count(*) FROM {t}") for t in PUBLISHED_TABLES if store.has_table(t)}
-        our_members = store.con.execute(membership).fetchall()[0]
-        our_seq = _scalar(store.con, "SELECT coalesce(max(seq), 0) FROM articles")
+        ours = {t: _scalar(store._con, f"SELECT count(*) FROM {t}") for t in PUBLISHED_TABLES if store.has_table(t)}
+        our_members = store._con.execute(membership).fetchall()[0]
+        our_seq = _scalar(store._con, "SELECT coalesce(max(seq), 0) FROM articles")
         database_id = store.database_id()
     con = connect(lake)
     try:
@@ -96,8 +97,31 @@ def disagreements(db: str, lake: LakeSettings, wait_seconds: float = 30.0) -> li
     return problems
 
 
+def lake_problems(store: Store) -> list[str]:
+    """The lake's own broken invariants (``store``: the lake's, from ``lake_store``) as 'N <what> (in the lake)'.
+
+    The checks of ``pipeline.store.integrity`` but those of the clustering index, which is not published.
+    """
+    problems = []
+    for what, sql in CHECKS:
+        if "article_signatures" in sql:  # the clustering index is not published
+            continue
+        count = int(store._con.execute(sql).fetchall()[0][0])
+        if count:
+            problems.append(f"{count} {what} (in the lake)")
+    return problems
+
+
+def lake_totals(store: Store) -> tuple[int, int]:
+    """How many articles and stories the lake holds (``store``: the lake's, from ``lake_store``)."""
+    articles, stories = store._con.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories)"
+    ).fetchall()[0]
+    return articles, stories
+
+
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str):  # type: ignore[no-untyped-def]
     return con.execute(sql).fetchall()[0][0]
 
 
-__all__ = ["CompactionReport", "compact", "disagreements"]
+__all__ = ["CompactionReport", "compact", "disagreements", "lake_problems", "lake_totals"]

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import SearchError, StoreBusyError
-from pipeline.store import Store
+from pipeline.store.db import Store
 
 __all__ = [
     "IndexState",
@@ -130,16 +130,16 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 def corpus_state(store: Store) -> IndexState:
     """The article count and highest seq stored now."""
-    count, max_seq = store.con.execute("SELECT count(*), coalesce(max(seq), 0) FROM articles").fetchall()[0]
+    count, max_seq = store._con.execute("SELECT count(*), coalesce(max(seq), 0) FROM articles").fetchall()[0]
     return IndexState(int(count), int(max_seq))
 
 
 def index_state(store: Store) -> IndexState | None:
     """What the current search index covers (None when there is no index)."""
-    exists = store.con.execute(
+    exists = store._con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'docs'", [FTS_SCHEMA]
     ).fetchall()[0][0]
-    rows = store.con.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchall()
+    rows = store._con.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchall()
     if not exists or not rows:
         return None
     stored = json.loads(rows[0][0])
@@ -148,11 +148,11 @@ def index_state(store: Store) -> IndexState | None:
 
 def build_search_index(store: Store) -> IndexState:
     """(Re)build the full-text index over every stored article, in one transaction."""
-    load_fts(store.con)
+    load_fts(store._con)
     with store.transaction():
         state = corpus_state(store)
         # Porter stemming and English stopwords: the corpus is English news (language is stored per article).
-        store.con.execute(
+        store._con.execute(
             "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', "
             "stemmer = 'porter', stopwords = 'english', overwrite = 1)"
         )
@@ -162,7 +162,7 @@ def build_search_index(store: Store) -> IndexState:
 def _record_state(store: Store, state: IndexState) -> IndexState:
     built = IndexState(state.articles, state.max_seq, datetime.now().isoformat(timespec="seconds"))
     record = {"articles": built.articles, "max_seq": built.max_seq, "built_at": built.built_at}
-    store.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [META_KEY, json.dumps(record)])
+    store._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [META_KEY, json.dumps(record)])
     return built
 
 
@@ -204,7 +204,7 @@ def update_search_index(store: Store) -> IndexState:
 def _count_after(store: Store, seq: int) -> int:
     """Articles stored after ``seq`` that the index does not hold yet (a revised one replaces its document)."""
     sql = f"SELECT count(*) FROM articles WHERE seq > ? AND article_id NOT IN (SELECT name FROM {FTS_SCHEMA}.docs)"
-    return int(store.con.execute(sql, [seq]).fetchall()[0][0])
+    return int(store._con.execute(sql, [seq]).fetchall()[0][0])
 
 
 def append_to_search_index(store: Store, state: IndexState) -> IndexState:
@@ -217,12 +217,12 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
     at a cost that follows the run's size instead of the store's. A revised article's old document
     (same ``article_id``) is taken out first, with its terms and their document frequencies.
     """
-    load_fts(store.con)
+    load_fts(store._con)
     fts = FTS_SCHEMA
     with store.transaction():
         now = corpus_state(store)
         _remove_replaced(store, state.max_seq)
-        store.con.execute(
+        store._con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _fts_new_docs AS
             SELECT (SELECT coalesce(max(docid), -1) FROM {fts}.docs) + row_number() OVER (ORDER BY seq) AS docid,
@@ -234,7 +234,7 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
         # Tokenised exactly as the build does: the index's own tokenize macro, then stopwords. A run
         # repeats the same words many times, so each distinct word is stemmed once and joined back
         # (stemming every occurrence was half of the cost; the rows are the same).
-        store.con.execute(
+        store._con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _fts_new_words AS
             WITH tokenized AS (
@@ -248,7 +248,7 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
             WHERE w IS NOT NULL AND w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)
             """
         )
-        store.con.execute(
+        store._con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _fts_new_terms AS
             SELECT s.term, n.docid, n.fieldid
@@ -274,20 +274,20 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
             "DROP TABLE _fts_new_words",
             "DROP TABLE _fts_new_terms",
         ):
-            store.con.execute(statement)
+            store._con.execute(statement)
         return _record_state(store, now)
 
 
 def _remove_replaced(store: Store, seq: int) -> None:
     """Take out of the index the documents of articles re-stored after ``seq`` (revised: new text, same id)."""
     fts = FTS_SCHEMA
-    store.con.execute(
+    store._con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _fts_gone AS
             SELECT d.docid FROM {fts}.docs d JOIN articles a ON a.article_id = d.name WHERE a.seq > ?""",
         [seq],
     )
-    if not store.con.execute("SELECT count(*) FROM _fts_gone").fetchall()[0][0]:
-        store.con.execute("DROP TABLE _fts_gone")
+    if not store._con.execute("SELECT count(*) FROM _fts_gone").fetchall()[0][0]:
+        store._con.execute("DROP TABLE _fts_gone")
         return
     for statement in (
         f"""UPDATE {fts}.dict SET df = {fts}.dict.df - g.n
@@ -298,7 +298,7 @@ def _remove_replaced(store: Store, seq: int) -> None:
         f"DELETE FROM {fts}.docs WHERE docid IN (SELECT docid FROM _fts_gone)",
         "DROP TABLE _fts_gone",
     ):
-        store.con.execute(statement)
+        store._con.execute(statement)
 
 
 def ensure_search_index(db: str, wait_seconds: float = 0.5) -> str | None:
@@ -334,8 +334,8 @@ def search_stories(
         raise SearchError("empty search query")
     if index_state(store) is None:
         raise SearchError(f"{store.path} has no search index (run `storyline search` once with write access)")
-    load_fts(store.con)
-    cursor = store.con.execute(
+    load_fts(store._con)
+    cursor = store._con.execute(
         f"""
         WITH scored AS (
             SELECT a.article_id, a.story_id, a.text, coalesce(a.source, a.source_uri) AS outlet,
@@ -373,7 +373,7 @@ def _query_stems(store: Store, query: str) -> list[str]:
     words = [w.lower() for w in WORD.findall(query)]
     if not words:
         return []
-    rows = store.con.execute(
+    rows = store._con.execute(
         f"SELECT DISTINCT stem(w, 'porter') FROM unnest(?) t(w) WHERE w NOT IN (SELECT sw FROM {FTS_SCHEMA}.stopwords)",
         [words],
     ).fetchall()

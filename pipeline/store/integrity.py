@@ -2,16 +2,13 @@
 
 Every batch writes its articles, their index rows, their revisions, their stories and its run's
 counters in one transaction, so in any committed state these hold. A reader that sees one broken has seen half a
-batch (or a corrupt file); ``storyline check`` and the reliability tests run them. The check also
-verifies the candidate index's snapshot beside the database against its manifest's checksums.
+batch (or a corrupt file); ``storyline check`` and the reliability tests run them. (The check of the
+candidate index's snapshot files beside the database is ``pipeline.cluster.candidates.snapshot_problems``.)
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.cluster.candidates import snapshot_path, verified_snapshot
-from pipeline.store import Store
+from pipeline.store.db import Store
 
 # (what is wrong, SQL counting the offending rows): every count must be 0.
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -72,20 +69,16 @@ def consistency_problems(store: Store) -> list[str]:
     if not store.has_table("revisions"):
         checks = tuple(c for c in (BEFORE_REVISIONS.get(what, (what, sql)) for what, sql in CHECKS) if c is not None)
     for what, sql in checks:
-        count = int(store.con.execute(sql).fetchall()[0][0])
+        count = int(store._con.execute(sql).fetchall()[0][0])
         if count:
             problems.append(f"{count} {what}")
     return problems
 
 
-def snapshot_problems(db: str | Path) -> list[str]:
-    """A corrupt candidate-index snapshot beside database ``db`` as a problem saying what to do (else empty)."""
-    if str(db) == ":memory:":
-        return []
-    version, _, problem = verified_snapshot(snapshot_path(db))
-    if problem is None:
-        return []
-    return [
-        f"corrupt index snapshot {version}: {problem}. Ingests ignore it and read the index from the "
-        f"database; the next ingest rewrites it (or delete {snapshot_path(db)})"
-    ]
+def totals(store: Store) -> tuple[int, int, int]:
+    """How many articles and stories the database holds, and how many runs are in progress."""
+    articles, stories, running = store._con.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM stories), "
+        "(SELECT count(*) FROM runs WHERE status = 'running')"
+    ).fetchall()[0]
+    return articles, stories, running
