@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.cluster.candidates import CandidateIndex  # noqa: E402
-from pipeline.run.ingest import ingest_paths, open_for_run, prepare_batch, store_batch  # noqa: E402
+from pipeline.run.ingest import ingest_paths, open_for_run, store_batch  # noqa: E402
+from pipeline.run.prepare import prepare_batch  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sources.files import read_paths  # noqa: E402
 from pipeline.store import Store  # noqa: E402

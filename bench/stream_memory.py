@@ -22,7 +22,7 @@ from pathlib import Path
 from _common import ECB_DEV, machine
 
 from pipeline.models import Rejection
-from pipeline.run.ingest import batched, prepare_batch
+from pipeline.run.prepare import batched, prepare_batch
 from pipeline.settings import ExtractSettings, Settings
 from pipeline.sources.files import read_paths
 
