@@ -32,6 +32,7 @@ wheel-check:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB).wal $(DB).index .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """What the CLI's commands share: terminal-safe output, the ingest summary, Prefect kept offline.
 
-``pipeline.cli`` (the commands and their parser), ``pipeline.clilive`` (live sources, ``serve``) and
-``pipeline.clisql`` (``storyline sql``) build on this module; none of them imports another's internals.
+``pipeline.cli`` (the commands and their parser), ``pipeline.cli.live`` (live sources, ``serve``) and
+``pipeline.cli.sql`` (``storyline sql``) build on this module; none of them imports another's internals.
 """
 
 from __future__ import annotations

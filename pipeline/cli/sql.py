@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import date, datetime, time
 
-from pipeline.clicommon import console, shown
+from pipeline.cli.common import console, shown
 from pipeline.store.usersql import QueryResult
 
 FORMATS = ("table", "csv", "jsonl")

@@ -32,8 +32,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pipeline.clicommon import console, prefect_offline, print_summary, shown
-from pipeline.clilake import add_lake_option, add_publish_parser
+from pipeline.cli.common import console, prefect_offline, print_summary, shown
+from pipeline.cli.lake import add_lake_option, add_publish_parser
 from pipeline.errors import ConfigError, EnvironmentFailure, NothingIngestedError, StorylineError, is_environment_error
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.settings import DEFAULT_DB, Settings
@@ -189,7 +189,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow and print its summary."""
     settings = _settings(args, batch_size=args.batch_size)
     if args.feed or args.sitemap or args.urls or args.sources:
-        from pipeline.clilive import ingest_live
+        from pipeline.cli.live import ingest_live
 
         return ingest_live(args, settings)
     if not args.paths:
@@ -210,7 +210,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve one scheduled deployment per live source until interrupted."""
-    from pipeline.clilive import serve
+    from pipeline.cli.live import serve
 
     return serve(args, _settings(args))
 
@@ -280,7 +280,7 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     settings = _settings(args)
     if getattr(args, "lake", None) is not None:  # --lake: the published DuckLake, never the database file
-        from pipeline.clilake import open_lake_store
+        from pipeline.cli.lake import open_lake_store
 
         return open_lake_store(args, settings)
     return Store.open(settings.db, read_only=True, wait_seconds=settings.read_wait_seconds)
@@ -396,7 +396,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from pipeline.store.integrity import consistency_problems, totals
 
     if args.lake is not None:
-        from pipeline.clilake import check_lake
+        from pipeline.cli.lake import check_lake
 
         return check_lake(args, _settings(args))
     with _open_store(args) as store:
@@ -473,7 +473,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
     if args.lake is not None:  # --lake: a local replica of the lake's articles, indexed (pipeline/store/lake/search.py)
-        from pipeline.clilake import open_lake_search
+        from pipeline.cli.lake import open_lake_search
 
         opened = open_lake_search(args, settings)
     else:
@@ -501,7 +501,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run SQL on the database opened read-only (waiting for an ingest's gap) and print the last result."""
-    from pipeline.clisql import print_result
+    from pipeline.cli.sql import print_result
     from pipeline.store.usersql import run_statements
 
     with _open_store(args) as store:
@@ -621,7 +621,3 @@ def _json_default(value: object) -> str:
     if isinstance(value, date | datetime):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from pipeline.clicommon import prefect_offline, print_summary
+from pipeline.cli.common import prefect_offline, print_summary
 from pipeline.errors import ConfigError, StorylineError
 from pipeline.models import IngestReport
 from pipeline.run.ingest import check_database, stored_anything
