@@ -150,7 +150,7 @@ EVIDENCE_MODES = ("language", "corpus")
 PARAMETER_DEFAULTS = {"cluster.evidence": "language"}
 
 # How many candidates are looked up and checked: cost knobs, free to change on an existing database.
-SEARCH_BREADTH = frozenset({"cluster.query_terms", "cluster.max_candidates", "cluster.member_checks"})
+CANDIDATE_BREADTH = frozenset({"cluster.query_terms", "cluster.max_candidates", "cluster.member_checks"})
 
 ALERT_KINDS = ("watchlist", "watched_story", "spreading")
 VARIANT_RELATIONS = ("exact", "near_duplicate", "rewrite")
@@ -383,7 +383,7 @@ class Settings:
         out: dict[str, Any] = {}
         for section in ("fingerprint", "cluster"):
             for key, value in asdict(getattr(self, section)).items():
-                if f"{section}.{key}" not in SEARCH_BREADTH:
+                if f"{section}.{key}" not in CANDIDATE_BREADTH:
                     out[f"{section}.{key}"] = value
         out["fingerprint.scheme"] = SIGNATURE_SCHEME
         return out

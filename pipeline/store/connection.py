@@ -28,7 +28,7 @@ import pyarrow as pa
 import xxhash
 
 from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
-from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
+from pipeline.settings import PARAMETER_DEFAULTS, CANDIDATE_BREADTH
 from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 
 LOCK_MESSAGE = "lock"
@@ -208,7 +208,7 @@ class Connection:
             if not self.read_only:
                 self._con.execute("INSERT INTO meta VALUES ('parameters', ?)", [json.dumps(parameters, sort_keys=True)])
             return
-        old = {k: v for k, v in json.loads(stored).items() if k not in SEARCH_BREADTH}  # older databases stored them
+        old = {k: v for k, v in json.loads(stored).items() if k not in CANDIDATE_BREADTH}  # older databases stored them
         old = {**{k: v for k, v in PARAMETER_DEFAULTS.items() if k in parameters}, **old}
         diff = {k: (old.get(k), v) for k, v in parameters.items() if old.get(k) != v}
         diff.update({k: (v, None) for k, v in old.items() if k not in parameters})
