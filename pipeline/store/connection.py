@@ -28,7 +28,7 @@ import pyarrow as pa
 import xxhash
 
 from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
-from pipeline.settings import PARAMETER_DEFAULTS, CANDIDATE_BREADTH
+from pipeline.settings import CANDIDATE_BREADTH, PARAMETER_DEFAULTS
 from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 
 LOCK_MESSAGE = "lock"
