@@ -30,8 +30,8 @@ from pipeline.settings import Settings
 from pipeline.sources.files import count_files, read_paths
 from pipeline.store import Store, stored_vector
 from pipeline.store.lake.publish import RunPublisher
+from pipeline.store.readcopy import refresh_read_copy
 from pipeline.store.search import refresh_search_index, start_search_index
-from pipeline.store.snapshot import refresh_snapshot
 
 Progress = Callable[[IngestReport, int], None]
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def close_run(
             refresh_search_index(store)
         store.checkpoint()
         if settings.snapshot:
-            refresh_snapshot(store, settings.snapshot)
+            refresh_read_copy(store, settings.snapshot)
     # [lake]: the run's changes become one lake snapshot (the database closed)
     (publisher or RunPublisher(settings)).finish()
 

@@ -1,4 +1,4 @@
-"""Snapshot: a read-only copy of the database for analysts, refreshed at the end of each ingest run.
+"""Read copy: a read-only copy of the database for analysts (the ``snapshot`` setting), refreshed by each run.
 
 Long analyst queries on the live file would hold its lock and stall an ingest's next batch; on the
 snapshot they block nobody. The copy is taken under the write lock after a checkpoint (so the
@@ -15,7 +15,7 @@ from pathlib import Path
 from pipeline.store.db import Store
 
 
-def refresh_snapshot(store: Store, target: str | Path) -> Path:
+def refresh_read_copy(store: Store, target: str | Path) -> Path:
     """Copy the store's database (opened for writing, so no one else writes) to ``target`` atomically."""
     target = Path(target)
     if target.resolve() == Path(store.path).resolve():
