@@ -2,7 +2,6 @@
 
 All the work is in ``pipeline``; this file only orchestrates it. Preparing a batch (extract +
 fingerprint) needs no database and runs in parallel: on the local process pool (``PreparePool``)
-from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 with the default task runner, or as ``prepare-batch`` tasks on Dask when the flow runs with a
 ``DaskTaskRunner`` (``run_ingest(..., dask=...)``). Storing stays in the flow process, one
 ``store-batch`` task per batch in input order: DuckDB takes one writer process, and the candidate
@@ -13,7 +12,6 @@ batch adds nothing it already added) and readers get the lock between batches.
 from __future__ import annotations
 
 import os
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -29,7 +27,7 @@ from flows.reporting import publish_run_report
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.run.counts import by_input
-from pipeline.run.ingest import open_batch_store, raise_if_nothing_ingested, recorded_run, store_batch
+from pipeline.run.ingest import open_batch_store, raise_if_nothing_ingested, recorded_run, store_batch, store_batches
 from pipeline.run.parallel import PreparePool
 from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 from pipeline.settings import Settings
@@ -72,14 +70,16 @@ def ingest_flow(
         logger.info("run %s: %d input file(s) into %s", run.run_id, total, settings.db)
         on_runner = not isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
         prepared_batches = _prepare_on_runner(batches, settings) if on_runner else pool.prepare_all(batches)
-        for number, prepared in enumerate(prepared_batches, 1):
-            if number > 1:
-                run.publisher.between_batches()
-                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+
+        def store_one(prepared: PreparedBatch) -> IngestReport:
             # quote(): Prefect would otherwise walk every article and fingerprint of the batch looking
             # for upstream futures (~0.7 s a batch of 200); the task still receives the plain objects.
-            run.report.add(store_task(quote(settings), quote(run.index), run.run_id, quote(prepared)))
-            logger.info("batch %d: %s", number, _progress(run.report))
+            return store_task(quote(settings), quote(run.index), run.run_id, quote(prepared))
+
+        def logged(number: int, report: IngestReport) -> None:
+            logger.info("batch %d: %s", number, _progress(report))
+
+        store_batches(prepared_batches, settings, run.publisher, store_one, run.report, logged)
     report, run_id = run.report, run.run_id
     published = publish_run_report(by_input(report.by_source, paths), settings.db, run_id)
     logger.info(

@@ -237,6 +237,32 @@ def recorded_run(settings: Settings, inputs: Sequence[str], keep_empty: bool = T
     deliver_run_alerts(settings, run.report if run.delivered is None else run.delivered)
 
 
+def store_batches(
+    prepared: Iterable[PreparedBatch],
+    settings: Settings,
+    publisher: RunPublisher,
+    store_one: Callable[[PreparedBatch], IngestReport],
+    report: IngestReport,
+    after_batch: Callable[[int, IngestReport], None] | None = None,
+) -> IngestReport:
+    """The batch loop of every run: store prepared batches in input order into an open run.
+
+    ``store_one`` clusters and writes one batch in one transaction (``store_batch``, or the flow's
+    ``store-batch`` task); its counts are added to ``report`` (the run's) as each batch commits, then
+    ``after_batch(number, report)`` runs (progress, logs). Between two batches the lake publisher gets its
+    turn (``[lake] every_batches`` / ``every_seconds``) and readers waiting for the lock get theirs.
+    """
+    for number, batch in enumerate(prepared, 1):
+        if number > 1:
+            publisher.between_batches()
+            if settings.reader_gap_seconds:
+                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+        report.add(store_one(batch))
+        if after_batch:
+            after_batch(number, report)
+    return report
+
+
 def run_batches(
     documents: Iterable[RawDocument | Rejection],
     settings: Settings,
@@ -246,31 +272,30 @@ def run_batches(
     total: int = 0,
     publisher: RunPublisher | None = None,
 ) -> IngestReport:
-    """Prepare and store documents batch by batch into an open run (files and live sources alike).
+    """Prepare documents on the worker pool and store them batch by batch into an open run (files and
+    live sources alike): workers extract and fingerprint the next batch while this process stores one.
 
     ``publisher``: the run's, for ``[lake]`` publications between batches (left open for the run's end);
     by default one for these batches only.
     """
 
-    report = IngestReport()
+    def store_one(prepared: PreparedBatch) -> IngestReport:
+        with open_batch_store(settings) as store:
+            return store_batch(store, index, run_id, prepared, settings)
+
+    def after_batch(_number: int, report: IngestReport) -> None:
+        if progress:
+            progress(report, total)
+
     own = publisher is None
     publisher = publisher or RunPublisher(settings)  # [lake] every_batches / every_seconds: mid-run
     try:
         with PreparePool(settings) as pool:
-            # Workers extract and fingerprint the next batch while this process clusters and stores this one.
-            for number, prepared in enumerate(pool.prepare_all(batched(documents, settings.batch_size))):
-                if number:
-                    publisher.between_batches()
-                    if settings.reader_gap_seconds:
-                        time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
-                with open_batch_store(settings) as store:
-                    report.add(store_batch(store, index, run_id, prepared, settings))
-                if progress:
-                    progress(report, total)
+            prepared = pool.prepare_all(batched(documents, settings.batch_size))
+            return store_batches(prepared, settings, publisher, store_one, IngestReport(), after_batch)
     finally:
         if own:
             publisher.close()
-    return report
 
 
 def ingest_documents(
