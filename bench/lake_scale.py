@@ -9,8 +9,9 @@ times a run's worth of changes written at the table level as a batch writes them
 articles joining existing stories: the stories rewritten with the run's last seq, a run row), and
 that run published. A publication reads only the tables, so how the rows were made does not matter
 to it; ingesting them would take most of the time here for nothing measured. Printed per size: the
-first publication's time, and the runs' medians: how long the database was held (staging the
-changes), how long the lake write took, and the rows the last one wrote per table. ``--keep DIR``
+first publication's time; then, the sizes alternated so both see the same machine, the runs'
+medians: the whole publication (a connection to the lake included), how long the database was held
+(staging the changes), how long the lake write took, and the rows the last one wrote per table. ``--keep DIR``
 keeps the generated stores there for the next measurement.
 """
 
@@ -65,8 +66,9 @@ def add_run(db: Path, articles: int, number: int) -> int:
     return articles
 
 
-def measure(folder: Path, stored: int, run: int, runs: int) -> dict:
-    """Generate, publish whole, then ``runs`` times write a run and publish it; the figures (run: medians)."""
+def first_publication(folder: Path, stored: int) -> tuple[Path, LakeSettings, float]:
+    """Generate a store of ``stored`` articles (or reuse the kept one), copy it, publish it whole to a
+    fresh lake; the copy, its lake and the seconds the first publication took."""
     db = folder / f"store-{stored}.duckdb"
     if not db.exists():
         started = time.perf_counter()
@@ -81,44 +83,46 @@ def measure(folder: Path, stored: int, run: int, runs: int) -> dict:
     lake = LakeSettings(url=f"ducklake:sqlite:{work / 'lake.sqlite'}")
     started = time.perf_counter()
     publish(str(copy), lake)
-    first_seconds = time.perf_counter() - started
-    totals, reports = [], []
-    for number in range(runs):
-        new = add_run(copy, run, number)
-        started = time.perf_counter()
-        reports.append(publish(str(copy), lake))
-        totals.append(time.perf_counter() - started)
-    return {
-        "stored": stored,
-        "first_publication_s": first_seconds,
-        "new_articles": new,
-        "run_rows": reports[-1].rows,
-        "run_held_s": statistics.median(r.read_seconds for r in reports),
-        "run_write_s": statistics.median(r.write_seconds for r in reports),
-        "run_total_s": statistics.median(totals),
-        "runs": runs,
-    }
+    return copy, lake, time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stored", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--run", type=int, default=1000, help="new articles in the measured run")
-    parser.add_argument("--runs", type=int, default=3, help="runs published one after another (medians printed)")
+    parser.add_argument("--runs", type=int, default=3, help="runs published per size, sizes alternated (medians)")
     parser.add_argument("--keep", help="folder for the generated stores (reused if present)")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="storyline-lake-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    results = []
+    stores = {}
     for stored in args.stored:
         print(f"{stored:,} stored:", flush=True)
-        figures = measure(folder, stored, args.run, args.runs)
+        copy, lake, seconds = first_publication(folder, stored)
+        stores[stored] = (copy, lake)
+        print(f"  first publication (whole store) {seconds:.1f} s", flush=True)
+    # The runs' publications alternate between the sizes, so both sides see the same machine.
+    totals: dict[int, list[float]] = {n: [] for n in args.stored}
+    reports: dict[int, list] = {n: [] for n in args.stored}
+    for number in range(args.runs):
+        for stored, (copy, lake) in stores.items():
+            add_run(copy, args.run, number)
+            started = time.perf_counter()
+            reports[stored].append(publish(str(copy), lake))
+            totals[stored].append(time.perf_counter() - started)
+    results = []
+    for stored in args.stored:
+        figures = {
+            "stored": stored,
+            "run_total_s": statistics.median(totals[stored]),
+            "run_held_s": statistics.median(r.read_seconds for r in reports[stored]),
+            "run_write_s": statistics.median(r.write_seconds for r in reports[stored]),
+        }
         results.append(figures)
         print(
-            f"  first publication (whole store) {figures['first_publication_s']:.1f} s; "
-            f"a run of {figures['new_articles']} new articles published in {figures['run_total_s']:.2f} s "
-            f"(database held {figures['run_held_s']:.2f} s, lake write {figures['run_write_s']:.2f} s; "
-            f"medians of {figures['runs']} runs), rows of the last {figures['run_rows']}",
+            f"{stored:,} stored: a run of {args.run} new articles published in {figures['run_total_s']:.2f} s "
+            f"(database held {figures['run_held_s']:.2f} s, lake write {figures['run_write_s']:.2f} s; medians "
+            f"of {args.runs}), rows of the last {reports[stored][-1].rows}",
             flush=True,
         )
     if len(results) > 1:
