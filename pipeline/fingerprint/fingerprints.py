@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import math
 import unicodedata
 from collections import Counter
@@ -355,6 +356,17 @@ def _zipf_from_freq(freq: float) -> float:
 
 
 _MIN_FREQ = 1e-9  # Zipf 0: wordfreq's floor for a word it has never seen
+
+
+def warm_up() -> None:
+    """Import what term weighting imports on first use: wordfreq's tokeniser and language data.
+
+    Deferred for the command line's start-up, but a preparation worker meets its first accented or
+    hyphenated word within a page or two: imported there, they cost ~0.1 s of CPU in every worker of
+    every run (wordfreq, langcodes, ftfy); imported by the forkserver the workers fork from, nothing.
+    """
+    for module in ("wordfreq.language_info", "wordfreq.numbers", "wordfreq.tokens"):
+        importlib.import_module(module)
 
 
 def fingerprint_article(article: Article, weighter: TermWeighter, settings: FingerprintSettings) -> Fingerprint:
