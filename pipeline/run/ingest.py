@@ -22,10 +22,10 @@ from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
 from pipeline.lake import RunPublisher
-from pipeline.models import IngestReport, RawDocument, Rejection
+from pipeline.models import IngestReport
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
-from pipeline.run.prepare import PreparedBatch, batched
+from pipeline.run.prepare import Document, PreparedBatch, batched
 from pipeline.search import refresh_search_index, start_search_index
 from pipeline.settings import Settings
 from pipeline.snapshot import refresh_snapshot
@@ -236,7 +236,7 @@ def recorded_run(settings: Settings, inputs: Sequence[str], keep_empty: bool = T
 
 
 def run_batches(
-    documents: Iterable[RawDocument | Rejection],
+    documents: Iterable[Document],
     settings: Settings,
     run_id: str,
     index: CandidateIndex,
@@ -272,7 +272,7 @@ def run_batches(
 
 
 def ingest_documents(
-    documents: Iterable[RawDocument | Rejection],
+    documents: Iterable[Document],
     settings: Settings,
     inputs: Sequence[str],
     progress: Progress | None = None,
@@ -290,7 +290,7 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the store, batch by batch, without Prefect."""
-    documents = read_paths(paths, settings.extract.max_bytes)
+    documents = read_paths(paths, settings.extract.max_bytes, parse=False)  # JSONL records parsed by the workers
     report = ingest_documents(documents, settings, [str(p) for p in paths], progress, count_files(paths))
     raise_if_nothing_ingested(report)
     return report
