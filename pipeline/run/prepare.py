@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from pipeline.extract.article import extract
+from pipeline.extract.article import extract_many
 from pipeline.fingerprint.fingerprints import TermWeighter, fingerprint_articles
 from pipeline.models import Article, Fingerprint, RawDocument, Rejection
 from pipeline.settings import Settings
@@ -48,8 +48,10 @@ def prepare_batch(batch: Sequence[Document], settings: Settings, weighter: TermW
     articles: list[Article] = []
     rejections: list[Rejection] = []
     rejected_sources: list[str | None] = []
-    for raw in map(parsed, batch):
-        result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
+    items = [parsed(item) for item in batch]
+    extracted = iter(extract_many([item for item in items if isinstance(item, RawDocument)], settings.extract))
+    for raw in items:
+        result = raw if isinstance(raw, Rejection) else next(extracted)
         if isinstance(result, Rejection):
             rejections.append(result)
             rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
