@@ -701,6 +701,16 @@ class Store:
         """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
         return _Transaction(self.con, self.path)
 
+    @contextmanager
+    def one_thread(self) -> Iterator[None]:
+        """Run the block's statements on one DuckDB thread, then restore the connection's thread count."""
+        ((threads,),) = self.con.execute("SELECT current_setting('threads')").fetchall()
+        self.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(threads)}")
+
     def insert_articles(self, articles: Sequence[NewArticle]) -> None:
         """Insert new articles with their signatures, LSH band keys and term vectors."""
         if not articles:
