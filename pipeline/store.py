@@ -31,7 +31,7 @@ import pyarrow as pa
 import xxhash
 
 from pipeline.errors import EnvironmentFailure, ParameterMismatchError, StoreBusyError, StoreError
-from pipeline.fingerprint.fingerprints import dot
+from pipeline.fingerprint.fingerprints import dot, heaviest
 from pipeline.models import IngestReport, Rejection
 from pipeline.schema import SCHEMA_VERSION, TABLES, VIEWS
 from pipeline.settings import PARAMETER_DEFAULTS, SEARCH_BREADTH
@@ -235,12 +235,12 @@ class StoryState:
     def truncate(self, keep: int) -> None:
         """Keep only the centroid's ``keep`` heaviest terms."""
         if len(self.centroid) > keep:
-            self.centroid = dict(sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+            self.centroid = dict(heaviest(self.centroid, keep))
             self._norm = None
 
     def top_terms(self, n: int) -> list[str]:
         """The centroid's n heaviest terms."""
-        return [t for t, _ in sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+        return [t for t, _ in heaviest(self.centroid, n)]
 
 
 @dataclass(frozen=True)

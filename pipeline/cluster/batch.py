@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.fingerprint.evidence import weigh
-from pipeline.fingerprint.fingerprints import estimate_jaccard
+from pipeline.fingerprint.fingerprints import estimate_jaccard, heaviest
 from pipeline.models import Article, Assignment, Fingerprint
 from pipeline.settings import Settings
 from pipeline.store import ArticleRef, NewArticle, Store, StoryLink, StoryMerge, StoryState, StoryVariant
@@ -172,7 +172,7 @@ class Batch:
 
 def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
     """An article's top-n terms: what candidate stories are looked up by."""
-    return dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+    return dict(heaviest(terms, n))
 
 
 def in_window(story: StoryState, published: date | None, days: int) -> bool:

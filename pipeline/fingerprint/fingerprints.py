@@ -423,6 +423,15 @@ def dot(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(w * b[t] for t, w in a.items() if t in shared) if shared else 0.0
 
 
+def heaviest(weights: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` heaviest (term, weight) pairs, heaviest first, ties by term.
+
+    Sorted as (-weight, term) pairs, compared in C, rather than with a key function called per term:
+    clustering ranks every article's and story's terms this way, thousands of times a batch.
+    """
+    return [(term, -negated) for negated, term in sorted([(-w, t) for t, w in weights.items()])[:n]]
+
+
 def top_shared_terms(a: dict[str, float], b: dict[str, float], n: int = 8) -> tuple[str, ...]:
     """The terms contributing most to the similarity of two vectors."""
     shared = [(a[t] * b[t], t) for t in a.keys() & b.keys()]
