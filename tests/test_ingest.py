@@ -363,7 +363,7 @@ def _fail_extraction(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> N
         raise fault
 
     monkeypatch.setattr(extract_module, "_extract_text", broken)
-    monkeypatch.setattr(extract_module, "_extract_html", broken)
+    monkeypatch.setattr(extract_module, "_page_article", broken)
 
 
 def test_a_machine_fault_stops_the_run_rejects_nothing_and_a_rerun_ingests_all(

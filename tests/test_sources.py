@@ -14,7 +14,16 @@ import pytest
 import pipeline.sources.files as sources_module
 from pipeline.errors import EnvironmentFailure
 from pipeline.models import RawDocument, Rejection
-from pipeline.sources.files import count_files, parse_date, parse_timestamp, plausible_date, read_file, read_paths
+from pipeline.sources.files import (
+    JsonlLine,
+    count_files,
+    parse_date,
+    parse_timestamp,
+    parsed,
+    plausible_date,
+    read_file,
+    read_paths,
+)
 
 ARTICLE = "Officials from Japan and Taiwan held their first security talks on Friday.\n"
 
@@ -41,7 +50,10 @@ def jsonl(path: Path, *lines: object, compress: bool = False) -> Path:
 
 
 def read(*paths: Path | str, max_bytes: int = 10_000_000) -> list[RawDocument | Rejection]:
-    return list(read_paths(paths, max_bytes=max_bytes))
+    items = list(read_paths(paths, max_bytes=max_bytes))
+    # Ingest reads JSONL lines unparsed and has the workers parse them: every reading test checks both ways.
+    assert [parsed(item) for item in read_paths(paths, max_bytes=max_bytes, parse=False)] == items
+    return items
 
 
 def only(items: list[RawDocument | Rejection]) -> RawDocument | Rejection:
@@ -424,6 +436,16 @@ def test_malformed_line_is_rejected_and_its_neighbours_parsed(tmp_path: Path) ->
     assert isinstance(bad, Rejection) and bad.reason == "malformed_jsonl"
     assert bad.source_uri.endswith("#line=2")
     assert isinstance(last, RawDocument) and last.content == "after the bad line"
+
+
+def test_unparsed_lines_are_handed_on_as_bytes_and_parse_as_the_reader_would(tmp_path: Path) -> None:
+    big = {"id": "4", "text": "x" * 300}
+    path = jsonl(tmp_path / "in.jsonl", {"id": "1", "text": ARTICLE}, "", "not json", big)
+    items = list(read_paths([path], max_bytes=200, parse=False))
+    assert [type(item) for item in items] == [JsonlLine, JsonlLine, Rejection]  # blank skipped, too large rejected
+    assert items[1].where.endswith("#line=3") and items[2].reason == "too_large"
+    assert [parsed(item) for item in items] == read(path, max_bytes=200)
+    assert isinstance(parsed(items[0]), RawDocument) and parsed(items[1]).reason == "malformed_jsonl"
 
 
 def test_blank_lines_are_skipped_but_still_counted(tmp_path: Path) -> None:

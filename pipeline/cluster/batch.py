@@ -28,6 +28,7 @@ from pipeline.models import (
     StoryState,
     StoryVariant,
 )
+from pipeline.models.vectors import heaviest
 from pipeline.settings import Settings
 from pipeline.store import Store
 
@@ -182,7 +183,7 @@ class Batch:
 
 def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
     """An article's top-n terms: what candidate stories are looked up by."""
-    return dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+    return dict(heaviest(terms, n))
 
 
 def in_window(story: StoryState, published: date | None, days: int) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import math
 import unicodedata
 from collections import Counter
@@ -149,25 +150,28 @@ class TermWeighter:
         whole = f"{title}\n{text}" if title else text
         occurrences = Counter(tokens(whole))
         at_start = Counter(_FIRST_WORD.findall(f"\n{whole}"))
-        new = [token for token in occurrences if token not in known]
-        if new:
-            self._learn(new, lang, known)
+        # One look-up a token in the (large, cache-unfriendly) token cache, and a second only for new ones.
+        entries = list(map(known.get, occurrences))
+        if None in entries:
+            self._learn(
+                [token for token, entry in zip(occurrences, entries, strict=True) if entry is None], lang, known
+            )
+            entries = list(map(known.__getitem__, occurrences))
         name_boost = self.settings.name_boost
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         boost: dict[str, float] = {}
-        for token, n in occurrences.items():
-            term, weight = known[token]
+        for (token, n), (term, weight) in zip(occurrences.items(), entries, strict=True):
             if weight <= 0.0:
                 continue
-            counts[term] += n
+            counts[term] = counts.get(term, 0) + n
             if n > at_start.get(token, 0) and token[0].isupper():  # capitalised inside a sentence: a name
                 weight *= name_boost
             if weight > boost.get(term, 0.0):
                 boost[term] = weight
-        scored = {t: (1.0 + math.log(c)) * boost[t] for t, c in counts.items()}
-        top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[: self.settings.article_terms]
-        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-        return {t: w / norm for t, w in top}
+        # Heaviest first, ties by term: sorted as (-weight, term) pairs, which needs no key function.
+        top = sorted([(-(1.0 + math.log(c)) * boost[t], t) for t, c in counts.items()])[: self.settings.article_terms]
+        norm = math.sqrt(sum([w * w for w, _ in top])) or 1.0
+        return {t: -w / norm for w, t in top}
 
     def evidence(self, title: str | None, text: str, language: str | None) -> tuple[dict[str, float], dict[str, float]]:
         """An article's evidence (stemmed term -> 1 + log tf, top N) and each term's document chance.
@@ -356,6 +360,17 @@ def _zipf_from_freq(freq: float) -> float:
 
 
 _MIN_FREQ = 1e-9  # Zipf 0: wordfreq's floor for a word it has never seen
+
+
+def warm_up() -> None:
+    """Import what term weighting imports on first use: wordfreq's tokeniser and language data.
+
+    Deferred for the command line's start-up, but a preparation worker meets its first accented or
+    hyphenated word within a page or two: imported there, they cost ~0.1 s of CPU in every worker of
+    every run (wordfreq, langcodes, ftfy); imported by the forkserver the workers fork from, nothing.
+    """
+    for module in ("wordfreq.language_info", "wordfreq.numbers", "wordfreq.tokens"):
+        importlib.import_module(module)
 
 
 def fingerprint_article(article: Article, weighter: TermWeighter, settings: FingerprintSettings) -> Fingerprint:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.models.vectors import dot
+from pipeline.models.vectors import dot, heaviest
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,12 @@ class StoryState:
     def truncate(self, keep: int) -> None:
         """Keep only the centroid's ``keep`` heaviest terms."""
         if len(self.centroid) > keep:
-            self.centroid = dict(sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+            self.centroid = dict(heaviest(self.centroid, keep))
             self._norm = None
 
     def top_terms(self, n: int) -> list[str]:
         """The centroid's n heaviest terms."""
-        return [t for t, _ in sorted(self.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+        return [t for t, _ in heaviest(self.centroid, n)]
 
 
 @dataclass(frozen=True)

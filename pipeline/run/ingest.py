@@ -22,10 +22,10 @@ from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.cluster.canonical import save_stories
 from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
-from pipeline.models import IngestReport, NewArticle, RawDocument, Rejection
+from pipeline.models import IngestReport, NewArticle
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
-from pipeline.run.prepare import PreparedBatch, batched
+from pipeline.run.prepare import Document, PreparedBatch, batched
 from pipeline.settings import Settings
 from pipeline.sources.files import count_files, read_paths
 from pipeline.store import Store, stored_vector
@@ -264,7 +264,7 @@ def store_batches(
 
 
 def run_batches(
-    documents: Iterable[RawDocument | Rejection],
+    documents: Iterable[Document],
     settings: Settings,
     run_id: str,
     index: CandidateIndex,
@@ -299,7 +299,7 @@ def run_batches(
 
 
 def ingest_documents(
-    documents: Iterable[RawDocument | Rejection],
+    documents: Iterable[Document],
     settings: Settings,
     inputs: Sequence[str],
     progress: Progress | None = None,
@@ -317,7 +317,7 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the store, batch by batch, without Prefect."""
-    documents = read_paths(paths, settings.extract.max_bytes)
+    documents = read_paths(paths, settings.extract.max_bytes, parse=False)  # JSONL records parsed by the workers
     report = ingest_documents(documents, settings, [str(p) for p in paths], progress, count_files(paths))
     raise_if_nothing_ingested(report)
     return report

@@ -26,8 +26,7 @@ from types import TracebackType
 
 from pipeline.errors import WorkerCrashedError
 from pipeline.fingerprint.fingerprints import TermWeighter
-from pipeline.models import RawDocument, Rejection
-from pipeline.run.prepare import PreparedBatch, prepare_batch
+from pipeline.run.prepare import Document, PreparedBatch, prepare_batch
 from pipeline.settings import Settings
 
 MIN_PARALLEL_DOCUMENTS = 32
@@ -35,7 +34,7 @@ MIN_PARALLEL_DOCUMENTS = 32
 CHUNKS_PER_WORKER = 4
 """Chunks a batch is cut into per worker, so a slow page does not leave the other workers idle."""
 
-Chunk = Sequence[RawDocument | Rejection]
+Chunk = Sequence[Document]
 
 
 class PreparePool:

@@ -10,10 +10,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from pipeline.extract.article import extract
+from pipeline.extract.article import extract_many
 from pipeline.fingerprint.fingerprints import TermWeighter, fingerprint_articles
 from pipeline.models import Article, Fingerprint, RawDocument, Rejection
 from pipeline.settings import Settings
+from pipeline.sources.files import JsonlLine, parsed
+
+Document = RawDocument | Rejection | JsonlLine
+"""What preparation takes: a raw document, a rejection from the reader, or a JSONL line not parsed yet."""
 
 
 @dataclass(frozen=True)
@@ -31,23 +35,23 @@ class PreparedBatch:
         return len(self.items) + len(self.rejections)
 
 
-def batched(items: Iterable[RawDocument | Rejection], size: int) -> Iterator[list[RawDocument | Rejection]]:
+def batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
     """Consecutive lists of at most ``size`` items."""
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
 
-def prepare_batch(
-    batch: Sequence[RawDocument | Rejection], settings: Settings, weighter: TermWeighter | None = None
-) -> PreparedBatch:
-    """Extract and fingerprint a batch (no database needed)."""
+def prepare_batch(batch: Sequence[Document], settings: Settings, weighter: TermWeighter | None = None) -> PreparedBatch:
+    """Parse (JSONL lines read unparsed), extract and fingerprint a batch (no database needed)."""
     weighter = weighter or TermWeighter(settings.cluster)
     articles: list[Article] = []
     rejections: list[Rejection] = []
     rejected_sources: list[str | None] = []
-    for raw in batch:
-        result = raw if isinstance(raw, Rejection) else extract(raw, settings.extract)
+    items = [parsed(item) for item in batch]
+    extracted = iter(extract_many([item for item in items if isinstance(item, RawDocument)], settings.extract))
+    for raw in items:
+        result = raw if isinstance(raw, Rejection) else next(extracted)
         if isinstance(result, Rejection):
             rejections.append(result)
             rejected_sources.append(None if isinstance(raw, Rejection) else raw.source)
