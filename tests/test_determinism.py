@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from conftest import SHARED, shared_data_missing, write_jsonl
 
 from pipeline.run.ingest import ingest_paths
@@ -55,6 +56,7 @@ def placement(tmp_path: Path, name: str, records: list[dict], settings: Settings
     }
 
 
+@pytest.mark.slow
 def test_same_records_make_the_same_stories_under_any_path(tmp_path: Path) -> None:
     records = allsides_records(120, seed=1)
     # Few candidates per article and several batches: ties between stories are frequent, and decide.

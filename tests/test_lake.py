@@ -213,6 +213,7 @@ def test_the_database_is_free_while_the_lake_is_written(
     assert len(writes) == len(PUBLISHED_TABLES)
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishes_once(
     stores: tuple[str, str], tmp_path: Path
 ) -> None:
