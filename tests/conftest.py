@@ -1,4 +1,10 @@
-"""Shared fixtures. Tests run offline; the few that need Prefect share one temporary server."""
+"""Shared fixtures. Tests run offline; the few that need Prefect share one temporary server for the whole run.
+
+The suite runs on pytest-xdist workers (``-n auto`` in pyproject.toml's addopts). Expensive things are built
+once per run, not once per worker: the Prefect server (``prefectserver``, owned by the controller), the word
+tables (one cache folder, inherited by the workers), and each module's module-scoped fixtures (their tests
+run on one worker: ``pytest_collection_modifyitems`` gives them an ``xdist_group``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from prefectserver import Remote, RunServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -19,11 +26,14 @@ ECB_DEV = SHARED / "data" / "ecbplus-dev.jsonl"
 HTML_EVAL = Path(os.environ.get("STORYLINE_SHARED", SHARED)) / "data" / "html-eval"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# Word tables (pipeline/fingerprint/wordtable.py) are built in a folder of this session, not the user's cache;
-# set here, before any worker process starts, so workers inherit it.
-_CACHE = tempfile.mkdtemp(prefix="storyline-test-cache-")
-os.environ["STORYLINE_CACHE_DIR"] = _CACHE
-atexit.register(shutil.rmtree, _CACHE, True)
+# Word tables (pipeline/fingerprint/wordtable.py) are built in a folder of this run, not the user's cache;
+# set here, before any worker process starts, so workers inherit it: preparation workers, and xdist workers,
+# which use the controller's folder (tables are renamed into place, so building one at once is safe).
+if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("STORYLINE_TEST_CACHE_DIR")):
+    _CACHE = tempfile.mkdtemp(prefix="storyline-test-cache-")
+    os.environ["STORYLINE_TEST_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, True)
+os.environ["STORYLINE_CACHE_DIR"] = os.environ["STORYLINE_TEST_CACHE_DIR"]
 
 
 def shared_data_missing(path: Path) -> None:
@@ -71,15 +81,95 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+PREFECT = pytest.StashKey["RunServer | Remote"]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's Prefect server: owned here, or on an xdist worker the controller's (started on demand)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "storyline_prefect" in workerinput:
+        address, key = workerinput["storyline_prefect"]
+        config.stash[PREFECT] = Remote(address, bytes.fromhex(key))
+    else:
+        config.stash[PREFECT] = RunServer()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker where to ask for the run's Prefect server and where to write
+    its test groups (``xdistgroups``)."""
+    server = node.config.stash[PREFECT]
+    assert isinstance(server, RunServer)
+    broker = server.broker()
+    node.workerinput["storyline_prefect"] = (broker.address, broker.authkey.hex())
+    node.workerinput["storyline_groups"] = str(_groups_folder(node.config))
+
+
+GROUPS = pytest.StashKey[Path]()
+
+
+def _groups_folder(config: pytest.Config) -> Path:
+    if GROUPS not in config.stash:
+        config.stash[GROUPS] = Path(tempfile.mkdtemp(prefix="storyline-xdist-groups-"))
+    return config.stash[GROUPS]
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist=loadgroup``, with the groups tests/xdistgroups.py finds (xdist's own misses them on pytest 9.2)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdistgroups import GroupScheduling
+
+    return GroupScheduling(config, log, _groups_folder(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if PREFECT in config.stash:
+        config.stash[PREFECT].stop()  # on workers a no-op: the controller stops it after every worker ended
+    if GROUPS in config.stash:
+        shutil.rmtree(config.stash[GROUPS], ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: hand the slow tests out first (the collection order is the order the controller
+    hands tests out in), so that no long test starts last while the other worker idles; write the groups."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or "storyline_groups" not in workerinput:
+        return
+    from xdistgroups import groups_of, write_groups
+
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise as collected
+    write_groups(Path(workerinput["storyline_groups"]), workerinput["workerid"], groups_of(items))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Prefect server now, while other tests run, if a selected test will need it."""
+    if any("prefect_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        session.config.stash[PREFECT].prepare()
+
+
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory):
-    """One temporary Prefect server (SQLite in a temp PREFECT_HOME) for the whole session."""
+def prefect_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The run's temporary Prefect server (SQLite in a temporary folder) as this process's API, as
+    ``prefect.testing.utilities.prefect_test_harness`` would set it, without a server per process."""
     home = tmp_path_factory.mktemp("prefect-home")
     os.environ["PREFECT_HOME"] = str(home)
-    from prefect.testing.utilities import prefect_test_harness
+    url = request.config.stash[PREFECT].url()
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=180):
+    with (
+        temporary_settings(updates={PREFECT_API_URL: url}),
+        prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()),
+    ):
         yield
+        # what the harness does before it stops its server: send the logs and events still queued
+        APILogWorker.drain_all()
+        EventsWorker.drain_all()
 
 
 @pytest.fixture

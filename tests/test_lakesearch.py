@@ -37,6 +37,7 @@ def lake_results(lake: LakeSettings, **filters: object):  # type: ignore[no-unty
         return results(store, **filters), state
 
 
+@pytest.mark.slow
 def test_search_on_the_lake_follows_its_publications_and_matches_the_database(tmp_path: Path) -> None:
     """Three publications: a first ingest; a second that merges stories; a third that revises an article.
     After each, a search on the lake answers as a search on the database, and the replica took only the

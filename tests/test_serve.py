@@ -32,16 +32,6 @@ def completed_runs(db: Path) -> list[tuple[str, int]]:
         return []
 
 
-def wait_for(condition, seconds: float) -> bool:
-    """Poll until the condition holds (a deadline against hanging, not a measurement)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(1.0)
-    return False
-
-
 def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tmp_path: Path) -> None:
     sources = tmp_path / "sources.toml"
     sources.write_text(
@@ -50,29 +40,24 @@ def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tm
         encoding="utf-8",
     )
     db = tmp_path / "serve.duckdb"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # schedule runs soon after the deployment exists
-    }
-    env.pop("PREFECT_API_URL", None)  # serve must start its own server
-    command = [sys.executable, "-m", "pipeline.cli", "serve", "--sources", str(sources), "--db", str(db)]
-    serve = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # No PREFECT_API_URL: serve must start its own server (with the scheduler, polling every 2 s so that
+    # runs are scheduled soon after the deployment exists).
+    serve = ServeProcess(
+        ["--sources", str(sources), "--db", str(db)], None, tmp_path / "prefect",
+        {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"},
+    )  # fmt: skip
     try:
-        assert wait_for(lambda: len(completed_runs(db)) >= 1, 300), "no scheduled run completed"
+        assert serve.wait_until(serve.run_ended(lambda: len(completed_runs(db)) >= 1), 300), (
+            "no scheduled run completed"
+        )
         assert completed_runs(db)[0] == ("completed", 3)
         feed = live_site.root / "feeds" / "world.rss"
         feed.write_text(feed.read_text().replace("  </channel>", NEW_ITEM), encoding="utf-8")
-        assert wait_for(lambda: any(new == 1 for _, new in completed_runs(db)), 120), "the new item was not ingested"
+        ingested = serve.wait_until(serve.run_ended(lambda: any(new == 1 for _, new in completed_runs(db))), 120)
+        assert ingested, "the new item was not ingested"
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            output = serve.communicate(timeout=60)[0].decode("utf-8", "replace")
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            output = serve.communicate()[0].decode("utf-8", "replace")
+        serve.exit_code(signal.SIGINT)
+    output = serve.text
     runs = completed_runs(db)
     assert sum(new for _, new in runs) == 4, output[-3000:]  # each article ingested exactly once
     assert [p for p in live_site.paths() if p.startswith("/news/")].count("/news/story-1.html") == 1
@@ -91,16 +76,20 @@ def write_sources(tmp_path: Path, site, interval: str = "1h") -> Path:
 
 
 class ServeProcess:
-    """`storyline serve` in a subprocess on the session's Prefect server; its output is read as it comes."""
+    """`storyline serve` in a subprocess, on the run's Prefect server (``api_url``) or, with None, on the one
+    it starts itself; its output is read as it comes."""
 
-    def __init__(self, args: list[str], api_url: str, home: Path) -> None:
+    def __init__(self, args: list[str], api_url: str | None, home: Path, env: dict[str, str] | None = None) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
-            "PREFECT_API_URL": api_url,
+            "PREFECT_API_URL": api_url or "",
             "PREFECT_HOME": str(home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **(env or {}),
         }
+        if api_url is None:
+            del env["PREFECT_API_URL"]
         command = [sys.executable, "-m", "pipeline.cli", "serve", *args]
         self.process = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -119,6 +108,10 @@ class ServeProcess:
     @property
     def text(self) -> str:
         return "".join(self.output)
+
+    def run_ended(self, check: Callable[[], bool]) -> Callable[[], bool]:
+        """The check, made whenever serve has just logged that a run ended (after its batches committed)."""
+        return lambda: bool(self.output) and "Finished in state" in self.output[-1] and check()
 
     def finished(self, run_name: str) -> bool:
         """The flow run of that name logged its final state."""
