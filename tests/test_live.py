@@ -241,7 +241,8 @@ def test_transient_failures_are_retried_next_run_until_given_up(live_site, fast_
 def test_urls_over_the_cap_wait_for_the_next_run(live_site, fast_fetch, db_path) -> None:
     from dataclasses import replace
 
-    settings = Settings(db=db_path, fetch=replace(fast_fetch, max_urls=2))
+    # Generous timeouts: nothing here fails, and on a loaded machine a timed-out read would be fetched twice.
+    settings = Settings(db=db_path, fetch=replace(fast_fetch, max_urls=2, read_timeout=10.0, total_timeout=20.0))
     (first,) = ingest_sources(sources(live_site, "world"), settings)
     assert (first.fetched, first.deferred, first.ingest.new) == (2, 1, 2)
     (second,) = ingest_sources(sources(live_site, "world"), settings)
