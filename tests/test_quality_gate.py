@@ -48,7 +48,7 @@ def _score(job: tuple[str, int | None, str]) -> tuple[float, int]:
 @pytest.fixture(scope="module")
 def scores(dev_data: Path) -> dict[str, tuple[float, int]]:
     """Every pinned evaluation, computed once for the module on two processes (the gate's ingests are
-    independent; the scores do not depend on the worker count, tests/test_determinism.py)."""
+    independent; the scores do not depend on the worker count, tests/run/test_determinism.py)."""
     jobs = {f"ecb-{seed}": (str(dev_data), seed, "language") for seed in PINS["stories"]["shuffles"]}
     for name, pins in PINS["streams"].items():
         data = dev_data.parent / pins["data"]

@@ -6,7 +6,7 @@ and the metadata Storyline stores) or None out. ``TrafilaturaExtractor`` is the 
 per process and copied per page with the page's URL (building one reads trafilatura's configuration
 and today's date, ~0.3 ms a page; trafilatura never changes the options it is given). Nothing here
 reaches into trafilatura's modules or changes their state: another trafilatura release is another
-engine behind the same protocol, and ``tests/test_extract.py`` holds its output to the keyword call
+engine behind the same protocol, and ``tests/extract/test_extract.py`` holds its output to the keyword call
 ``bare_extraction(html, url=..., fast=..., include_comments=False, include_tables=False,
 with_metadata=True, date_extraction_params=DATE_PARAMS)``.
 """

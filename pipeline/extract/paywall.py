@@ -99,7 +99,7 @@ _OPENING_MARKS = re.compile(r"^[\s•·▪►*>»|–—-]+")  # bullets and arr
 # Every phrase above holds one of these (lower case). Only the lines holding one are split into sentences;
 # finding them costs a substring search of the text per keyword (~1.5 us a keyword on a 2 kB text), so the
 # list is short: one broad keyword ("log", "sign", "access") rather than each phrase's own.
-# tests/test_paywall.py checks that every kind of phrase is found through them.
+# tests/extract/test_paywall.py checks that every kind of phrase is found through them.
 _KEYWORDS = (
     *("subscri", "member", "cookie", "log", "sign", "account", "access", "cancel", "reading", "unlock", "free"),
     *("article", "story", "newsletter", "reserved", "copyright", "material", "accept all", "reject all", "manage"),

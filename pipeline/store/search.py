@@ -213,7 +213,7 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
     The tables are the ones ``create_fts_index`` builds (pinned fts 1.5.5): documents, one row per
     term occurrence, a term dictionary with document frequencies, and collection statistics.
     ``match_bm25`` reads frequencies and statistics at query time, so appending rows and updating
-    those counts gives the very scores a full rebuild would (tests/test_search.py checks this),
+    those counts gives the very scores a full rebuild would (tests/store/test_search.py checks this),
     at a cost that follows the run's size instead of the store's. A revised article's old document
     (same ``article_id``) is taken out first, with its terms and their document frequencies.
     """

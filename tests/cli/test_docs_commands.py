@@ -23,7 +23,7 @@ from pipeline.store import Store
 from pipeline.store.lake.publish import publish
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# Live sources fetch over the network (tests/test_live.py and test_sources.py serve them locally instead).
+# Live sources fetch over the network (tests/run/test_live.py and test_sources.py serve them locally instead).
 NETWORK_FLAGS = {"--feed", "--sitemap", "--urls", "--sources"}
 # A story id shown as an example in docs/alerts.md; it stands for a real one.
 EXAMPLE_STORY_IDS = {"s3f2a9c0d1e4b5a67"}
@@ -32,11 +32,11 @@ EXAMPLE_STORY_IDS = {"s3f2a9c0d1e4b5a67"}
 def skip_reason(argv: list[str]) -> str | None:
     """The documented allow-list: why a command is shown in the docs but not run by this test."""
     if argv[0] == "serve":
-        return "runs until stopped, with a Prefect server (tests/test_serve.py)"
+        return "runs until stopped, with a Prefect server (tests/flows/test_serve.py)"
     if argv[0] == "ingest" and NETWORK_FLAGS & set(argv):
-        return "live sources need the network (tests/test_live.py serves a local site)"
+        return "live sources need the network (tests/run/test_live.py serves a local site)"
     if argv[0] == "ingest" and "--no-prefect" not in argv:
-        return "a Prefect flow starts a temporary server (tests/test_flows.py)"
+        return "a Prefect flow starts a temporary server (tests/flows/test_flows.py)"
     return None
 
 

@@ -20,7 +20,7 @@ from pipeline.settings import FetchSettings, Settings
 from pipeline.sources.config import SourceSpec, command_line_sources, gather_sources, load_sources, select_sources
 from pipeline.sources.fetch import AddressPolicy, Fetcher
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = ("127.0.0.1/32",)
 NEW_ITEMS = """
     <item>

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 pytestmark = pytest.mark.prefect
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_flow_ingests_seeds_like_the_library(seeds_dir: Path, tmp_path: Path, prefect_server: None) -> None:
@@ -41,7 +41,7 @@ def test_flow_fails_when_nothing_can_be_ingested(tmp_path: Path, prefect_server:
 @pytest.mark.slow
 def test_console_script_runs_the_flow(seeds_dir: Path, tmp_path: Path, prefect_api_url: str) -> None:
     """The real `storyline ingest` command runs its flow on a Prefect server (the session's: starting one of
-    its own is tests/test_localserver.py's and tests/test_serve.py's part)."""
+    its own is tests/flows/test_localserver.py's and tests/flows/test_serve.py's part)."""
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     script = Path(sys.executable).with_name("storyline")
     db = tmp_path / "cli.duckdb"

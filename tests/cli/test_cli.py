@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -196,7 +196,7 @@ WITHOUT_HTML_CLEAN = (
 @pytest.mark.parametrize("command", ["ingest", "extract"])
 def test_missing_extraction_dependency_fails_at_once_with_one_line(tmp_path: Path, command: str) -> None:
     """Not one extract_failed rejection per page: the install is broken, and the command says how to fix it."""
-    page = (Path(__file__).parent / "fixtures" / "live" / "site" / "news" / "story-1.html").read_text()
+    page = (Path(__file__).parents[1] / "fixtures" / "live" / "site" / "news" / "story-1.html").read_text()
     records = tmp_path / "pages.jsonl"
     records.write_text("".join(json.dumps({"id": f"p{i}", "html": page}) + "\n" for i in range(3)))
     argv = ["ingest", "--no-prefect", "--db", str(tmp_path / "t.duckdb")] if command == "ingest" else ["extract"]
@@ -204,7 +204,7 @@ def test_missing_extraction_dependency_fails_at_once_with_one_line(tmp_path: Pat
         [sys.executable, "-c", WITHOUT_HTML_CLEAN, *argv, str(records)],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
         timeout=120,
     )
     assert done.returncode == 2, done.stderr

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.extract.textclean import CleanText, clean_dump, strip_unsafe_characters
 
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 TITLE = "Japan and Taiwan hold first security talks"
 P1 = (

@@ -19,7 +19,7 @@ from pipeline.fingerprint.fingerprints import (
 )
 from pipeline.settings import ClusterSettings, FingerprintSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_content_hash_ignores_case_space_and_punctuation() -> None:

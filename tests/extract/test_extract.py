@@ -20,7 +20,7 @@ from pipeline.models import Article, RawDocument, Rejection
 from pipeline.settings import ExtractSettings
 from pipeline.sources.files import read_paths
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 SEEDS = PROJECT / "seeds"
 GOLDEN_SEEDS = PROJECT / "tests" / "fixtures" / "seed_articles.json"
 

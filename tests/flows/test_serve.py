@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEW_ITEM = "<item><title>Later news</title><link>{{BASE}}/news/story-4.html</link></item>\n  </channel>"
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]

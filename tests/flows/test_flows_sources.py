@@ -98,7 +98,7 @@ def test_a_serve_refuses_runs_made_for_another_database(tmp_path: Path, monkeypa
 def test_prefect_yaml_schedules_the_example_sources() -> None:
     import yaml
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     spec = yaml.safe_load((root / "deploy" / "prefect.yaml").read_text(encoding="utf-8"))
     by_name = {d["name"]: d for d in spec["deployments"]}
     feeds, sitemaps = by_name["sources-feeds"], by_name["sources-sitemaps"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Starts a long sleeper through the launcher the Prefect server uses, prints its pid, then waits.
 PARENT = """
 import os, sys, tempfile, time

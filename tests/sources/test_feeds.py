@@ -15,7 +15,7 @@ from pipeline.models import Rejection
 from pipeline.sources.feeds import Entry, parse_feed, parse_sitemap
 from pipeline.sources.urls import canonical_url, is_web_url
 
-SITE = Path(__file__).parent / "fixtures" / "live" / "site"
+SITE = Path(__file__).parents[1] / "fixtures" / "live" / "site"
 BASE = "http://herald.test"
 LIMIT = 1_000_000
 

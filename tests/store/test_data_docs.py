@@ -121,7 +121,7 @@ def test_sql_examples_run_through_storyline_sql_and_answer(docs_db: str, capsys:
 def test_sql_examples_elsewhere_in_the_docs_run(docs_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Other pages' examples (docs/operations.md) run too; their tables may be empty without live sources.
 
-    docs/lake.md's read a published lake (ATTACH, time travel): tests/test_lake.py runs them on one.
+    docs/lake.md's read a published lake (ATTACH, time travel): tests/store/test_lake.py runs them on one.
     """
     pages = [path for path in sorted(DOCS.parent.glob("*.md")) if path not in (DOCS, DOCS.parent / "lake.md")]
     others = [(path, sql) for path in pages for sql in _sql_blocks(path)]

@@ -109,7 +109,7 @@ def test_a_batchs_vectors_in_memory_are_what_the_store_gives_back(seeds_dir: Pat
         assert list(stored_vector(fp.terms)) == list(fp.terms)  # term order kept too
 
 
-V1_SCHEMA = Path(__file__).parent / "fixtures" / "schema_v1.sql"
+V1_SCHEMA = Path(__file__).parents[1] / "fixtures" / "schema_v1.sql"
 
 
 def v1_database(seeds_dir: Path, tmp_path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Hypothesis properties of the text cleaner beyond 'never invents lines' (tests/test_textclean.py)."""
+"""Hypothesis properties of the text cleaner beyond 'never invents lines' (tests/extract/test_textclean.py)."""
 
 from __future__ import annotations
 
