@@ -134,18 +134,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On an xdist worker: hand the slow tests out first (the collection order is the order the controller
-    hands tests out in), so that no long test starts last while the other worker idles; write the groups."""
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is None or "storyline_groups" not in workerinput:
-        return
-    from xdistgroups import groups_of, write_groups
-
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise as collected
-    write_groups(Path(workerinput["storyline_groups"]), workerinput["workerid"], groups_of(items))
+    hands tests out in), so that no long test starts last while the other worker idles."""
+    if "storyline_groups" in getattr(config, "workerinput", {}):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise as collected
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the Prefect server now, while other tests run, if a selected test will need it."""
+    """On an xdist worker, write the test groups before the collection is reported (tests/xdistgroups.py).
+    Start the Prefect server now, while other tests run, if a selected test will need it."""
+    workerinput = getattr(session.config, "workerinput", {})
+    if "storyline_groups" in workerinput:
+        from xdistgroups import groups_of, write_groups
+
+        write_groups(Path(workerinput["storyline_groups"]), workerinput["workerid"], groups_of(session.items))
     if any("prefect_server" in getattr(item, "fixturenames", ()) for item in session.items):
         session.config.stash[PREFECT].prepare()
 

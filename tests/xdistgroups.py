@@ -9,8 +9,8 @@ other test is its own unit, handed to whichever worker is free.
 xdist's own ``--dist=loadgroup`` passes groups from the workers to the controller by appending
 ``@group`` to node ids, which pytest 9.2 no longer lets a plugin do (pytest-xdist#1386: the tests
 are then spread as if ungrouped, silently). Here each worker writes its groups to a file in a folder
-the controller names (``workerinput``) before it reports its collection; the controller's scheduler
-reads it when it schedules, which is after every worker reported.
+the controller names (``workerinput``) once its collection is final, before it reports it; the
+controller's scheduler reads it when it schedules, which is after every worker reported.
 """
 
 from __future__ import annotations

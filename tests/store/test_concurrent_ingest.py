@@ -60,14 +60,14 @@ def test_two_ingests_at_once_take_turns_and_store_everything_once(
     assert statuses.count("completed") == finished and "running" not in statuses
 
     sequential = str(tmp_path / "sequential.duckdb")
-    for paths in (first, second):
-        ingest_paths(paths, Settings(db=sequential, batch_size=20))
+    for paths in (first, second):  # this process's runs: alone on their database, no pauses for readers
+        ingest_paths(paths, Settings(db=sequential, batch_size=20, reader_gap_seconds=0.0))
     both = article_keys(db)
     assert max(both.values()) == 1, "no article stored twice"
     if finished == 2:
         assert set(both) == set(article_keys(sequential))
     with Store.open(db) as store:  # the file still takes a checkpoint
         store._con.execute("CHECKPOINT")
-    again = ingest_paths(sorted({*first, *second}), Settings(db=db, batch_size=20))
+    again = ingest_paths(sorted({*first, *second}), Settings(db=db, batch_size=20, reader_gap_seconds=0.0))
     assert again.new == (0 if finished == 2 else again.new) and again.unchanged + again.new == 360
     assert set(article_keys(db)) == set(article_keys(sequential))
