@@ -16,12 +16,10 @@ This module does not import Prefect: the controller never needs it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +30,8 @@ import urllib.request
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+from flows.localserver import _pdeathsig_setter
+
 STARTUP_SECONDS = 180.0
 
 
@@ -217,18 +216,9 @@ class Remote:
 
 
 def _die_with(parent: int):
-    """What the server runs between fork and exec: SIGTERM when the thread that started it ends."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def die_with_parent() -> None:
-        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return die_with_parent
+    """What the server runs between fork and exec: SIGTERM when the thread that started it ends (the
+    library's own setter, ``flows.localserver``); nothing off Linux."""
+    return _pdeathsig_setter(parent) if sys.platform.startswith("linux") else None
 
 
 def _healthy(url: str) -> bool:
