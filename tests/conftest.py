@@ -3,7 +3,7 @@
 The suite runs on pytest-xdist workers (``-n auto`` in pyproject.toml's addopts). Expensive things are built
 once per run, not once per worker: the Prefect server (``prefectserver``, owned by the controller), the word
 tables (one cache folder, inherited by the workers), and each module's module-scoped fixtures (their tests
-run on one worker: ``pytest_collection_modifyitems`` gives them an ``xdist_group``).
+run on one worker: ``xdistgroups``).
 """
 
 from __future__ import annotations
