@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -34,11 +35,15 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
+    """Wait (at most ``seconds``) for the process to end; it need not be our child (a pidfd says when it ends)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        select.select([pidfd], [], [], seconds)
+    finally:
+        os.close(pidfd)
     return not alive(pid)
 
 

@@ -40,11 +40,11 @@ def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tm
         encoding="utf-8",
     )
     db = tmp_path / "serve.duckdb"
-    # No PREFECT_API_URL: serve must start its own server (with the scheduler, polling every 2 s so that
-    # runs are scheduled soon after the deployment exists).
+    # No PREFECT_API_URL: serve must start its own server. Its scheduler and serve's runner look for work
+    # every 2 s (not 60 s and 10 s), so that runs are scheduled and started soon after they are due.
     serve = ServeProcess(
         ["--sources", str(sources), "--db", str(db)], None, tmp_path / "prefect",
-        {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"},
+        {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2", "PREFECT_RUNNER_POLL_FREQUENCY": "2"},
     )  # fmt: skip
     try:
         assert serve.wait_until(serve.run_ended(lambda: len(completed_runs(db)) >= 1), 300), (
