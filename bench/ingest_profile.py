@@ -83,9 +83,9 @@ def timers(stages: tuple[tuple[str, str, str], ...], spent: dict[str, float]) ->
         owner: Any = importlib.import_module(module_name)
         *path, name = attribute.split(".")
         for part in path:
-            owner = getattr(owner, part)
+            owner = getattr(owner, part, None)
         original = getattr(owner, name, None)
-        if original is None:  # an older checkout without this function
+        if original is None:  # an older checkout without this function (its row stays at 0)
             continue
         restore.append((owner, name, original))
         setattr(owner, name, _timed(original, label, spent))

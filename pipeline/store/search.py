@@ -219,8 +219,8 @@ def append_to_search_index(store: Store, state: IndexState) -> IndexState:
     """
     load_fts(store._con)
     fts = FTS_SCHEMA
-    # On one thread: on two, appending 2,000 pages took more CPU and no less time (2.3 s and 2.3 s; 1.3 s
-    # and 1.4 s on one), and at the end of an ingest run nothing else is left to do meanwhile.
+    # On one thread: on two, appending 2,000 pages' articles took more CPU and no less time (2.3 s wall and
+    # 2.2 s CPU; on one, 1.4 s and 1.35 s): tokenising, most of it, kept one core busy either way.
     with store.one_thread(), store.transaction():
         now = corpus_state(store)
         _remove_replaced(store, state.max_seq)

@@ -535,6 +535,36 @@ def test_extract_many_keeps_order() -> None:
     assert results[0].reason == "too_short"
 
 
+def test_extract_many_gives_what_extract_gives_each_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """extract_many runs the engine over every page before finishing any: the results are extract's, in order,
+    including a page the engine fails on, one too large to read, one without text, and plain text around them."""
+    import trafilatura
+
+    real = trafilatura.bare_extraction
+
+    def engine(html: str, **kwargs: object) -> object:
+        if "<b>explode</b>" in html:
+            raise ValueError("malformed markup")
+        return real(html, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", engine)
+    raws = [
+        html_doc(page(FULL_HEAD)),
+        text_doc("one two"),
+        html_doc(page(body="<b>explode</b>")),
+        html_doc(page()),
+        html_doc("<html><head><title>Nothing</title></head><body></body></html>"),
+        html_doc(page(paragraphs=PARAGRAPHS * 40)),
+        text_doc("\n\n".join(PARAGRAPHS)),
+    ]
+    settings = ExtractSettings(max_bytes=20_000)
+    results = extract_many(raws, settings)
+    assert results == [extract(raw, settings) for raw in raws]
+    assert [getattr(r, "reason", "article") for r in results] == [
+        "article", "too_short", "extract_failed", "article", "no_content", "too_large", "article",
+    ]  # fmt: skip
+
+
 def test_seeds_extract_as_their_golden_file_records() -> None:
     """The seed corpus extracts to exactly the articles in tests/fixtures/seed_articles.json.
 
