@@ -72,8 +72,12 @@ def split_two_events(batch: Batch, out: BatchAssignment) -> None:
         out.grown.add(story_id)
         out.links.append(StoryLink(new.story_id, story_id, bisection.ratio, moved[-1].article_id, relation="split"))
     if out.moves:
-        for row in out.articles:
-            row.row["story_id"] = out.moves.get(row.row["variant_group"], row.row["story_id"])
+        out.articles = [
+            replace(a, row=replace(a.row, story_id=out.moves[a.row.variant_group]))
+            if a.row.variant_group in out.moves
+            else a
+            for a in out.articles
+        ]
         out.assignments = [
             replace(a, story_id=out.moves[a.variant_group]) if a.variant_group in out.moves else a
             for a in out.assignments

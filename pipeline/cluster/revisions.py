@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.cluster.batch import Batch, BatchAssignment, weighed
-from pipeline.models import Article, ArticleRef, Fingerprint, NewArticle, StoryVariant
+from pipeline.models import Article, ArticleRef, ArticleRow, Fingerprint, NewArticle, StoryVariant
 from pipeline.sources.outlet import input_name, outlet_of
 from pipeline.store import Store
 from pipeline.words import word_count
@@ -149,15 +149,15 @@ class Reviser:
         Metadata the new version lacks (a page fetched again without its feed's title and date, a
         file saved without its header line) is kept from the old one.
         """
-        row = dict(old.row)
         article = replace(
             article,
-            title=article.title or row["title"],
-            published_ts=article.published_ts or row.get("published_ts"),
-            author=article.author or row["author"],
-            sitename=article.sitename or row["sitename"],
+            title=article.title or old.row.title,
+            published_ts=article.published_ts or old.row.published_ts,
+            author=article.author or old.row.author,
+            sitename=article.sitename or old.row.sitename,
         )
-        row.update(
+        row = replace(
+            old.row,
             seq=seq, source_uri=article.source_uri, external_id=article.external_id, url=article.url,
             canonical_url=article.canonical_url, source=outlet_of(article), title=article.title, text=article.text,
             published_at=article.published_at, published_ts=article.published_ts,
@@ -165,7 +165,7 @@ class Reviser:
             language=article.language, content_hash=fp.content_hash, word_count=word_count(article.text),
             # Not canonical and no similarity yet: saving the story works out its canonical and relations again.
             is_canonical=False, canonical_similarity=None,
-            revision=(old.row.get("revision") or 1) + 1, revised_at=self.now, revised_run=self.run_id,
+            revision=old.row.revision + 1, revised_at=self.now, revised_run=self.run_id,
         )  # fmt: skip
         signature = np.asarray(fp.signature, dtype=np.uint32)
         new = NewArticle(row=row, signature=signature.tobytes(), band_keys=fp.band_keys, terms=fp.terms)
@@ -173,41 +173,41 @@ class Reviser:
         self.out.revised_uris.append(article.source_uri)
         self._restory(old, new)
         # Later articles of the batch compare with the new text: an exact copy of it follows this article.
-        ref = ArticleRef(row["article_id"], self.batch.resolve(row["story_id"]), row["variant_group"])
+        ref = ArticleRef(row.article_id, self.batch.resolve(row.story_id), row.variant_group)
         self.batch.add_signature(seq, signature, ref, fp.band_keys)
         self.batch.by_hash.setdefault(fp.content_hash, ref)
-        self.batch.revised.add(row["article_id"])
+        self.batch.revised.add(row.article_id)
         return new
 
     def _replaced(self, old: NewArticle, retired: int | None, seq: int) -> dict[str, Any]:
         """The ``revisions`` row of a replaced version (``retired``: the seq it was stored under)."""
         row = old.row
         return {
-            "article_id": row["article_id"], "revision": row.get("revision") or 1,
-            "content_hash": row["content_hash"], "source_uri": row["source_uri"], "url": row["url"],
-            "title": row["title"], "text": row["text"], "published_at": row["published_at"],
-            "published_ts": row.get("published_ts"), "word_count": row["word_count"],
+            "article_id": row.article_id, "revision": row.revision,
+            "content_hash": row.content_hash, "source_uri": row.source_uri, "url": row.url,
+            "title": row.title, "text": row.text, "published_at": row.published_at,
+            "published_ts": row.published_ts, "word_count": row.word_count,
             "terms": list(old.terms), "seq": retired,
-            "stored_at": row.get("revised_at") or row["ingested_at"],
-            "run_id": row.get("revised_run") or row["run_id"],
+            "stored_at": row.revised_at or row.ingested_at,
+            "run_id": row.revised_run or row.run_id,
             "replaced_seq": seq, "replaced_at": self.now, "replaced_run": self.run_id,
         }  # fmt: skip
 
     def _restory(self, old: NewArticle, new: NewArticle) -> None:
         """Keep the article's story as it was, with its new vector in the centroid in place of the old."""
         batch = self.batch
-        group = new.row["variant_group"]
-        story_id = batch.resolve(self.out.moves.get(group, new.row["story_id"]))
+        group = new.row.variant_group
+        story_id = batch.resolve(self.out.moves.get(group, new.row.story_id))
         story = batch.story(story_id)
-        if new.row["assigned_as"] in DISTINCT_VARIANTS:
+        if new.row.assigned_as in DISTINCT_VARIANTS:
             story.remove(old.terms)
             story.add(new.terms)
             batch.changed.add(story.story_id)
             batch.post(story, new.terms)
             # The batch's variants (what its split check bisects) hold the article once, with its new vector.
-            seq = new.row["seq"]
+            seq = new.row.seq
             batch.variants = [v for v in batch.variants if v.seq != seq]
-            batch.variants.append(StoryVariant(seq, new.row["article_id"], story.story_id, group, new.terms))
+            batch.variants.append(StoryVariant(seq, new.row.article_id, story.story_id, group, new.terms))
         self.out.revised_stories.add(story.story_id)
 
 
@@ -234,13 +234,13 @@ def revise_stored_articles(
         assert old_seq is not None
         if old_seq in pending:  # revised again in this batch: replaces the version this batch stored
             old = pending[old_seq]
-            pending[old_seq] = reviser.revise(old, article, fp, old.row["seq"], None)
+            pending[old_seq] = reviser.revise(old, article, fp, old.row.seq, None)
             continue
-        old = NewArticle(rows[old_seq], b"", (), vectors.get(old_seq, {}))
+        old = NewArticle(ArticleRow.from_stored(rows[old_seq]), b"", (), vectors.get(old_seq, {}))
         batch.retired.add(old_seq)  # its band keys and signature are gone with it
         pending[old_seq] = reviser.revise(old, article, fp, seq, old_seq)
         seq += 1
-    out.revised.extend(sorted(pending.values(), key=lambda a: a.row["seq"]))
+    out.revised.extend(sorted(pending.values(), key=lambda a: a.row.seq))
     return seq
 
 
@@ -258,4 +258,4 @@ def revise_batch_articles(
         i = step.document.new_index
         assert i is not None
         old = out.articles[i]
-        out.articles[i] = reviser.revise(old, article, fp, old.row["seq"], None)
+        out.articles[i] = reviser.revise(old, article, fp, old.row.seq, None)

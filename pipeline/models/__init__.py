@@ -20,6 +20,7 @@ from pipeline.models.documents import (
 )
 from pipeline.models.stories import (
     ArticleRef,
+    ArticleRow,
     MemberUpdate,
     NewArticle,
     StoredDocument,
@@ -37,6 +38,7 @@ __all__ = [
     "Alert",
     "Article",
     "ArticleRef",
+    "ArticleRow",
     "Assignment",
     "Fingerprint",
     "IngestReport",

@@ -1,14 +1,15 @@
 """The records of stories as clustering sees them and the store keeps them.
 
 Clustering reads these from the store (or the candidate index), decides, and hands the store the
-records to write: ``NewArticle`` (the row written per article), ``StoryMerge``, ``StoryLink``, the
+records to write: ``NewArticle`` (its ``ArticleRow``, the row written per article), ``StoryMerge``, ``StoryLink``, the
 changed ``StoryState``s and, per changed story, its canonical member's ``StoryRecord`` and the
 ``MemberUpdate``s of members whose relation to it changed. None of them knows SQL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -138,10 +139,68 @@ class StoryLink:
 
 
 @dataclass(frozen=True)
+class ArticleRow:
+    """One ``articles`` row as a batch writes it: the article, its fingerprint's hash and its assignment.
+
+    Every column but ``updated_seq``, which the writer sets (a row is written at its own seq). A revision
+    (``pipeline.cluster.revisions``) is a copy with new text under a later seq, made with ``dataclasses.replace``.
+    """
+
+    article_id: str
+    seq: int
+    source_uri: str
+    external_id: str | None
+    url: str | None
+    canonical_url: str | None
+    source: str | None
+    title: str | None
+    text: str
+    published_at: date | None
+    published_ts: datetime | None
+    author: str | None
+    sitename: str | None
+    language: str | None
+    content_hash: str
+    word_count: int
+    story_id: str
+    variant_group: str
+    assigned_as: str
+    relation: str
+    near_duplicate_similarity: float | None
+    story_similarity: float | None
+    matched_article_id: str | None
+    shared_terms: list[str]
+    run_id: str
+    ingested_at: datetime
+    # What saving the story decides (``pipeline.cluster.canonical``): not canonical, no similarity yet.
+    is_canonical: bool = False
+    canonical_similarity: float | None = None
+    revision: int = 1
+    revised_at: datetime | None = None
+    revised_run: str | None = None
+
+    @classmethod
+    def from_stored(cls, row: Mapping[str, Any]) -> ArticleRow:
+        """The row of a stored article (``SELECT * FROM articles``): the writer's ``updated_seq`` left out,
+        and a row stored before revisions were counted taken as revision 1."""
+        values = {name: row[name] for name in _ARTICLE_COLUMNS if name in row}
+        values["revision"] = values.get("revision") or 1
+        return cls(**values)
+
+    @staticmethod
+    def columns(rows: Sequence[ArticleRow]) -> dict[str, list[Any]]:
+        """The rows as columns, by name (what the store inserts)."""
+        return {name: [getattr(row, name) for row in rows] for name in _ARTICLE_COLUMNS}
+
+
+_ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleRow))
+
+
+@dataclass(frozen=True)
 class NewArticle:
     """One article row to insert, with its fingerprints and assignment."""
 
-    row: dict[str, Any]
+    row: ArticleRow
     signature: bytes
     band_keys: tuple[int, ...]
     terms: dict[str, float]

@@ -56,7 +56,7 @@ def split_by_source(
         part.rejections.append(rejection)
     redirects = {m.merged: m.into for m in decided.merges}
     for row, assignment in zip((a.row for a in decided.articles), decided.assignments, strict=True):
-        part = out[keys[row["source_uri"]]]
+        part = out[keys[row.source_uri]]
         part.new += 1
         if assignment.relation in ("exact", "near_duplicate", "rewrite"):
             setattr(part, assignment.relation, getattr(part, assignment.relation) + 1)

@@ -72,7 +72,7 @@ def store_batch(
         store.insert_revisions(decided.revisions)
         store.insert_links(decided.links, run_id)
         written = [*decided.revised, *decided.articles]
-        seq = max((a.row["seq"] for a in written), default=0)  # the batch's last: rows it rewrites say so
+        seq = max((a.row.seq for a in written), default=0)  # the batch's last: rows it rewrites say so
         store.apply_merges(decided.merges, run_id, seq)
         store.move_variant_groups(decided.moves, seq)
         save_stories(
@@ -87,7 +87,7 @@ def store_batch(
         store.record_rejections(run_id, prepared.rejections)
         store.add_to_run(run_id, report)
         # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
-        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row["seq"] for a in decided.articles], run_id))
+        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row.seq for a in decided.articles], run_id))
     return report
 
 
@@ -99,7 +99,7 @@ def _vectors_reader(
     Saving stories compares each member with its canonical, most of them articles this batch just
     wrote; reading those back from DuckDB cost ~0.2 ms an article.
     """
-    batch = {article.row["seq"]: article.terms for article in written}
+    batch = {article.row.seq: article.terms for article in written}
 
     def vectors(seqs: Iterable[int]) -> dict[int, dict[str, float]]:
         wanted = set(seqs)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from pipeline.models import MemberUpdate, NewArticle, StoryLink, StoryMerge, StoryRecord, StoryState
+from pipeline.models import ArticleRow, MemberUpdate, NewArticle, StoryLink, StoryMerge, StoryRecord, StoryState
 from pipeline.store.connection import Connection
 from pipeline.store.keys import id_list, term_key
 
@@ -22,11 +22,9 @@ class BatchWrites(Connection):
         """Insert new articles with their signatures, LSH band keys and term vectors."""
         if not articles:
             return
-        rows = [a.row for a in articles]
-        ids = [r["article_id"] for r in rows]
-        seqs = [r["seq"] for r in rows]
-        # written at its own seq (a revised row's copy of the old one's updated_seq is replaced)
-        self._insert_columns("articles", {**{k: [r[k] for r in rows] for k in rows[0]}, "updated_seq": seqs})
+        columns = ArticleRow.columns([a.row for a in articles])
+        ids, seqs = columns["article_id"], columns["seq"]
+        self._insert_columns("articles", {**columns, "updated_seq": seqs})  # a row is written at its own seq
         self._insert_columns(
             "article_signatures", {"seq": seqs, "article_id": ids, "signature": [a.signature for a in articles]}
         )
