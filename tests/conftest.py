@@ -76,6 +76,18 @@ def ecb_records(topics: set[int] | None = None) -> list[dict]:
     return [r for r in rows if topics is None or r["topic"] in topics]
 
 
+def copy_database(db: Path, target: Path) -> Path:
+    """Copy a database file and the files a run leaves beside it, named after it (``.wal``, the candidate
+    index snapshot ``.index/``), to ``target``: the copy is that database (same id), in another place."""
+    for path in db.parent.glob(f"{db.name}*"):
+        destination = target.with_name(target.name + path.name.removeprefix(db.name))
+        if path.is_dir():
+            shutil.copytree(path, destination)
+        else:
+            shutil.copy2(path, destination)
+    return target
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

@@ -24,6 +24,26 @@ def cli_process(*args: str) -> CliProcess:
     return CliProcess(args)
 
 
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``storyline ARGS`` in a process of its own (``cli_process``) to its end: its exit code and outputs."""
+    process = cli_process(*args)
+    out, err = process.communicate(timeout)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(["storyline", *args], process.returncode, out, err)
+
+
+def start_forkserver() -> None:
+    """Have the forkserver ``cli_process`` forks from running, its preload loaded. Otherwise it starts with
+    the first CLI process (~1 s of imports and model loading), which a test timing that process counts as
+    the process's own time."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["pipeline.run.preload"])
+        process = context.Process(target=int)  # forked once the forkserver has loaded its preload
+        process.start()
+        process.join()
+
+
 class CliProcess:
     """The CLI in a process of its own, forked from a warmed-up one; the part of ``subprocess.Popen`` tests use.
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, SEEDS, write_jsonl
+from conftest import SEEDS, write_jsonl
+from reliability import run_cli
 from webhook_receiver import WebhookReceiver, webhook_receiver
 
 from pipeline.alerts.notify import MemoryNotifier, deliver_alerts
@@ -268,13 +266,6 @@ def test_bad_rules_are_config_errors(tmp_path: Path, rules: str, message: str) -
 def test_bad_notify_url_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="apprise URLs"):
         config(tmp_path, ["127.0.0.1:8000/hook"], "")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_unknown_notify_scheme_is_a_config_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ecb_records, write_jsonl
+from conftest import copy_database, ecb_records, write_jsonl
 
 from pipeline.cluster import candidates as index_module
 from pipeline.cluster.candidates import CandidateIndex, _Postings, snapshot_path, snapshot_problems
@@ -35,11 +35,20 @@ def lookups(index: CandidateIndex, store: Store) -> tuple[dict, dict]:
     return bands, stories
 
 
+@pytest.fixture(scope="module")
+def ecb_ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``ecb.duckdb``, ECB+ topics 1, 3 and 4 ingested, and what its run left beside it."""
+    folder = tmp_path_factory.mktemp("ecb-ingested")
+    settings = Settings(db=str(folder / "ecb.duckdb"), batch_size=100)
+    ingest_paths([write_jsonl(folder / "ecb.jsonl", ecb_records({1, 3, 4}))], settings)
+    return folder
+
+
 @pytest.fixture
-def ecb_store(tmp_path: Path) -> Settings:
-    settings = Settings(db=str(tmp_path / "ecb.duckdb"), batch_size=100)
-    ingest_paths([write_jsonl(tmp_path / "ecb.jsonl", ecb_records({1, 3, 4}))], settings)
-    return settings
+def ecb_store(ecb_ingested: Path, tmp_path: Path) -> Settings:
+    """A private copy of that database and its files (index snapshot, write-ahead log), for a test to change."""
+    copy_database(ecb_ingested / "ecb.duckdb", tmp_path / "ecb.duckdb")
+    return Settings(db=str(tmp_path / "ecb.duckdb"), batch_size=100)
 
 
 def test_sorted_insert_keeps_postings_in_key_then_insertion_order() -> None:

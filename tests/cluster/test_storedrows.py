@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ecb_records, write_jsonl
+from conftest import copy_database, ecb_records, write_jsonl
 
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.cluster.storedrows import is_mapped
@@ -85,11 +85,20 @@ def vectors_in_store(store: Store) -> dict[int, dict[str, float]]:
     return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
 
+@pytest.fixture(scope="module")
+def ecb_ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``ecb.duckdb``, ECB+ topics 1 and 3 ingested, and what its run left beside it."""
+    folder = tmp_path_factory.mktemp("ecb-ingested")
+    settings = Settings(db=str(folder / "ecb.duckdb"), batch_size=100)
+    ingest_paths([write_jsonl(folder / "first.jsonl", ecb_records({1, 3}))], settings)
+    return folder
+
+
 @pytest.fixture
-def ecb_settings(tmp_path: Path) -> Settings:
-    settings = Settings(db=str(tmp_path / "ecb.duckdb"), batch_size=100)
-    ingest_paths([write_jsonl(tmp_path / "first.jsonl", ecb_records({1, 3}))], settings)
-    return settings
+def ecb_settings(ecb_ingested: Path, tmp_path: Path) -> Settings:
+    """A private copy of that database and its files (index snapshot, write-ahead log), for a test to change."""
+    copy_database(ecb_ingested / "ecb.duckdb", tmp_path / "ecb.duckdb")
+    return Settings(db=str(tmp_path / "ecb.duckdb"), batch_size=100)
 
 
 def test_snapshot_and_database_serve_the_same_stories_scores_and_signatures(ecb_settings: Settings) -> None:

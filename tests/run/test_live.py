@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import tracemalloc
 from dataclasses import replace
 from datetime import date
@@ -13,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reliability import run_cli
 
 from pipeline.errors import ConfigError
 from pipeline.run.live import ingest_sources, list_source
@@ -361,27 +359,20 @@ def test_example_sources_file_loads() -> None:
     assert {s.kind for s in specs} == {"feed", "sitemap"} and all(not s.allow_private for s in specs)
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
-
-
 def test_cli_ingests_a_feed_without_prefect(live_site, tmp_path) -> None:
     db = str(tmp_path / "cli.duckdb")
     feed = live_site.url("/feeds/world.rss")
-    refused = cli("ingest", "--no-prefect", "--db", db, "--feed", feed)
+    refused = run_cli("ingest", "--no-prefect", "--db", db, "--feed", feed)
     assert refused.returncode == 1 and "private_address" in refused.stdout  # loopback needs --allow-private
-    done = cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
+    done = run_cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "3 fetched" in done.stdout and "new 3" in done.stdout
-    again = cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
+    again = run_cli("ingest", "--no-prefect", "--db", db, "--allow-private", "--feed", feed)
     assert again.returncode == 0 and "1 unchanged (304)" in again.stdout
 
 
 def test_cli_needs_paths_or_sources(tmp_path) -> None:
-    done = cli("ingest", "--db", str(tmp_path / "x.duckdb"))
+    done = run_cli("ingest", "--db", str(tmp_path / "x.duckdb"))
     assert done.returncode == 2 and "--feed" in done.stderr
 
 

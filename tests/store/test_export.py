@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import SEEDS, write_jsonl
+from conftest import SEEDS, copy_database, write_jsonl
 
 from pipeline.cli import main
 from pipeline.errors import ConfigError
@@ -18,12 +18,19 @@ from pipeline.store import Store
 from pipeline.store.export import EXPORT_TABLES, MANIFEST, export_tables
 
 
+@pytest.fixture(scope="module")
+def seeds_ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds and a rejected file ingested into ``export.duckdb`` (in a folder of its own)."""
+    folder = tmp_path_factory.mktemp("export-seeds")
+    (folder / "bad.bin").write_bytes(b"\x00\x01\x02" * 100)  # a rejection, so that table is not empty
+    ingest_paths([SEEDS, folder / "bad.bin"], Settings(db=str(folder / "export.duckdb")))
+    return folder / "export.duckdb"
+
+
 @pytest.fixture
-def seeds_db(tmp_path: Path) -> str:
-    db = str(tmp_path / "export.duckdb")
-    (tmp_path / "bad.bin").write_bytes(b"\x00\x01\x02" * 100)  # a rejection, so that table is not empty
-    ingest_paths([SEEDS, tmp_path / "bad.bin"], Settings(db=db))
-    return db
+def seeds_db(seeds_ingested: Path, tmp_path: Path) -> str:
+    """A private copy of that database, for a test to read or change."""
+    return str(copy_database(seeds_ingested, tmp_path / "export.duckdb"))
 
 
 def _live_counts(db: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import SEEDS, copy_database
 from reliability import ROOT, cli_process, rows
 
 from bench.corpus import write_corpus
@@ -36,10 +37,18 @@ def hold_write_lock(db: str, seconds: float) -> subprocess.Popen:
     return process
 
 
+@pytest.fixture(scope="module")
+def seeds_ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds ingested into a database (in a folder of its own)."""
+    db = tmp_path_factory.mktemp("seeded") / "test.duckdb"
+    ingest_paths([SEEDS], Settings(db=str(db)))
+    return db
+
+
 @pytest.fixture
-def seeded_db(seeds_dir: Path, db_path: str) -> str:
-    ingest_paths([seeds_dir], Settings(db=db_path))
-    return db_path
+def seeded_db(seeds_ingested: Path, db_path: str) -> str:
+    """A private copy of that database, for a test to read or change."""
+    return str(copy_database(seeds_ingested, Path(db_path)))
 
 
 @pytest.mark.slow
