@@ -163,10 +163,10 @@ def test_next_publication_writes_only_what_changed_as_one_snapshot(
     # not every member of the stories it changed, nor the whole table
     assert 0 < rewritten < in_changed_stories
     assert report.rows["articles"] == new + rewritten < total
+    assert publish(after, lake).skipped == "up to date"
     con = connect(lake)
     try:
         assert fingerprints(con) == store_fingerprints(after)
-        assert publish(after, lake).skipped == "up to date"
         snapshots = con.execute("SELECT snapshot_id FROM lake.snapshots() WHERE commit_message IS NOT NULL").fetchall()
         assert [s for (s,) in snapshots] == [1, 2]
         # time travel: the lake as the first publication left it is the first database
@@ -279,12 +279,16 @@ def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishe
             landed["in_write" if in_write else "anywhere"] += 1
         process.send_signal(signal.SIGKILL)
         process.communicate()
-        con = connect(lake)  # a reader of the lake from the kill on; it sees each snapshot committed since
+        # One session for the checks and the next publication, as a run's publications share one. Not a reader's
+        # session beside the publication's own: a writer's connect() opens the SQLite catalog with Python's
+        # sqlite3 (WAL mode), and closing it drops the POSIX locks this process holds on the file, the
+        # reader's (another copy of SQLite, in DuckDB's extension) included.
+        con = connect(lake, read_only=False)
         try:
             state = fingerprints(con)
             assert state in (old, new), f"trial {trial}: the lake is neither the previous snapshot nor the next"
             landed["committed"] += state == new
-            publish(after, lake)
+            publish(after, lake, con=con)
             assert fingerprints(con) == new, f"trial {trial}: the next publication did not complete it once"
             assert con.execute("SELECT count(*) - count(DISTINCT article_id) FROM articles").fetchall() == [(0,)]
         finally:
