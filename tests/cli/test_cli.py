@@ -16,10 +16,26 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import SEEDS, copy_database
 
 from pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def seeds_ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the seeds ingested by `storyline ingest --no-prefect` into a database of their own."""
+    folder = tmp_path_factory.mktemp("cli-seeds")
+    shutil.copytree(SEEDS, folder / "seeds")
+    assert main(["ingest", "--no-prefect", "--db", str(folder / "test.duckdb"), str(folder / "seeds")]) == 0
+    return folder / "test.duckdb"
+
+
+@pytest.fixture
+def seeded_db(seeds_ingested: Path, db_path: str) -> None:
+    """Fills ``db_path`` with a private copy of that database, for a test to read or change."""
+    copy_database(seeds_ingested, Path(db_path))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -83,8 +99,7 @@ def test_show_lists_variants_in_utc_order_with_their_utc_times(
     assert f"{ids['z0']}  2021-08-18 " in out  # a bare date is shown as a date
 
 
-def test_show_unknown_story(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+def test_show_unknown_story(db_path: str, seeded_db: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "show", "s-nope", "--db", db_path)
     assert code == 1 and "no story" in err
 
@@ -257,9 +272,8 @@ def test_controls_left_in_an_old_database_are_shown_escaped(
 
 
 def test_sql_prints_the_last_statement_as_a_table_csv_or_jsonl(
-    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+    db_path: str, seeded_db: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
     query = "SELECT 1 AS ignored; SELECT title, source_count, sources, NULL AS nothing FROM story_overview"
 
     code, out, _ = run(capsys, "sql", "--db", db_path, query)
@@ -278,8 +292,7 @@ def test_sql_prints_the_last_statement_as_a_table_csv_or_jsonl(
     assert code == 0 and "T" in json.loads(out)["started_at"]
 
 
-def test_sql_runs_the_table_macros(seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
+def test_sql_runs_the_table_macros(db_path: str, seeded_db: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "sql", "--db", db_path, "--format", "jsonl",
                          "SELECT position FROM story_timeline((SELECT story_id FROM stories))")  # fmt: skip
     assert code == 0, err
@@ -296,9 +309,8 @@ def test_sql_runs_the_table_macros(seeds_dir: Path, db_path: str, capsys: pytest
     ],
 )
 def test_sql_errors_are_one_line_and_exit_2(
-    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str], sql: str, expected: str
+    db_path: str, seeded_db: None, capsys: pytest.CaptureFixture[str], sql: str, expected: str
 ) -> None:
-    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
     code, out, err = run(capsys, "sql", "--db", db_path, sql)
     assert code == 2 and not out
     assert len(err.strip().splitlines()) == 1 and expected in err and err.startswith("storyline: error:")
@@ -306,9 +318,8 @@ def test_sql_errors_are_one_line_and_exit_2(
 
 @pytest.mark.parametrize("sql", ["DELETE FROM stories", "UPDATE stories SET title = 'x'", "CREATE TABLE t (a INT)"])
 def test_sql_refuses_writes_saying_the_database_is_read_only(
-    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str], sql: str
+    db_path: str, seeded_db: None, capsys: pytest.CaptureFixture[str], sql: str
 ) -> None:
-    run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))
     code, _, err = run(capsys, "sql", "--db", db_path, sql)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "opened read-only" in err
     with duckdb.connect(db_path, read_only=True) as con:
