@@ -34,6 +34,7 @@ from pipeline.cluster.batch import (
     Batch,
     BatchAssignment,
     Candidates,
+    document_columns,
     extend,
     fold_story,
     grow,
@@ -60,9 +61,7 @@ from pipeline.models import (
     make_id,
 )
 from pipeline.settings import Settings
-from pipeline.sources.outlet import outlet_of
 from pipeline.store import Store
-from pipeline.words import word_count
 
 MEMBERS_PER_STORY = 50  # distinct variants of a candidate story checked for near-duplicates
 
@@ -254,20 +253,7 @@ def _row(article: Article, fp: Fingerprint, a: Assignment, seq: int, run_id: str
     row = ArticleRow(
         article_id=a.article_id,
         seq=seq,
-        source_uri=article.source_uri,
-        external_id=article.external_id,
-        url=article.url,
-        canonical_url=article.canonical_url,
-        source=outlet_of(article),
-        title=article.title,
-        text=article.text,
-        published_at=article.published_at,
-        published_ts=article.published_ts,
-        author=article.author,
-        sitename=article.sitename,
-        language=article.language,
-        content_hash=fp.content_hash,
-        word_count=word_count(article.text),
+        **document_columns(article, fp),
         story_id=a.story_id,
         variant_group=a.variant_group,
         assigned_as=a.relation,

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,9 @@ from pipeline.models import (
 )
 from pipeline.models.vectors import heaviest
 from pipeline.settings import Settings
+from pipeline.sources.outlet import outlet_of
 from pipeline.store import Store
+from pipeline.words import word_count
 
 
 @dataclass
@@ -179,6 +182,21 @@ class Batch:
             return None
         ref = self.signatures[best[1]][1]
         return ArticleRef(ref.article_id, self.resolve(ref.story_id), ref.variant_group), best[0]
+
+
+def document_columns(article: Article, fp: Fingerprint) -> dict[str, Any]:
+    """The ``ArticleRow`` columns a document's own version sets: where it came from, its text and metadata.
+
+    A new article and a new version of a stored one (``pipeline.cluster.revisions``) both take these from
+    the document; the columns clustering decides (story, relation, similarities) are set by each caller.
+    """
+    return {
+        "source_uri": article.source_uri, "external_id": article.external_id, "url": article.url,
+        "canonical_url": article.canonical_url, "source": outlet_of(article), "title": article.title,
+        "text": article.text, "published_at": article.published_at, "published_ts": article.published_ts,
+        "author": article.author, "sitename": article.sitename, "language": article.language,
+        "content_hash": fp.content_hash, "word_count": word_count(article.text),
+    }  # fmt: skip
 
 
 def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:

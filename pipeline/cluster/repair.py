@@ -15,11 +15,15 @@ Both read the store once per batch, and only for stories the batch touched.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from pipeline.cluster.batch import Batch, BatchAssignment, fold_story, query_terms, stories_overlap
 from pipeline.cluster.split import two_events
 from pipeline.models import StoryLink, StoryMerge, StoryState, StoryVariant, make_id
+
+T = TypeVar("T")
 
 SPLIT_WINDOW = 32  # latest distinct variants of a grown story bisected for a split (bounds its cost)
 # A story founded in a batch with this many distinct variants or fewer gets a second look at the batch's
@@ -72,16 +76,19 @@ def split_two_events(batch: Batch, out: BatchAssignment) -> None:
         out.grown.add(story_id)
         out.links.append(StoryLink(new.story_id, story_id, bisection.ratio, moved[-1].article_id, relation="split"))
     if out.moves:
-        out.articles = [
-            replace(a, row=replace(a.row, story_id=out.moves[a.row.variant_group]))
-            if a.row.variant_group in out.moves
-            else a
-            for a in out.articles
-        ]
-        out.assignments = [
-            replace(a, story_id=out.moves[a.variant_group]) if a.variant_group in out.moves else a
-            for a in out.assignments
-        ]
+        _apply_moves(out)
+
+
+def _apply_moves(out: BatchAssignment) -> None:
+    """Point the batch's rows and assignments of each moved variant group at the story it moved to."""
+
+    def moved(items: list[T], group: Callable[[T], str], move: Callable[[T, str], T]) -> list[T]:
+        return [move(item, out.moves[group(item)]) if group(item) in out.moves else item for item in items]
+
+    out.articles = moved(
+        out.articles, lambda a: a.row.variant_group, lambda a, story: replace(a, row=replace(a.row, story_id=story))
+    )
+    out.assignments = moved(out.assignments, lambda a: a.variant_group, lambda a, story: replace(a, story_id=story))
 
 
 def rehome_small_stories(batch: Batch, out: BatchAssignment) -> None:

@@ -31,11 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cluster.batch import Batch, BatchAssignment, weighed
+from pipeline.cluster.batch import Batch, BatchAssignment, document_columns, weighed
 from pipeline.models import Article, ArticleRef, ArticleRow, Fingerprint, NewArticle, StoryVariant
 from pipeline.sources.outlet import input_name, outlet_of
 from pipeline.store import Store
-from pipeline.words import word_count
 
 __all__ = ["Document", "Plan", "plan_batch", "revise_batch_articles", "revise_stored_articles"]
 
@@ -158,11 +157,7 @@ class Reviser:
         )
         row = replace(
             old.row,
-            seq=seq, source_uri=article.source_uri, external_id=article.external_id, url=article.url,
-            canonical_url=article.canonical_url, source=outlet_of(article), title=article.title, text=article.text,
-            published_at=article.published_at, published_ts=article.published_ts,
-            author=article.author, sitename=article.sitename,
-            language=article.language, content_hash=fp.content_hash, word_count=word_count(article.text),
+            seq=seq, **document_columns(article, fp),
             # Not canonical and no similarity yet: saving the story works out its canonical and relations again.
             is_canonical=False, canonical_similarity=None,
             revision=old.row.revision + 1, revised_at=self.now, revised_run=self.run_id,
