@@ -7,9 +7,11 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -230,6 +232,29 @@ def test_a_revised_article_and_its_replaced_version_reach_the_lake(seeds_dir: Pa
     assert len(revised) == 1 and "Correction: an earlier version" in revised[0][0]
 
 
+def test_a_writer_opens_a_sqlite_catalog_itself_only_to_put_it_in_wal_mode(
+    published: LakeSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a Python sqlite3 handle drops this process's POSIX locks on the file, a lake session's included:
+    a catalog already in WAL mode is never opened that way again."""
+    catalog = Path(published.url.removeprefix("ducklake:sqlite:"))
+    with closing(sqlite3.connect(catalog)) as con:  # no lake session is open in this process yet
+        assert con.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
+    rollback = tmp_path / "other.sqlite"  # a catalog another tool made, in SQLite's default mode
+    with closing(sqlite3.connect(rollback)) as con:
+        con.execute("CREATE TABLE t (x)")
+    assert not lakemod._in_wal_mode(rollback) and not lakemod._in_wal_mode(tmp_path / "missing.sqlite")
+    lakemod._write_ahead_log(rollback)
+    assert lakemod._in_wal_mode(rollback)
+
+    def no_sqlite3(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the catalog was opened with Python's sqlite3")
+
+    monkeypatch.setattr(lakemod.sqlite3, "connect", no_sqlite3)
+    lakemod._write_ahead_log(rollback)
+    connect(published, read_only=False).close()
+
+
 def test_the_database_is_free_while_the_lake_is_written(
     stores: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -279,10 +304,7 @@ def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishe
             landed["in_write" if in_write else "anywhere"] += 1
         process.send_signal(signal.SIGKILL)
         process.communicate()
-        # One session for the checks and the next publication, as a run's publications share one. Not a reader's
-        # session beside the publication's own: a writer's connect() opens the SQLite catalog with Python's
-        # sqlite3 (WAL mode), and closing it drops the POSIX locks this process holds on the file, the
-        # reader's (another copy of SQLite, in DuckDB's extension) included.
+        # One session for the checks and the next publication, as a run's publications share one.
         con = connect(lake, read_only=False)
         try:
             state = fingerprints(con)

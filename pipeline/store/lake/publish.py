@@ -229,8 +229,15 @@ def _write_ahead_log(catalog: Path) -> None:
 
     In SQLite's default mode a reader's open transaction (a dashboard's query, a ``BEGIN`` ... ``COMMIT``)
     blocks the writer's commit until it ends: a reader holding one for 3 s held the commit 3 s.
+
+    A catalog already in WAL mode is left alone, told by its file header, not by opening it: closing a
+    Python ``sqlite3`` handle drops every POSIX lock this process holds on the file, those of a lake
+    session's own SQLite (in DuckDB's extension) included. So only a new catalog, or one another tool
+    made, is opened here, once.
     """
     catalog.parent.mkdir(parents=True, exist_ok=True)
+    if _in_wal_mode(catalog):
+        return
     con = sqlite3.connect(catalog, timeout=30)
     try:
         if con.execute("PRAGMA journal_mode").fetchall()[0][0] != "wal":
@@ -239,6 +246,16 @@ def _write_ahead_log(catalog: Path) -> None:
         logger.info("could not put the lake catalog %s in WAL mode yet: %s", catalog, exc)
     finally:
         con.close()
+
+
+def _in_wal_mode(catalog: Path) -> bool:
+    """Whether a SQLite file is in WAL mode: its header's read and write versions (bytes 18, 19) are 2."""
+    try:
+        with catalog.open("rb") as file:
+            header = file.read(20)
+    except FileNotFoundError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
 
 
 def read_marks(con: duckdb.DuckDBPyConnection) -> Marks:
