@@ -6,7 +6,7 @@
 A quality change is judged on all the dev sets together, never one. For each set and order (ECB+ dev:
 5 shuffled orders; allsides-dev, undated: file order and 2 shuffles; allsides-dated-dev: file order,
 which is date order, as a feed arrives) this ingests the records into a temporary database with
-``pipeline.evaluate.evaluate_file`` and prints story B-cubed P/R/F1 and the chaining measure (largest
+``pipeline.evaluate.evaluate_orders`` and prints story B-cubed P/R/F1 and the chaining measure (largest
 predicted story, largest gold story, predicted stories over twice the largest gold) for Storyline and
 for the streaming TF-IDF centroid baseline (``pipeline.baseline``) on the same records in the same
 order. ``--quick`` runs one order per set; ``--evidence`` picks the ``cluster.evidence`` modes to
@@ -20,7 +20,7 @@ import time
 
 from _common import DATA, machine
 
-from pipeline.evaluate import Chaining, Evaluation, Scores, evaluate_file
+from pipeline.evaluate import Chaining, Evaluation, Scores, evaluate_orders
 from pipeline.settings import EVIDENCE_MODES, ClusterSettings, Settings
 
 ORDERS: dict[str, list[int | None]] = {
@@ -43,10 +43,9 @@ def run_set(name: str, orders: list[int | None], mode: str) -> list[Evaluation]:
     print(f"\n{name}, evidence = {mode}")
     settings = Settings(cluster=ClusterSettings(evidence=mode))
     results = []
-    for order in orders:
-        start = time.perf_counter()
-        result = evaluate_file(DATA / f"{name}.jsonl", "cluster", order, settings=settings)
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for result in evaluate_orders(DATA / f"{name}.jsonl", "cluster", orders, settings=settings):
+        seconds, start = time.perf_counter() - start, time.perf_counter()
         print(f"  {result.order}: {result.articles} articles, {result.gold_stories} gold stories ({seconds:.0f} s)")
         print(row(f"storyline {mode}", result.story_bcubed, result.story_chaining))
         if result.baseline is not None:

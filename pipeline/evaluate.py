@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.baseline import DEFAULT_THRESHOLD, DEFAULT_WINDOW_DAYS, cluster_documents, document_from_record
 from pipeline.errors import ConfigError
-from pipeline.run.ingest import ingest_paths
+from pipeline.models import Article, Fingerprint, Rejection
+from pipeline.run.ingest import ingest_prepared
+from pipeline.run.parallel import PreparePool
+from pipeline.run.prepare import PreparedBatch, batched
 from pipeline.settings import Settings
+from pipeline.sources.files import read_paths
 from pipeline.store import Store
 from pipeline.store.reports import placements
 
@@ -152,19 +157,94 @@ def evaluate_file(
     Near-duplicate groups are scored when the records carry ``variant_field``. With ``baseline``,
     the TF-IDF baseline (``pipeline.baseline``) is scored on the same records in the same order.
     """
+    return next(evaluate_orders(path, label_field, [shuffle], variant_field, settings, baseline))
+
+
+def evaluate_orders(
+    path: str | Path,
+    label_field: str = "cluster",
+    shuffles: Sequence[int | None] = (None,),
+    variant_field: str = "variant",
+    settings: Settings | None = None,
+    baseline: bool = True,
+) -> Iterator[Evaluation]:
+    """``evaluate_file`` in each order of ``shuffles`` (None: file order), one evaluation as each is scored.
+
+    The records are extracted and fingerprinted once, then stored in each order into a database of its
+    own, in the batches an ingest of that order's file would make: what preparation gives an article
+    does not depend on the others, so every order is scored as if its file were ingested.
+    """
     records = read_labelled(Path(path), label_field)
-    if shuffle is not None:
-        random.Random(shuffle).shuffle(records)
+    base = settings or Settings()
     with tempfile.TemporaryDirectory(prefix="storyline-eval-") as tmp:
-        ordered = Path(tmp) / "input.jsonl"
-        with ordered.open("w", encoding="utf-8") as fh:
+        source = Path(tmp) / "input.jsonl"
+        with source.open("w", encoding="utf-8") as fh:
             for record in records:
                 fh.write(json.dumps(record) + "\n")
-        base = settings or Settings()
-        run_settings = replace(base, db=str(Path(tmp) / "eval.duckdb"))
-        ingest_paths([ordered], run_settings)
-        with Store.open(run_settings.db, read_only=True) as store:
-            placed = placements(store)
+        prepared = _PreparedRecords.prepare(source, records, base)
+        for number, shuffle in enumerate(shuffles):
+            ordered = list(records)
+            if shuffle is not None:
+                random.Random(shuffle).shuffle(ordered)
+            db = Path(tmp) / f"order-{number}" / "eval.duckdb"
+            db.parent.mkdir()
+            run_settings = replace(base, db=str(db))
+            size = base.batch_size
+            batches = (prepared.batch(ordered[i : i + size]) for i in range(0, len(ordered), size))
+            ingest_prepared(batches, run_settings, [str(source)])
+            with Store.open(run_settings.db, read_only=True) as store:
+                placed = placements(store)
+            shutil.rmtree(db.parent)
+            yield _scored(ordered, placed, shuffle, label_field, variant_field, baseline)
+
+
+@dataclass
+class _PreparedRecords:
+    """Labelled records extracted and fingerprinted once, by record id: an article, or a rejection."""
+
+    articles: dict[str, tuple[Article, Fingerprint]]
+    rejections: dict[str, tuple[Rejection, str | None]]
+    """A rejected record's rejection and its ``source`` field."""
+
+    @classmethod
+    def prepare(cls, source: Path, records: Sequence[dict], settings: Settings) -> _PreparedRecords:
+        """Prepare ``source`` (the records written in file order) in the batches an ingest of it makes."""
+        documents = read_paths([source], settings.extract.max_bytes, parse=False)
+        out = cls({}, {})
+        size = settings.batch_size
+        chunks = (records[i : i + size] for i in range(0, len(records), size))
+        with PreparePool(settings) as pool:
+            for chunk, batch in zip(chunks, pool.prepare_all(batched(documents, size)), strict=True):
+                articles = {article.external_id: (article, fp) for article, fp in batch.items}
+                rejections = iter(zip(batch.rejections, batch.rejected_sources, strict=True))
+                for record in chunk:  # a batch lists its rejections in input order, apart from its articles
+                    key = str(record["id"])
+                    if key in articles:
+                        out.articles[key] = articles[key]
+                    else:
+                        out.rejections[key] = next(rejections)
+        return out
+
+    def batch(self, records: Sequence[dict]) -> PreparedBatch:
+        """The prepared batch of these records, in their order."""
+        keys = [str(r["id"]) for r in records]
+        rejected = [self.rejections[key] for key in keys if key in self.rejections]
+        return PreparedBatch(
+            [self.articles[key] for key in keys if key in self.articles],
+            [rejection for rejection, _ in rejected],
+            [source for _, source in rejected],
+        )
+
+
+def _scored(
+    records: Sequence[dict],
+    placed: dict[str, tuple[str, str]],
+    shuffle: int | None,
+    label_field: str,
+    variant_field: str,
+    baseline: bool,
+) -> Evaluation:
+    """The scores of one order's placements (article -> story, variant group) against the records' labels."""
     ids = [str(r["id"]) for r in records]
     stories = [placed.get(i, (f"rejected:{i}", ""))[0] for i in ids]
     gold = [r[label_field] for r in records]

@@ -106,3 +106,41 @@ def test_evaluate_prints_storyline_and_the_baseline_side_by_side(
     assert main(["evaluate", str(data), "--no-baseline"]) == 0
     out = capsys.readouterr().out
     assert "storyline      |" in out and "tfidf baseline" not in out
+
+
+def test_orders_prepared_once_score_as_ingests_of_their_files(tmp_path: Path) -> None:
+    """``evaluate_orders`` extracts the records once and stores them per order: each order's stories are those an
+    ingest of that order's file makes, in the same batches, rejected records included."""
+    import random
+
+    from conftest import ecb_records
+
+    from pipeline.evaluate import evaluate_orders
+    from pipeline.run.ingest import ingest_paths
+    from pipeline.settings import ExtractSettings, Settings
+    from pipeline.store import Store
+    from pipeline.store.reports import placements
+
+    records = ecb_records({3, 25})
+    records.insert(7, {"id": "bad", "cluster": "bad", "text": "too short"})  # rejected: too few words
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    settings = Settings(batch_size=16, reader_gap_seconds=0.0, extract=ExtractSettings(workers=1))
+
+    evaluations = list(evaluate_orders(data, "cluster", [None, 3], settings=settings, baseline=False))
+
+    for shuffle, result in zip([None, 3], evaluations, strict=True):
+        ordered = list(records)
+        if shuffle is not None:
+            random.Random(shuffle).shuffle(ordered)
+        path = tmp_path / f"order-{shuffle}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in ordered), encoding="utf-8")
+        db = tmp_path / f"order-{shuffle}.duckdb"
+        ingest_paths([path], Settings(db=str(db), batch_size=16, reader_gap_seconds=0.0,
+                                      extract=ExtractSettings(workers=1)))  # fmt: skip
+        with Store.open(db, read_only=True) as store:
+            placed = placements(store)
+        stories = [placed.get(str(r["id"]), (f"rejected:{r['id']}",))[0] for r in ordered]
+        assert result.not_ingested == 1
+        assert result.story_bcubed == bcubed(stories, [r["cluster"] for r in ordered])
+        assert result.order == ("file order" if shuffle is None else f"shuffle {shuffle}")

@@ -540,15 +540,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Ingest labelled data into temporary databases and print clustering scores per order, beside the baseline's."""
-    from pipeline.evaluate import evaluate_file
+    from pipeline.evaluate import evaluate_orders
 
     settings = Settings.load(args.config)
     orders: list[int | None] = list(args.shuffle) if args.shuffle else [None]
     results = []
-    for order in orders:
-        result = evaluate_file(
-            args.data, args.label_field, order, args.variant_field, settings, baseline=not args.no_baseline
-        )
+    evaluations = evaluate_orders(
+        args.data, args.label_field, orders, args.variant_field, settings, baseline=not args.no_baseline
+    )
+    for result in evaluations:
         results.append(result)
         _print_evaluation(result)
     if len(results) > 1:

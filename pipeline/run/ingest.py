@@ -279,10 +279,6 @@ def run_batches(
     by default one for these batches only.
     """
 
-    def store_one(prepared: PreparedBatch) -> IngestReport:
-        with open_batch_store(settings) as store:
-            return store_batch(store, index, run_id, prepared, settings)
-
     def after_batch(_number: int, report: IngestReport) -> None:
         if progress:
             progress(report, total)
@@ -292,10 +288,33 @@ def run_batches(
     try:
         with PreparePool(settings) as pool:
             prepared = pool.prepare_all(batched(documents, settings.batch_size))
+            store_one = batch_writer(settings, run_id, index)
             return store_batches(prepared, settings, publisher, store_one, IngestReport(), after_batch)
     finally:
         if own:
             publisher.close()
+
+
+def batch_writer(settings: Settings, run_id: str, index: CandidateIndex) -> Callable[[PreparedBatch], IngestReport]:
+    """What stores one prepared batch of an open run, in its own connection and transaction (``store_batch``)."""
+
+    def store_one(prepared: PreparedBatch) -> IngestReport:
+        with open_batch_store(settings) as store:
+            return store_batch(store, index, run_id, prepared, settings)
+
+    return store_one
+
+
+def ingest_prepared(prepared: Iterable[PreparedBatch], settings: Settings, inputs: Sequence[str]) -> IngestReport:
+    """Store batches prepared beforehand (``pipeline.run.prepare``) in one recorded run, in the order given.
+
+    An evaluation prepares its records once and stores them in several orders, one database each.
+    """
+    with recorded_run(settings, inputs) as run:
+        store_one = batch_writer(settings, run.run_id, run.index)
+        run.report = store_batches(prepared, settings, run.publisher, store_one, run.report)
+    raise_if_nothing_ingested(run.report)
+    return run.report
 
 
 def ingest_documents(
