@@ -183,8 +183,11 @@ def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
     try:
         done = serve.wait_until(lambda: serve.finished("made-for-b") and serve.finished("by-hand-for-c"), 240)
     finally:
-        serve.exit_code(signal.SIGTERM)
+        code = serve.exit_code(signal.SIGTERM)  # systemd's stop (SIGINT: test_a_signal_stops_serve_cleanly)
     assert done, serve.text[-4000:]
+    assert code == 0, serve.text[-4000:]
+    assert "never awaited" not in serve.text, serve.text[-4000:]
+    assert deployment_paused(build_deployments(sources, db=str(b))[0])  # stopped through Prefect's public API
     assert run_state(for_b).is_completed()
     assert completed_runs(b) == [("completed", 3)]
     assert run_state(for_a).is_scheduled(), serve.text[-4000:]  # left for a serve of A
@@ -197,11 +200,9 @@ def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
 
 
 @pytest.mark.prefect
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url: str, signum: int) -> None:
-    """systemd's SIGTERM or Ctrl-C: the runner stops through Prefect's public API, schedules paused, exit 0."""
-    from prefect import get_client
-
+def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url: str) -> None:
+    """Ctrl-C (SIGINT): the runner stops through Prefect's public API, schedules paused, exit 0. SIGTERM, systemd's
+    stop, ends test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with."""
     from flows.sources import build_deployments
 
     sources, db = write_sources(tmp_path, live_site), tmp_path / "serve.duckdb"
@@ -211,12 +212,19 @@ def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url
     try:
         running = serve.wait_until(lambda: serve.finished("first-run"), 240)  # its runner is up
     finally:
-        code = serve.exit_code(signum)
+        code = serve.exit_code(signal.SIGINT)
     assert running, serve.text[-4000:]
     assert code == 0, serve.text[-4000:]
     assert "never awaited" not in serve.text and "Traceback" not in serve.text, serve.text[-4000:]
+    assert deployment_paused(deployment)
+
+
+def deployment_paused(deployment) -> bool:
+    """Whether the deployment's schedules are paused on the run's Prefect server."""
+    from prefect import get_client
+
     with get_client(sync_client=True) as client:
-        assert client.read_deployment_by_name(f"storyline-sources/{deployment.name}").paused
+        return client.read_deployment_by_name(f"storyline-sources/{deployment.name}").paused
 
 
 @pytest.mark.prefect
