@@ -69,7 +69,7 @@ WRITER_STAGES = (
     ("pipeline.store", "_Transaction.__exit__", "  commit"),
     ("pipeline.run.ingest", "close_run", "close_run"),
     ("pipeline.run.ingest", "refresh_search_index", "  full-text index"),
-    ("pipeline.run.ingest", "save_index", "save_index"),
+    ("pipeline.cluster.candidates", "CandidateIndex.save", "  index snapshot"),
 )
 
 
@@ -142,8 +142,7 @@ def profile_writer(batches: list[PreparedBatch], settings: Settings) -> dict[str
         for prepared in batches:
             with ingest.open_batch_store(settings) as store:
                 report = ingest.store_batch(store, index, run_id, prepared, settings)
-        ingest.close_run(settings, run_id, report)
-        ingest.save_index(settings, index)
+        ingest.close_run(settings, run_id, report, index=index)
         spent["all of it"] = time.process_time() - started
     return spent
 

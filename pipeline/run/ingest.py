@@ -21,7 +21,7 @@ from pipeline.alerts.rules import fire_alerts
 from pipeline.cluster.assign import assign_batch
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.cluster.canonical import save_stories
-from pipeline.errors import NothingIngestedError, StoreBusyError, StorylineError
+from pipeline.errors import NothingIngestedError, StorylineError
 from pipeline.models import IngestReport, NewArticle
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
@@ -146,12 +146,14 @@ def close_run(
     error: BaseException | None = None,
     keep_empty: bool = True,
     publisher: RunPublisher | None = None,
+    index: CandidateIndex | None = None,
 ) -> None:
     """Mark the run finished: 'failed' when it raised ``error`` or stored nothing from a non-empty input.
 
     ``runs`` has no column for the error, so it is logged; the batches that committed before it stay.
     With ``keep_empty=False`` (live sources) a run that read nothing leaves no row at all. ``publisher``:
-    the run's, whose lake connection the end-of-run publication reuses.
+    the run's, whose lake connection the end-of-run publication reuses. ``index``: the run's candidate
+    index, whose snapshot is refreshed on the same connection once the run's end is committed.
     """
     status = run_status(report, error)
     if error is not None:
@@ -168,6 +170,8 @@ def close_run(
         if report.new or report.revised:  # the full-text index is a snapshot: add this run's articles to it
             refresh_search_index(store)
         store.checkpoint()
+        if index is not None:
+            index.save(store)  # the snapshot only saves start-up time: when enough is new (``CandidateIndex.save``)
         if settings.snapshot:
             refresh_read_copy(store, settings.snapshot)
     # [lake]: the run's changes become one lake snapshot (the database closed)
@@ -186,18 +190,6 @@ def run_status(report: IngestReport, error: BaseException | None = None) -> str:
 def stored_anything(report: IngestReport) -> bool:
     """Whether a run stored or recognised any document: new, unchanged or revised."""
     return bool(report.new or report.unchanged or report.revised)
-
-
-def save_index(settings: Settings, index: CandidateIndex) -> bool:
-    """Refresh the index snapshot beside the database when enough is new; skipped if the store is busy.
-
-    The snapshot only saves start-up time, so a busy store (another writer) is no reason to wait.
-    """
-    try:
-        with Store.open(settings.db, read_only=True, wait_seconds=2.0) as store:
-            return index.save(store)
-    except StoreBusyError:
-        return False
 
 
 @dataclass
@@ -222,8 +214,8 @@ class RecordedRun:
 def recorded_run(settings: Settings, inputs: Sequence[str], keep_empty: bool = True) -> Iterator[RecordedRun]:
     """The one run lifecycle of the CLI, the library and both flows: open the run, hand it to the caller,
     then close it once: failed or interrupted if the body raised (and re-raise), else completed, empty or
-    failed by what it stored (``keep_empty=False``: a live run that read nothing leaves no row); then save
-    the candidate index snapshot and deliver the run's alerts, which only a run that got to its end does.
+    failed by what it stored (``keep_empty=False``: a live run that read nothing leaves no row), saving the
+    candidate index snapshot; then deliver the run's alerts, which only a run that got to its end does.
     """
     run = RecordedRun(settings, open_for_run(settings, inputs), CandidateIndex.for_database(settings.db),
                       RunPublisher(settings))  # fmt: skip
@@ -232,8 +224,7 @@ def recorded_run(settings: Settings, inputs: Sequence[str], keep_empty: bool = T
     except BaseException as exc:
         close_run(settings, run.run_id, run.report, exc, publisher=run.publisher)
         raise
-    close_run(settings, run.run_id, run.report, run.error, keep_empty=keep_empty, publisher=run.publisher)
-    save_index(settings, run.index)
+    close_run(settings, run.run_id, run.report, run.error, keep_empty, run.publisher, run.index)
     deliver_run_alerts(settings, run.report if run.delivered is None else run.delivered)
 
 
