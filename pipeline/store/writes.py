@@ -60,27 +60,59 @@ class BatchWrites(Connection):
 
     def apply_merges(self, merges: Sequence[StoryMerge], run_id: str, seq: int) -> None:
         """Fold merged stories into their survivors, recording each merge so old ids still resolve (by the
-        batch whose last article is ``seq``)."""
+        batch whose last article is ``seq``).
+
+        Articles move and stories go in one statement each, whatever the number of merges: each merged story
+        to where the batch's merges, in order, finally took it. Links are rewritten merge by merge (the
+        order decides which of two equal links stays), and only when one involves a merged story.
+        """
+        if not merges:
+            return
+        final: dict[str, str] = {}
         for merge in merges:
+            final = {merged: merge.into if into == merge.merged else into for merged, into in final.items()}
+            final[merge.merged] = merge.into
+        with self._table("_merged", merged=list(final), survivor=list(final.values())):
             self._con.execute(
-                "UPDATE articles SET story_id = ?, updated_seq = ? WHERE story_id = ?",
-                [merge.into, seq, merge.merged],
+                "UPDATE articles a SET story_id = m.survivor, updated_seq = ? FROM _merged m "
+                "WHERE a.story_id = m.merged",
+                [seq],
             )
-            for column, other in (("story_id", "related_story_id"), ("related_story_id", "story_id")):
-                self._con.execute(
-                    f"""
-                    UPDATE story_links l SET {column} = $into WHERE {column} = $merged AND NOT EXISTS (
-                        SELECT 1 FROM story_links d WHERE d.{column} = $into AND d.{other} = l.{other})
-                    """,
-                    {"into": merge.into, "merged": merge.merged},
-                )
-                self._con.execute(f"DELETE FROM story_links WHERE {column} = ?", [merge.merged])
-            self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
-            self._con.execute("DELETE FROM stories WHERE story_id = ?", [merge.merged])
+            linked = self._con.execute(
+                "SELECT count(*) FROM story_links WHERE story_id IN (SELECT merged FROM _merged) "
+                "OR related_story_id IN (SELECT merged FROM _merged)"
+            ).fetchall()[0][0]
+            self._con.execute("DELETE FROM stories WHERE story_id IN (SELECT merged FROM _merged)")
+        if linked:
+            for merge in merges:
+                self._merge_links(merge)
+        self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
+        last = {merge.merged: merge for merge in merges}  # as INSERT OR REPLACE one by one would leave them
+        recorded = list(last.values())
+        with self._table(
+            "_merges",
+            merged=[m.merged for m in recorded], survivor=[m.into for m in recorded],
+            article_id=[m.article_id for m in recorded], similarity=[m.similarity for m in recorded],
+            seq=[m.seq for m in recorded],
+        ):  # fmt: skip
             self._con.execute(
-                "INSERT OR REPLACE INTO story_merges VALUES (?, ?, ?, ?, ?, ?, now())",
-                [merge.merged, merge.into, merge.article_id, merge.similarity, merge.seq, run_id],
+                "INSERT OR REPLACE INTO story_merges SELECT merged, survivor, article_id, similarity, seq, ?, now() "
+                "FROM _merges",
+                [run_id],
             )
+
+    def _merge_links(self, merge: StoryMerge) -> None:
+        """Point a merged story's links at its survivor, unless the survivor has the same link already."""
+        for column, other in (("story_id", "related_story_id"), ("related_story_id", "story_id")):
+            self._con.execute(
+                f"""
+                UPDATE story_links l SET {column} = $into WHERE {column} = $merged AND NOT EXISTS (
+                    SELECT 1 FROM story_links d WHERE d.{column} = $into AND d.{other} = l.{other})
+                """,
+                {"into": merge.into, "merged": merge.merged},
+            )
+            self._con.execute(f"DELETE FROM story_links WHERE {column} = ?", [merge.merged])
+        self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
 
     def insert_links(self, links: Sequence[StoryLink], run_id: str) -> None:
         """Record stories that continue older ones (same subject, outside the time window)."""

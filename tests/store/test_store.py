@@ -180,3 +180,42 @@ def test_a_v1_database_is_read_as_it_is_and_brought_to_utc_times_by_the_next_wri
         ).fetchall()
     assert canonical == [("east", datetime(2021, 8, 18, 11, 30), date(2021, 8, 18))]
     assert main(["check", "--db", old]) == 0
+
+
+def test_merges_in_one_batch_move_articles_and_links_as_one_merge_after_another(
+    seeds_dir: Path, settings: Settings
+) -> None:
+    """B into C, then C into A: every article ends in A, a link the survivor already has is dropped, a link
+    between the two merged stories becomes a self-link and goes, and each merge is recorded as it was made."""
+    from pipeline.models import StoryMerge
+
+    ingest_paths([seeds_dir], settings)  # one story of five articles: A
+    with Store.open(settings.db) as store:
+        con = store._con
+        ((a,),) = con.execute("SELECT story_id FROM stories").fetchall()
+        for other in ("sB", "sC", "sX"):
+            con.execute(
+                "INSERT INTO stories SELECT * REPLACE (? AS story_id) FROM stories WHERE story_id = ?", [other, a]
+            )
+        seqs = [seq for (seq,) in con.execute("SELECT seq FROM articles ORDER BY seq").fetchall()]
+        con.execute("UPDATE articles SET story_id = 'sB' WHERE seq = ?", [seqs[2]])
+        con.execute("UPDATE articles SET story_id = 'sC' WHERE seq IN (?, ?)", [seqs[3], seqs[4]])
+        for story, related in (("sB", "sX"), ("sC", "sX"), ("sX", "sC"), (a, "sB")):
+            con.execute("INSERT INTO story_links VALUES (?, ?, 'continues', 0.3, 'a0', 'r0')", [story, related])
+        with store.transaction():
+            store.apply_merges([StoryMerge("sB", "sC", "a1", 10, 0.4), StoryMerge("sC", a, "a2", 11, 0.5)], "r1", 11)
+
+    assert rows_of(settings.db, "SELECT DISTINCT story_id, updated_seq FROM articles WHERE seq > ?", seqs[1]) == [
+        (a, 11)
+    ]
+    assert rows_of(settings.db, "SELECT story_id FROM stories ORDER BY 1") == sorted([(a,), ("sX",)])
+    assert rows_of(settings.db, "SELECT story_id, related_story_id FROM story_links ORDER BY 1, 2") == sorted(
+        [(a, "sX"), ("sX", a)]
+    )
+    merges = rows_of(settings.db, "SELECT merged_story_id, into_story_id, seq, run_id FROM story_merges ORDER BY seq")
+    assert merges == [("sB", "sC", 10, "r1"), ("sC", a, 11, "r1")]
+
+
+def rows_of(db: str, sql: str, *params: object) -> list[tuple]:
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
