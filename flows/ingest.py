@@ -27,7 +27,7 @@ from flows.reporting import publish_run_report
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.models import IngestReport, RawDocument, Rejection
 from pipeline.run.counts import by_input
-from pipeline.run.ingest import open_batch_store, raise_if_nothing_ingested, recorded_run, store_batch, store_batches
+from pipeline.run.ingest import batch_writer, raise_if_nothing_ingested, recorded_run, store_batches
 from pipeline.run.parallel import PreparePool
 from pipeline.run.prepare import PreparedBatch, batched, prepare_batch
 from pipeline.settings import Settings
@@ -48,8 +48,7 @@ def prepare_task(settings: Settings, batch: Batch) -> PreparedBatch:
 @task(name="store-batch", cache_policy=NONE, retries=2, retry_delay_seconds=2, persist_result=False)
 def store_task(settings: Settings, index: CandidateIndex, run_id: str, prepared: PreparedBatch) -> IngestReport:
     """Cluster and write one prepared batch in one transaction (the single writer)."""
-    with open_batch_store(settings) as store:
-        return store_batch(store, index, run_id, prepared, settings)
+    return batch_writer(settings, run_id, index)(prepared)
 
 
 @flow(name="storyline-ingest", log_prints=False)

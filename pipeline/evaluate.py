@@ -189,8 +189,7 @@ def evaluate_orders(
             db = Path(tmp) / f"order-{number}" / "eval.duckdb"
             db.parent.mkdir()
             run_settings = replace(base, db=str(db))
-            size = base.batch_size
-            batches = (prepared.batch(ordered[i : i + size]) for i in range(0, len(ordered), size))
+            batches = (prepared.batch(chunk) for chunk in batched(ordered, base.batch_size))
             ingest_prepared(batches, run_settings, [str(source)])
             with Store.open(run_settings.db, read_only=True) as store:
                 placed = placements(store)
@@ -212,9 +211,8 @@ class _PreparedRecords:
         documents = read_paths([source], settings.extract.max_bytes, parse=False)
         out = cls({}, {})
         size = settings.batch_size
-        chunks = (records[i : i + size] for i in range(0, len(records), size))
         with PreparePool(settings) as pool:
-            for chunk, batch in zip(chunks, pool.prepare_all(batched(documents, size)), strict=True):
+            for chunk, batch in zip(batched(records, size), pool.prepare_all(batched(documents, size)), strict=True):
                 articles = {article.external_id: (article, fp) for article, fp in batch.items}
                 rejections = iter(zip(batch.rejections, batch.rejected_sources, strict=True))
                 for record in chunk:  # a batch lists its rejections in input order, apart from its articles

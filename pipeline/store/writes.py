@@ -85,8 +85,9 @@ class BatchWrites(Connection):
             self._con.execute("DELETE FROM stories WHERE story_id IN (SELECT merged FROM _merged)")
         if linked:
             for merge in merges:
-                self._merge_links(merge)
-        self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
+                self._merge_links(merge)  # each ends by deleting the self-links it made
+        else:
+            self._con.execute("DELETE FROM story_links WHERE story_id = related_story_id")
         last = {merge.merged: merge for merge in merges}  # as INSERT OR REPLACE one by one would leave them
         recorded = list(last.values())
         with self._table(

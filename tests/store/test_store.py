@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reliability import rows
 
 from pipeline.cli import main
 from pipeline.cluster.candidates import CandidateIndex
@@ -205,17 +206,10 @@ def test_merges_in_one_batch_move_articles_and_links_as_one_merge_after_another(
         with store.transaction():
             store.apply_merges([StoryMerge("sB", "sC", "a1", 10, 0.4), StoryMerge("sC", a, "a2", 11, 0.5)], "r1", 11)
 
-    assert rows_of(settings.db, "SELECT DISTINCT story_id, updated_seq FROM articles WHERE seq > ?", seqs[1]) == [
-        (a, 11)
-    ]
-    assert rows_of(settings.db, "SELECT story_id FROM stories ORDER BY 1") == sorted([(a,), ("sX",)])
-    assert rows_of(settings.db, "SELECT story_id, related_story_id FROM story_links ORDER BY 1, 2") == sorted(
-        [(a, "sX"), ("sX", a)]
-    )
-    merges = rows_of(settings.db, "SELECT merged_story_id, into_story_id, seq, run_id FROM story_merges ORDER BY seq")
+    moved = rows(settings.db, "SELECT DISTINCT story_id, updated_seq FROM articles WHERE seq > ?", [seqs[1]])
+    assert moved == [(a, 11)]
+    assert rows(settings.db, "SELECT story_id FROM stories ORDER BY 1") == sorted([(a,), ("sX",)])
+    links = rows(settings.db, "SELECT story_id, related_story_id FROM story_links ORDER BY 1, 2")
+    assert links == sorted([(a, "sX"), ("sX", a)])
+    merges = rows(settings.db, "SELECT merged_story_id, into_story_id, seq, run_id FROM story_merges ORDER BY seq")
     assert merges == [("sB", "sC", 10, "r1"), ("sC", a, 11, "r1")]
-
-
-def rows_of(db: str, sql: str, *params: object) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
