@@ -358,8 +358,9 @@ class Settings:
     read_wait_seconds: float = 10.0
     """How long read commands wait for an ingest's write lock (it is free between batches) before giving up."""
     reader_gap_seconds: float = 0.12
-    """How long a writer leaves the database unlocked after each batch, so waiting readers get in (they poll
-    every 0.1 s at most). With batches prepared in parallel the writer would otherwise re-take the lock at once."""
+    """How long a writer leaves the database unlocked at least after each batch, so waiting readers get in (they
+    poll every 0.1 s at most). Time spent waiting for the next batch counts; a batch prepared in parallel and
+    ready at once would otherwise have the writer re-take the lock at once."""
     snapshot: str | None = None
     """When set, a read-only copy of the database written here at the end of each ingest run, for long queries."""
     extract: ExtractSettings = field(default_factory=ExtractSettings)

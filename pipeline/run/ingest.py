@@ -241,14 +241,20 @@ def store_batches(
     ``store_one`` clusters and writes one batch in one transaction (``store_batch``, or the flow's
     ``store-batch`` task); its counts are added to ``report`` (the run's) as each batch commits, then
     ``after_batch(number, report)`` runs (progress, logs). Between two batches the lake publisher gets its
-    turn (``[lake] every_batches`` / ``every_seconds``) and readers waiting for the lock get theirs.
+    turn (``[lake] every_batches`` / ``every_seconds``) and readers waiting for the lock get theirs: the
+    database stays unlocked for at least ``reader_gap_seconds`` after a batch. Waiting for the workers to
+    prepare the next batch counts towards that gap, so the writer sleeps only for what is left of it (when
+    extraction bounds the run, nothing: the last batch is stored as soon as it is ready).
     """
+    unlocked_at: float | None = None
     for number, batch in enumerate(prepared, 1):
-        if number > 1:
+        if unlocked_at is not None:
             publisher.between_batches()
-            if settings.reader_gap_seconds:
-                time.sleep(settings.reader_gap_seconds)  # the lock is free: let waiting readers take it
+            gap = settings.reader_gap_seconds - (time.monotonic() - unlocked_at)
+            if gap > 0:
+                time.sleep(gap)  # the lock is free: let waiting readers take it
         report.add(store_one(batch))
+        unlocked_at = time.monotonic()
         if after_batch:
             after_batch(number, report)
     return report

@@ -442,3 +442,48 @@ def test_seeds_copied_to_another_folder_add_no_articles_or_outlets(
 
     assert again.new == 0 and again.unchanged == 5
     assert rows(settings.db, "SELECT article_count, source_count FROM stories") == [(5, 5)]
+
+
+def test_the_writer_leaves_the_lock_free_for_the_reader_gap_and_sleeps_only_what_is_left_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiting for the workers counts towards the gap between two batches; a batch ready at once waits for it."""
+    from pipeline.models import IngestReport
+    from pipeline.run.prepare import PreparedBatch
+
+    clock = {"now": 0.0}
+    slept: list[float] = []
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock["now"]
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            slept.append(round(seconds, 6))
+            clock["now"] += seconds
+
+    class Publisher:
+        turns = 0
+
+        def between_batches(self) -> None:
+            self.turns += 1
+
+    def prepared(waits: list[float]):
+        for wait in waits:  # how long the writer waits for each batch after storing the one before
+            clock["now"] += wait
+            yield PreparedBatch([], [])
+
+    def store_one(_batch: PreparedBatch) -> IngestReport:
+        clock["now"] += 0.05  # the batch's transaction
+        return IngestReport(read=1)
+
+    monkeypatch.setattr(ingest_module, "time", Clock)
+    publisher = Publisher()
+    settings = Settings(reader_gap_seconds=0.12)
+    report = ingest_module.store_batches(prepared([0.0, 0.5, 0.02, 0.12]), settings, publisher, store_one,
+                                         IngestReport())  # fmt: skip
+    assert report.read == 4
+    assert publisher.turns == 3  # between batches, never before the first
+    assert slept == [0.1]  # after the slow batch none; the one ready at 0.02 s waits 0.10 s more; 0.12 s is enough
