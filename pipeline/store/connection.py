@@ -179,16 +179,6 @@ class Connection:
         """A context manager: BEGIN, then COMMIT on success or ROLLBACK on any error."""
         return _Transaction(self._con, self.path)
 
-    @contextmanager
-    def one_thread(self) -> Iterator[None]:
-        """Run the block's statements on one DuckDB thread, then restore the connection's thread count."""
-        ((threads,),) = self._con.execute("SELECT current_setting('threads')").fetchall()
-        self._con.execute("SET threads = 1")
-        try:
-            yield
-        finally:
-            self._con.execute(f"SET threads = {int(threads)}")
-
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (once a run, not once a batch)."""
         self._con.execute("CHECKPOINT")

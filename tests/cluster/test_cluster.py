@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
+from reliability import rows
 
 from pipeline.cli import main
 from pipeline.cluster.batch import in_window, stories_overlap
@@ -32,11 +32,6 @@ VALENCIA = [
 def write(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
-
-
-def rows(db: str, sql: str) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def story_text(words: str, filler: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 from conftest import write_jsonl
+from reliability import rows
 
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.run.ingest import ingest_paths
@@ -19,11 +19,6 @@ CORRECTION = (
     "ruling parties, which begin on Friday in Tokyo, and misspelled the name of the Taiwanese delegation's head.\n"
 )
 SEED_TEXT_FILE = "001_747d38b2154d189f.txt"
-
-
-def rows(db: str, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 def consistent(db: str) -> list[str]:

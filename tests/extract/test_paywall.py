@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability import rows
 
 from pipeline.extract.paywall import Stripped, boilerplate_kind, strip_boilerplate
 from pipeline.run.ingest import ingest_paths
@@ -233,11 +233,6 @@ def ingest_jsonl(tmp_path: Path, records: list[dict]) -> str:
     db = str(tmp_path / "courier.duckdb")
     ingest_paths([path], Settings(db=db, extract=ExtractSettings(workers=1)))
     return db
-
-
-def rows(db: str, sql: str) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def record(number: int, **body: str) -> dict:

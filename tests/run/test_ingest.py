@@ -7,9 +7,9 @@ import importlib
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from conftest import SEEDS, ecb_records, write_jsonl
+from reliability import rows
 
 import pipeline.run.ingest as ingest_module
 from pipeline.errors import EnvironmentFailure, NothingIngestedError, ParameterMismatchError
@@ -26,11 +26,6 @@ SEED_TITLES = {
     "003": "Japan, Taiwan ruling parties to hold 1st-ever security talks over China threat",
     "004": "China warns Japan against holding security talks with Taiwan under the auspices of a political party.",
 }
-
-
-def rows(db: str, sql: str) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def snapshot(db: str) -> dict[str, list[tuple]]:

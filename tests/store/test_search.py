@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SEEDS, ecb_records, write_jsonl
 
+import pipeline.store.search as search_module
 from pipeline.cli import main
 from pipeline.cluster.candidates import CandidateIndex
 from pipeline.errors import SearchError
@@ -209,7 +210,13 @@ def _all_scores(store: Store, queries: list[str]) -> dict[tuple[str, str], float
     return scores
 
 
-def test_appending_to_the_index_scores_exactly_like_a_rebuild(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slices", ["one scan", "a scan per 3 documents"])
+def test_appending_to_the_index_scores_exactly_like_a_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slices: str
+) -> None:
+    if slices != "one scan":  # a large run's text is tokenised a slice at a time: the same rows
+        monkeypatch.setattr(search_module, "TOKENISED_PER_SCAN", 3)
+        monkeypatch.setattr(search_module, "DOCS_PER_MORSEL", 1)
     settings = Settings(db=str(tmp_path / "append.duckdb"))
     ingest_paths([SEEDS], settings)
     _ingest_without_closing([write_jsonl(tmp_path / "t1.jsonl", ecb_records({1}))], settings)
