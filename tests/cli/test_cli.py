@@ -8,9 +8,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -458,3 +460,26 @@ def test_a_commit_that_cannot_write_the_log_is_one_line_naming_the_database(seed
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("EnvironmentFailure "), done.stdout
     assert str(folder / "a.duckdb") in done.stdout and "Permission denied" in done.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_stops_on_ctrl_c_and_on_systemds_stop_alike_and_a_second_signal_acts_at_once(signum: int) -> None:
+    """`storyline serve` (tests/flows/test_serve.py runs it) takes SIGINT and SIGTERM the same way: the first asks
+    for a clean stop, the handler it replaced is back for a second one, and both are restored on leaving."""
+    from pipeline.cli.live import stop_on_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    second: list[int] = []
+    signal.signal(signum, lambda number, _frame: second.append(number))
+    replaced = signal.getsignal(signum)
+    stop = threading.Event()
+    try:
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), signum)
+            assert stop.is_set() and not second
+            os.kill(os.getpid(), signum)
+            assert second == [signum]
+        assert signal.getsignal(signum) is replaced
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)

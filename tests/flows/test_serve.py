@@ -56,8 +56,10 @@ def test_serve_runs_sources_on_schedule_and_ingests_only_new_items(live_site, tm
         ingested = serve.wait_until(serve.run_ended(lambda: any(new == 1 for _, new in completed_runs(db))), 120)
         assert ingested, "the new item was not ingested"
     finally:
-        serve.exit_code(signal.SIGINT)
+        code = serve.exit_code(signal.SIGINT)  # Ctrl-C (SIGTERM, systemd's stop: the test below)
     output = serve.text
+    assert code == 0, output[-4000:]
+    assert "never awaited" not in output and "Traceback" not in output, output[-4000:]
     runs = completed_runs(db)
     assert sum(new for _, new in runs) == 4, output[-3000:]  # each article ingested exactly once
     assert [p for p in live_site.paths() if p.startswith("/news/")].count("/news/story-1.html") == 1
@@ -183,7 +185,7 @@ def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
     try:
         done = serve.wait_until(lambda: serve.finished("made-for-b") and serve.finished("by-hand-for-c"), 240)
     finally:
-        code = serve.exit_code(signal.SIGTERM)  # systemd's stop (SIGINT: test_a_signal_stops_serve_cleanly)
+        code = serve.exit_code(signal.SIGTERM)  # systemd's stop (SIGINT: the test above)
     assert done, serve.text[-4000:]
     assert code == 0, serve.text[-4000:]
     assert "never awaited" not in serve.text, serve.text[-4000:]
@@ -197,26 +199,6 @@ def test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with(
     assert f"not run: this run was made for db {c}, but this storyline serve was started with db {b}" in serve.text
     assert not c.exists()
     assert "Traceback" not in serve.text, serve.text[-4000:]
-
-
-@pytest.mark.prefect
-def test_a_signal_stops_serve_cleanly(live_site, tmp_path: Path, prefect_api_url: str) -> None:
-    """Ctrl-C (SIGINT): the runner stops through Prefect's public API, schedules paused, exit 0. SIGTERM, systemd's
-    stop, ends test_serve_runs_only_the_runs_made_for_the_database_it_was_started_with."""
-    from flows.sources import build_deployments
-
-    sources, db = write_sources(tmp_path, live_site), tmp_path / "serve.duckdb"
-    deployment = build_deployments(sources, db=str(db))[0]
-    due_run(deployment, "first-run")
-    serve = ServeProcess(["--sources", str(sources), "--db", str(db)], prefect_api_url, tmp_path)
-    try:
-        running = serve.wait_until(lambda: serve.finished("first-run"), 240)  # its runner is up
-    finally:
-        code = serve.exit_code(signal.SIGINT)
-    assert running, serve.text[-4000:]
-    assert code == 0, serve.text[-4000:]
-    assert "never awaited" not in serve.text and "Traceback" not in serve.text, serve.text[-4000:]
-    assert deployment_paused(deployment)
 
 
 def deployment_paused(deployment) -> bool:
