@@ -489,3 +489,12 @@ def test_the_sql_examples_of_docs_lake_run_on_a_lake(stores: tuple[str, str], pu
     finally:
         con.close()
     assert all(answers), answers  # top stories; snapshots; articles then; the story's timeline then
+
+
+def test_only_a_publishers_session_skips_extension_signature_checks(published: LakeSettings) -> None:
+    """A publisher runs Storyline's SQL only; a read-only lake session may run a user's (`storyline sql --lake`)."""
+    setting = "SELECT current_setting('allow_unsigned_extensions')"
+    with closing(connect(published, read_only=False)) as publisher:
+        assert publisher.execute(setting).fetchall() == [(True,)]
+    with closing(connect(published, read_only=True)) as reader:
+        assert reader.execute(setting).fetchall() == [(False,)]

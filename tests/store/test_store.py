@@ -213,3 +213,20 @@ def test_merges_in_one_batch_move_articles_and_links_as_one_merge_after_another(
     assert links == sorted([(a, "sX"), ("sX", a)])
     merges = rows(settings.db, "SELECT merged_story_id, into_story_id, seq, run_id FROM story_merges ORDER BY seq")
     assert merges == [("sB", "sC", 10, "r1"), ("sC", a, 11, "r1")]
+
+
+def test_only_writers_skip_extension_signature_checks_and_a_users_sql_never_does(tmp_path: Path) -> None:
+    """Writers run Storyline's SQL only and load extensions from the pinned packages; a read-only store may run
+    a user's SQL (`storyline sql`), so no statement a user writes can load an unsigned extension."""
+    from pipeline.errors import QueryError
+    from pipeline.store.usersql import run_statements
+
+    db = str(tmp_path / "x.duckdb")
+    setting = "SELECT current_setting('allow_unsigned_extensions')"
+    with Store.open(db) as writer:
+        assert writer._con.execute(setting).fetchall() == [(True,)]
+    with Store.open(db, read_only=True) as reader:
+        with pytest.raises(QueryError, match="while database is running"):  # DuckDB: a start-up setting only
+            run_statements(reader, "SET allow_unsigned_extensions = true")
+        result = run_statements(reader, setting)
+    assert result is not None and result.rows == [(False,)]

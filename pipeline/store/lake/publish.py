@@ -41,6 +41,7 @@ import xxhash
 
 from pipeline.errors import LakeError, StoreError, StorylineError
 from pipeline.settings import LakeSettings, Settings
+from pipeline.store.connection import OWN_SQL_ONLY
 from pipeline.store.db import Store
 from pipeline.store.schema import VIEWS
 
@@ -193,7 +194,7 @@ def resolve(lake: LakeSettings) -> tuple[str, str | None]:
 def connect(lake: LakeSettings, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session with the lake attached as ``lake`` (and in use: the macros need it)."""
     url, data = resolve(lake)
-    con = duckdb.connect()
+    con = duckdb.connect(config={} if read_only else OWN_SQL_ONLY)  # a publisher runs Storyline's SQL only
     try:
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_progress_bar = false")
