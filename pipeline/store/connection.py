@@ -47,6 +47,7 @@ of an extension's signature reads and verifies the whole file on every LOAD, so 
 ~50 ms of CPU for the 12 MB fts extension, twice a run, against 0.7 ms for the load itself. Connections
 that may run a user's SQL (``storyline sql``, read-only stores and lakes) keep the check, so no SQL a
 user writes can load an unsigned extension."""
+OTHER_CONFIGURATION = "different configuration than existing connections"  # DuckDB's words: file open otherwise
 
 
 def _lock_holder(error: str) -> str:
@@ -94,6 +95,23 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the file: a writer's with ``OWN_SQL_ONLY``, a reader's with DuckDB's defaults.
+
+    DuckDB shares one open database per file and process, with the configuration it was opened with. When
+    this process already has the file open with its defaults (a notebook's own ``duckdb.connect``), a
+    writer joins that database as before, with the signature checks it has.
+    """
+    if read_only:
+        return duckdb.connect(path, read_only=True)
+    try:
+        return duckdb.connect(path, config=OWN_SQL_ONLY)
+    except duckdb.ConnectionException as exc:
+        if OTHER_CONFIGURATION not in str(exc):
+            raise
+        return duckdb.connect(path)
+
+
 def _one_line(exc: BaseException) -> str:
     """DuckDB's message without its context lines."""
     return " ".join(str(exc).split())
@@ -135,7 +153,7 @@ class Connection:
         delay = 0.02
         while True:
             try:
-                con = duckdb.connect(path, read_only=read_only, config={} if read_only else OWN_SQL_ONLY)
+                con = _connect(path, read_only)
                 break
             except duckdb.IOException as exc:
                 if LOCK_MESSAGE not in str(exc).lower():

@@ -230,3 +230,15 @@ def test_only_writers_skip_extension_signature_checks_and_a_users_sql_never_does
             run_statements(reader, "SET allow_unsigned_extensions = true")
         result = run_statements(reader, setting)
     assert result is not None and result.rows == [(False,)]
+
+
+def test_a_writer_joins_a_database_this_process_already_opened_with_duckdbs_defaults(tmp_path: Path) -> None:
+    """A notebook's own connection to the file: a writer shares it (with its signature checks), as DuckDB allows."""
+    db = str(tmp_path / "x.duckdb")
+    with Store.open(db):
+        pass
+    with duckdb.connect(db) as own:
+        with Store.open(db) as writer:
+            writer._con.execute("INSERT INTO meta VALUES ('shared', 'yes')")
+            assert writer._con.execute("SELECT current_setting('allow_unsigned_extensions')").fetchall() == [(False,)]
+        assert own.execute("SELECT value FROM meta WHERE key = 'shared'").fetchall() == [("yes",)]
