@@ -32,13 +32,22 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     return subprocess.CompletedProcess(["storyline", *args], process.returncode, out, err)
 
 
+def warmed_context() -> multiprocessing.context.BaseContext:
+    """The forkserver the preparation workers fork from, with the library loaded (``pipeline.run.preload``, what
+    PreparePool preloads; the first to start the forkserver decides), or spawn where there is no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.run.preload"])
+    return context
+
+
 def start_forkserver() -> None:
     """Have the forkserver ``cli_process`` forks from running, its preload loaded. Otherwise it starts with
     the first CLI process (~1 s of imports and model loading), which a test timing that process counts as
     the process's own time."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["pipeline.run.preload"])
+    context = warmed_context()
+    if context.get_start_method() == "forkserver":
         process = context.Process(target=int)  # forked once the forkserver has loaded its preload
         process.start()
         process.join()
@@ -69,8 +78,7 @@ class CliProcess:
             self.stdout: IO[str] = self._popen.stdout  # type: ignore[assignment]
             self.stderr: IO[str] = self._popen.stderr  # type: ignore[assignment]
             return
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["pipeline.run.preload"])  # what PreparePool preloads (first one wins)
+        context = warmed_context()
         (out, out_child), (err, err_child) = context.Pipe(duplex=False), context.Pipe(duplex=False)
         self._process = context.Process(target=_run_cli, args=(self.args, env, str(ROOT), out_child, err_child))
         self._process.start()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import multiprocessing
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from conftest import ECB_DEV, ROOT, shared_data_missing
-from reliability import start_forkserver
+from reliability import warmed_context
 
 from pipeline.cli import main
 from pipeline.evaluate import evaluate_file, evaluate_orders
@@ -63,13 +62,9 @@ def scores(dev_data: Path) -> dict[str, tuple[float, int]]:
         jobs[(name,)] = (str(data), [pins.get("shuffle")], pins["evidence"])
     # the longest jobs first, so that the other process takes the short ones meanwhile
     jobs = dict(sorted(jobs.items(), key=lambda job: -Path(job[1][0]).stat().st_size * len(job[1][1])))
-    # Forked from the forkserver with the library loaded (``reliability.start_forkserver``), not spawned: a
-    # spawned process would import the library again (~2 s of CPU each).
-    start_forkserver()
-    context = multiprocessing.get_context(
-        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    with ProcessPoolExecutor(2, mp_context=context) as pool:
+    # Forked from the forkserver with the library loaded, not spawned: a spawned process would import the
+    # library again (~2 s of CPU each).
+    with ProcessPoolExecutor(2, mp_context=warmed_context()) as pool:
         results = pool.map(_score, jobs.values())
         return {
             name: score
