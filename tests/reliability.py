@@ -16,6 +16,8 @@ from typing import IO, Any
 
 import duckdb
 
+from pipeline.run.parallel import _context as worker_context
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,13 +35,9 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
 
 
 def warmed_context() -> multiprocessing.context.BaseContext:
-    """The forkserver the preparation workers fork from, with the library loaded (``pipeline.run.preload``, what
-    PreparePool preloads; the first to start the forkserver decides), or spawn where there is no forkserver."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.run.preload"])
-    return context
+    """The context PreparePool's workers come from: its forkserver, with the library loaded
+    (``pipeline.run.preload``; the first to start the forkserver decides), or spawn where there is none."""
+    return worker_context()
 
 
 def start_forkserver() -> None:
