@@ -212,15 +212,21 @@ def warm_up() -> None:
     extract(RawDocument("warm-up", "html", page.format(f"<p>{text * 4}</p>" * 3)), ExtractSettings())
 
 
+LANGUAGE_SAMPLE = 500
+"""Characters of a text (its first) that language detection reads."""
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language (None for too little text)."""
     if len(text) < 20:
         return None
     import py3langid
 
-    # The first 1,000 characters decide: on 1,758 real articles (html-eval pages in 12 languages and
-    # ECB+) they name the same language as 3,000 did, at a quarter of the cost (0.7 ms, not 2.5 ms).
-    lang, _score = py3langid.classify(text[:1000])
+    # The first 500 characters decide (py3langid walks its input byte by byte in Python: ~0.65 us a
+    # character). Against the first 1,000 they name the same language on all 8,565 ECB+ and allsides dev
+    # articles and on 987 of 990 html-eval pages in 12 languages (the 3: a Papiamento page, a script
+    # dump, an English preface of a German page), at about half the cost (0.36 ms, not 0.65).
+    lang, _score = py3langid.classify(text[:LANGUAGE_SAMPLE])
     return str(lang)
 
 
