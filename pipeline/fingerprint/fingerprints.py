@@ -131,7 +131,7 @@ class TermWeighter:
 
     def __init__(self, settings: ClusterSettings):
         self.settings = settings
-        self._zipf: dict[tuple[str, str], float] = {}
+        self._zipf: dict[str, dict[str, float]] = {}  # word -> Zipf frequency per language (both modes)
         # token -> (term, weight) per language: most tokens of an article were seen before, and this
         # turns the per-token work into one lookup (the vector is the hot loop of fingerprinting).
         self._tokens: dict[str, dict[str, tuple[str, float]]] = {}
@@ -209,54 +209,62 @@ class TermWeighter:
     def _learn(self, tokens: list[str], lang: str, known: dict[str, tuple[str, float]]) -> None:
         """Add tokens first met to the token cache, looking their terms' frequencies up in one go."""
         terms = [_term(token) for token in tokens]
-        self._look_up(terms, lang)
-        for token, term in zip(tokens, terms, strict=True):
-            known[token] = (term, self._weight(term, lang))
+        for token, term, zipf in zip(tokens, terms, self._zipfs_of(terms, lang), strict=True):
+            known[token] = (term, _weight(term, zipf))
 
     def _learn_evidence(self, tokens: list[str], lang: str, known: dict[str, tuple[str, float | None]]) -> None:
         """Add tokens first met to the evidence token cache (stemmed, with their document chance)."""
         words = [_term(token) for token in tokens]
-        self._look_up(words, lang)
         stem = stemmer(lang)
-        for token, word in zip(tokens, words, strict=True):
-            known[token] = (word if word[:1].isdigit() else stem(word), self._chance(word, lang))
+        for token, word, zipf in zip(tokens, words, self._zipfs_of(words, lang), strict=True):
+            known[token] = (word if word[:1].isdigit() else stem(word), _chance(word, zipf, lang))
 
-    def _look_up(self, terms: list[str], lang: str) -> None:
-        """Look the Zipf frequencies of words not yet known up in one go."""
-        unweighed = {t for t in terms if len(t) >= 2 and not t[0].isdigit() and (t, lang) not in self._zipf}
-        if unweighed:
-            ordered = list(unweighed)
-            for term, zipf in zip(ordered, zipfs_of(ordered, lang), strict=True):
-                self._zipf[(term, lang)] = zipf
+    def _zipfs_of(self, terms: list[str], lang: str) -> list[float]:
+        """Each term's Zipf frequency in the language, the words not met before looked up in one go.
 
-    def _zipf_of(self, word: str, lang: str) -> float:
-        zipf = self._zipf.get((word, lang))
-        if zipf is None:
-            zipf = self._zipf[(word, lang)] = zipf_of(word, lang)
-        return zipf
+        Numbers and one-letter terms are never looked up (their weight does not depend on it): 0.0.
+        """
+        known = self._zipf.setdefault(lang, {})
+        if len(known) > TOKEN_CACHE_SIZE:
+            known.clear()
+        zipfs = list(map(known.get, terms))
+        if None in zipfs:
+            new = list({t for t, z in zip(terms, zipfs, strict=True) if z is None and _looked_up(t)})
+            if new:
+                known.update(zip(new, zipfs_of(new, lang), strict=True))
+            zipfs = [known.get(t, 0.0) for t in terms]
+        return zipfs
 
     def _weight(self, term: str, lang: str) -> float:
-        if term[0].isdigit():
-            # "2" is in every other article; "95", "1923", "52-3" or "6.1" pin an event down.
-            return NUMBER_WEIGHT if len(term) >= 2 else NUMBER_WEIGHT / 3
-        if len(term) < 2:
-            return 0.0
-        zipf = self._zipf_of(term, lang)
-        if zipf >= STOP_ZIPF:
-            return 0.0
-        return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+        """A term's weight in ``language`` vectors, its frequency read through this weighter's cache."""
+        return _weight(term, self._zipfs_of([term], lang)[0])
 
-    def _chance(self, word: str, lang: str) -> float | None:
-        """A word's document chance in the language, or None when it is no evidence of one event."""
-        if len(word) < 2:
-            return None  # "a", "2": in every other article
-        if word[0].isdigit():
-            # "95", "52-3" or "6.1" pin an event down; a year only dates it.
-            return None if _YEAR.fullmatch(word) else 0.0
-        zipf = self._zipf_of(word, lang)
-        if zipf >= STOP_ZIPF or word in _GENERIC.get(lang, ()):
-            return None
-        return document_chance(zipf)
+
+def _looked_up(term: str) -> bool:
+    """Whether a term's weight depends on its frequency in the language (numbers and single letters: no)."""
+    return len(term) >= 2 and not term[0].isdigit()
+
+
+def _weight(term: str, zipf: float) -> float:
+    """A term's weight in ``language`` vectors, from its Zipf frequency: the rarer, the heavier."""
+    if term[0].isdigit():
+        # "2" is in every other article; "95", "1923", "52-3" or "6.1" pin an event down.
+        return NUMBER_WEIGHT if len(term) >= 2 else NUMBER_WEIGHT / 3
+    if len(term) < 2 or zipf >= STOP_ZIPF:
+        return 0.0
+    return min(MAX_WEIGHT, max(0.5, STOP_ZIPF + 0.6 - zipf))
+
+
+def _chance(word: str, zipf: float, lang: str) -> float | None:
+    """A word's document chance in the language, or None when it is no evidence of one event."""
+    if len(word) < 2:
+        return None  # "a", "2": in every other article
+    if word[0].isdigit():
+        # "95", "52-3" or "6.1" pin an event down; a year only dates it.
+        return None if _YEAR.fullmatch(word) else 0.0
+    if zipf >= STOP_ZIPF or word in _GENERIC.get(lang, ()):
+        return None
+    return document_chance(zipf)
 
 
 _YEAR = regex.compile(r"(?:19|20)\d\d")
