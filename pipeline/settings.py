@@ -88,8 +88,10 @@ class ClusterSettings:
     merge_threshold: float = 0.6
     """Centroid cosine at or above which two stories an article bridges (both >= rewrite_threshold) are merged."""
     window_days: int = 7
-    """A dated article joins a story only within this many days of the story's dated articles;
-    a later article on the same subject starts a new story, linked to the old one."""
+    """A dated article joins a story only within this many days of the story's dated articles, and its
+    similarity counts for less the further it lies from them: scaled by ``0.5 ** (gap / window_days)``
+    (``pipeline.cluster.batch.decay``). A later article on the same subject starts a new story, linked to
+    the old one."""
     evidence: str = "language"
     """What a shared term is worth, and how an article is scored against a story.
     ``language``: terms weighted by their rarity in the language (wordfreq), names boosted, numbers
@@ -100,7 +102,7 @@ class ClusterSettings:
     articles with the language as prior, ``pipeline.fingerprint.evidence``), years, weekdays and months no
     evidence; an article joins the story whose variants' mean cosine with it (average link) reaches
     ``rewrite_threshold``, and stories merge only on the same evidence. On real headline + lead
-    streams: allsides-dev 0.74, allsides-dated-dev 0.85, ECB+ dev 0.84 (``bench/story_quality.py``)."""
+    streams: allsides-dev 0.73, allsides-dated-dev 0.86, ECB+ dev 0.82 (``bench/story_quality.py``)."""
     name_boost: float = 2.0
     """Weight multiplier for capitalised words inside sentences (names of people, places, bodies);
     ``language`` evidence only."""

@@ -38,9 +38,9 @@ from pipeline.cluster.batch import (
     extend,
     fold_story,
     grow,
-    in_window,
     query_terms,
-    stories_overlap,
+    stories_decay,
+    time_decay,
     weighed,
 )
 from pipeline.cluster.candidates import CandidateIndex
@@ -184,11 +184,14 @@ def _assign_one(
         story_similarity: float | None = story.similarity(fp.terms, batch.average)
     else:
         group = "v" + article_id[1:]
+        # Time is evidence too: the similarity counts less the further the article lies from the story's dates.
+        threshold, days = settings.rewrite_threshold, settings.window_days
+        published = article.published_at
+        timed = [(score * time_decay(batch.story(s), published, days), s) for score, s in scored if score >= threshold]
         joinable = [
             (score, batch.story(s))
-            for score, s in scored
-            if score >= settings.rewrite_threshold
-            and in_window(batch.story(s), article.published_at, settings.window_days)
+            for score, s in sorted(timed, key=lambda pair: (-pair[0], batch.rank(pair[1])))
+            if score >= threshold
         ]
         if joinable:
             story_similarity, story = joinable[0]
@@ -240,7 +243,8 @@ def _merge_bridged(
         if other.story_id == story.story_id or other.story_id not in batch.stories:
             continue
         similarity = story.similarity(other.query(batch.average), batch.average)
-        if similarity < threshold or not stories_overlap(story, other, batch.settings.cluster.window_days):
+        similarity *= stories_decay(story, other, batch.settings.cluster.window_days)
+        if similarity < threshold:
             continue
         # The larger survives; of two the same size, the older (ids would make the outcome depend on the path).
         keep, drop = sorted((story, other), key=lambda s: (-s.size, batch.rank(s.story_id)))

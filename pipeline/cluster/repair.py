@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from pipeline.cluster.batch import Batch, BatchAssignment, fold_story, query_terms, stories_overlap
+from pipeline.cluster.batch import Batch, BatchAssignment, fold_story, query_terms, stories_decay
 from pipeline.cluster.split import two_events
 from pipeline.models import StoryLink, StoryMerge, StoryState, StoryVariant, make_id
 
@@ -128,6 +128,13 @@ def rehome_small_stories(batch: Batch, out: BatchAssignment) -> None:
             for other in sorted(others & batch.stories.keys(), key=batch.rank):
                 story = batch.stories[other]
                 found.append((story.similarity(queries[i], batch.average), story_id, other))
+    # The same evidence as a join: the similarity counts less the further apart the two stories' dates lie.
+    days = settings.window_days
+    found = [
+        (score * stories_decay(batch.stories[a], batch.stories[b], days), a, b)
+        for score, a, b in found
+        if score >= threshold and a in batch.stories and b in batch.stories
+    ]
     # Ties go to the older stories: never to ids, which follow the input's path.
     for score, looked_up, candidate in sorted(found, key=lambda f: (-f[0], batch.rank(f[1]), batch.rank(f[2]))):
         a, b = batch.resolve(looked_up), batch.resolve(candidate)
@@ -136,7 +143,7 @@ def rehome_small_stories(batch: Batch, out: BatchAssignment) -> None:
         # Two stories the same size are never folded (``drop.size < keep.size``): the size alone decides.
         drop, keep = sorted((batch.stories[a], batch.stories[b]), key=lambda s: s.size)
         small_now = drop.story_id in small or (drop.story_id not in is_touched and drop.size <= REHOME_VARIANTS)
-        if small_now and drop.size < keep.size and stories_overlap(drop, keep, settings.window_days):
+        if small_now and drop.size < keep.size and stories_decay(drop, keep, days) > 0.0:
             # The article that made them meet: the newest variant the batch gave either side.
             latest = max((v for k in {looked_up, a, b} for v in variants[k]), key=lambda v: v.seq)
             merge = StoryMerge(drop.story_id, keep.story_id, latest.article_id, latest.seq, score)

@@ -11,7 +11,7 @@ import pytest
 from reliability import rows
 
 from pipeline.cli import main
-from pipeline.cluster.batch import in_window, stories_overlap
+from pipeline.cluster.batch import decay, in_window, stories_decay, stories_overlap, time_decay
 from pipeline.cluster.canonical import canonical_member, decide_members, relation_to
 from pipeline.models import StoryMember, StoryState
 from pipeline.run.ingest import ingest_paths
@@ -151,6 +151,19 @@ def test_time_window_at_the_ends_of_the_calendar(story: tuple[date, date], day: 
     state = StoryState("s-1", {}, 1, *story)
     assert in_window(state, day, 7) is meets
     assert stories_overlap(state, StoryState("s-2", {}, 1, day, day), 7) is meets
+
+
+def test_time_weighs_a_similarity_halving_over_the_window() -> None:
+    """Time is evidence: full weight on the story's dates, half at the window's edge, none past it."""
+    assert decay(None, 7) == 1.0 and decay(0, 7) == 1.0  # undated, or the same days: the words alone decide
+    assert decay(7, 7) == 0.5 and decay(8, 7) == 0.0
+    assert decay(3, 7) == pytest.approx(0.743, abs=1e-3)  # a 0.32 threshold then needs a similarity of 0.43
+    story = StoryState("s-1", {}, 3, date(2021, 6, 22), date(2021, 6, 24))
+    assert time_decay(story, date(2021, 6, 23), 7) == 1.0  # inside the story's dates
+    assert time_decay(story, date(2021, 6, 29), 7) == time_decay(story, date(2021, 6, 17), 7) == 0.5 ** (5 / 7)
+    assert time_decay(story, None, 7) == time_decay(StoryState("s-2", {}, 1), date(2021, 6, 29), 7) == 1.0
+    earlier = StoryState("s-3", {}, 2, date(2021, 6, 15), date(2021, 6, 20))
+    assert stories_decay(story, earlier, 7) == stories_decay(earlier, story, 7) == 0.5 ** (2 / 7)
 
 
 def member(seq: int, published: datetime | None, words: int, content: str = "h", group: str = "g", **kw) -> StoryMember:
