@@ -204,16 +204,6 @@ def query_terms(terms: dict[str, float], n: int) -> dict[str, float]:
     return dict(heaviest(terms, n))
 
 
-def in_window(story: StoryState, published: date | None, days: int) -> bool:
-    """Whether a dated article is close enough in time to a dated story to join it."""
-    return time_decay(story, published, days) > 0.0
-
-
-def stories_overlap(a: StoryState, b: StoryState, days: int) -> bool:
-    """Whether two stories' dated extents lie within the time window of each other (undated: yes)."""
-    return stories_decay(a, b, days) > 0.0
-
-
 def time_decay(story: StoryState, published: date | None, days: int) -> float:
     """What a dated article's similarity to a dated story counts for, by the days between them (``decay``)."""
     return decay(_gap((story.first_published, story.last_published), (published, published)), days)
