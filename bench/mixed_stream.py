@@ -28,6 +28,7 @@ from pipeline.evaluate import bcubed
 from pipeline.run.ingest import ingest_paths
 from pipeline.settings import EVIDENCE_MODES, ClusterSettings, ExtractSettings, Settings
 from pipeline.store import Store
+from pipeline.store.reports import placements
 
 UNRELATED = "unrelated:"
 
@@ -62,7 +63,7 @@ def score(path: Path, gold: dict[str, str], evidence: str, folder: Path) -> str:
     )
     ingest_paths([path], settings)
     with Store.open(settings.db, read_only=True) as store:
-        placed = {r["external_id"]: r["story_id"] for r in store._query("SELECT external_id, story_id FROM articles")}
+        placed = {external_id: story for external_id, (story, _group) in placements(store).items()}
     events = [i for i in placed if not gold[i].startswith(UNRELATED)]
     f1 = bcubed([placed[i] for i in events], [gold[i] for i in events]).f1
     piles = Counter(placed[i] for i in placed if gold[i].startswith(UNRELATED))
