@@ -186,13 +186,12 @@ def _assign_one(
         group = "v" + article_id[1:]
         # Time is evidence too: the similarity counts less the further the article lies from the story's dates.
         threshold, days = settings.rewrite_threshold, settings.window_days
-        published = article.published_at
-        timed = [(score * time_decay(batch.story(s), published, days), s) for score, s in scored if score >= threshold]
-        joinable = [
-            (score, batch.story(s))
-            for score, s in sorted(timed, key=lambda pair: (-pair[0], batch.rank(pair[1])))
-            if score >= threshold
-        ]
+        candidates_in_reach = [(score, batch.story(s)) for score, s in scored if score >= threshold]
+        timed = [(score * time_decay(story, article.published_at, days), story) for score, story in candidates_in_reach]
+        joinable = sorted(
+            [(score, story) for score, story in timed if score >= threshold],
+            key=lambda pair: (-pair[0], batch.rank(pair[1].story_id)),
+        )
         if joinable:
             story_similarity, story = joinable[0]
             relation = "rewrite"
