@@ -188,7 +188,8 @@ def evaluate_orders(
                 random.Random(shuffle).shuffle(ordered)
             db = Path(tmp) / f"order-{number}" / "eval.duckdb"
             db.parent.mkdir()
-            run_settings = replace(base, db=str(db))
+            # Nobody else knows the temporary database: no gap for readers between batches.
+            run_settings = replace(base, db=str(db), reader_gap_seconds=0.0)
             batches = (prepared.batch(chunk) for chunk in batched(ordered, base.batch_size))
             ingest_prepared(batches, run_settings, [str(source)])
             with Store.open(run_settings.db, read_only=True) as store:

@@ -362,7 +362,8 @@ class Settings:
     reader_gap_seconds: float = 0.12
     """How long a writer leaves the database unlocked at least after each batch, so waiting readers get in (they
     poll every 0.1 s at most). Time spent waiting for the next batch counts; a batch prepared in parallel and
-    ready at once would otherwise have the writer re-take the lock at once."""
+    ready at once would otherwise have the writer re-take the lock at once. 0: no reader gets in before the run
+    ends, and (without ``[lake]``) the writer keeps one connection for the whole run."""
     snapshot: str | None = None
     """When set, a read-only copy of the database written here at the end of each ingest run, for long queries."""
     extract: ExtractSettings = field(default_factory=ExtractSettings)

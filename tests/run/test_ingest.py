@@ -482,3 +482,26 @@ def test_the_writer_leaves_the_lock_free_for_the_reader_gap_and_sleeps_only_what
     assert report.read == 4
     assert publisher.turns == 3  # between batches, never before the first
     assert slept == [0.1]  # after the slow batch none; the one ready at 0.02 s waits 0.10 s more; 0.12 s is enough
+
+
+def test_with_no_reader_gap_one_connection_stores_every_batch_and_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reader_gap_seconds = 0`` lets no reader in mid-run: the writer keeps one connection for all batches,
+    and stores exactly what a writer that reopens the database for each batch stores."""
+    data = write_jsonl(tmp_path / "ecb.jsonl", ecb_records({1, 3}))
+    opened: list[str] = []
+    open_batch_store = ingest_module.open_batch_store
+
+    def counted(settings: Settings):
+        opened.append(settings.db)
+        return open_batch_store(settings)
+
+    monkeypatch.setattr(ingest_module, "open_batch_store", counted)
+    dbs = {gap: str(tmp_path / f"gap-{gap}.duckdb") for gap in (0.0, 0.01)}
+    for gap, db in dbs.items():
+        report = ingest_paths([data], Settings(db=db, batch_size=10, reader_gap_seconds=gap))
+        assert report.new > 30  # several batches
+    batches = opened.count(dbs[0.01])
+    assert opened.count(dbs[0.0]) == 1 and batches == len(opened) - 1 >= 4
+    assert snapshot(dbs[0.0]) == snapshot(dbs[0.01])
