@@ -19,6 +19,24 @@ ECB_DEV = DATA / "ecbplus-dev.jsonl"
 HTML_EVAL = DATA / "html-eval"
 
 
+def stories_of_stream(path: Path, evidence: str, folder: Path) -> dict[str, str]:
+    """Ingest a JSONL stream into a fresh database in ``folder`` in one evidence mode: record id -> story id."""
+    from pipeline.run.ingest import ingest_paths
+    from pipeline.settings import ClusterSettings, ExtractSettings, Settings
+    from pipeline.store import Store
+    from pipeline.store.reports import placements
+
+    settings = Settings(
+        db=str(folder / f"{evidence}.duckdb"),
+        cluster=ClusterSettings(evidence=evidence),
+        extract=ExtractSettings(workers=1),  # text records: nothing to extract in parallel
+        reader_gap_seconds=0.0,  # nobody reads the temporary database
+    )
+    ingest_paths([path], settings)
+    with Store.open(settings.db, read_only=True) as store:
+        return {external_id: story for external_id, (story, _group) in placements(store).items()}
+
+
 def ecb_texts(path: Path = ECB_DEV) -> list[str]:
     """The article texts of the ECB+ dev set (real English news)."""
     with path.open(encoding="utf-8") as fh:

@@ -22,13 +22,10 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from _common import DATA, ECB_DEV, machine
+from _common import DATA, ECB_DEV, machine, stories_of_stream
 
 from pipeline.evaluate import bcubed
-from pipeline.run.ingest import ingest_paths
-from pipeline.settings import EVIDENCE_MODES, ClusterSettings, ExtractSettings, Settings
-from pipeline.store import Store
-from pipeline.store.reports import placements
+from pipeline.settings import EVIDENCE_MODES
 
 UNRELATED = "unrelated:"
 
@@ -55,15 +52,7 @@ def build_stream(path: Path, unrelated: int, seed: int) -> dict[str, str]:
 
 def score(path: Path, gold: dict[str, str], evidence: str, folder: Path) -> str:
     """Ingest the stream in one evidence mode; the ECB+ part's F1 and the unrelated articles' chaining."""
-    settings = Settings(
-        db=str(folder / f"{evidence}.duckdb"),
-        cluster=ClusterSettings(evidence=evidence),
-        extract=ExtractSettings(workers=1),  # text records: nothing to extract in parallel
-        reader_gap_seconds=0.0,  # nobody reads the temporary database
-    )
-    ingest_paths([path], settings)
-    with Store.open(settings.db, read_only=True) as store:
-        placed = {external_id: story for external_id, (story, _group) in placements(store).items()}
+    placed = stories_of_stream(path, evidence, folder)
     events = [i for i in placed if not gold[i].startswith(UNRELATED)]
     f1 = bcubed([placed[i] for i in events], [gold[i] for i in events]).f1
     piles = Counter(placed[i] for i in placed if gold[i].startswith(UNRELATED))
