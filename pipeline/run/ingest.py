@@ -1,8 +1,9 @@
 """Ingest: the stages in order, one batch at a time.
 
 ``prepare_batch`` (extract + fingerprint) needs no database and is where the time goes;
-``store_batch`` opens the store, assigns and writes the batch in one transaction, and closes it,
-so the write lock is held only for the short clustering-and-write step. ``run_batches`` runs
+``store_batch`` assigns and writes a batch in one transaction, on a connection opened for that batch
+and closed after it, so the write lock is held only for the short clustering-and-write step (unless
+no reader may get in: ``run_writer``). ``run_batches`` runs
 both over any stream of documents (``ingest_paths`` over files and folders, ``live`` over feeds,
 sitemaps and URL lists); the Prefect flows call the same functions.
 """
