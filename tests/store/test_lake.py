@@ -281,12 +281,17 @@ def test_sigkill_at_any_point_leaves_the_previous_snapshot_and_the_next_publishe
     before, after = stores
     rng = random.Random(SEED)
     old, new = store_fingerprints(before), store_fingerprints(after)
-    # How long a whole publication process takes here (start-up included): kills land within it.
+    # How long a whole publication process takes here (start-up included): kills land within it. The shorter
+    # of two: the first reads the database cold, and a busy moment of the machine would stretch one alone, so
+    # that kills drawn from it land after the trials' publications have ended.
     start_forkserver()  # the processes' forkserver: its own start-up is no part of the first one's
-    reference = restore(first_publication)
-    started = time.monotonic()
-    assert cli_process("publish", "--db", after, "--lake", reference.url).wait() == 0
-    duration = time.monotonic() - started
+    durations = []
+    for _ in range(2):
+        reference = restore(first_publication)
+        started = time.monotonic()
+        assert cli_process("publish", "--db", after, "--lake", reference.url).wait() == 0
+        durations.append(time.monotonic() - started)
+    duration = min(durations)
     landed: Counter[str] = Counter()
     for trial in range(KILLS):
         lake = restore(first_publication)  # a lake with the first database published, the killed one's "before"
