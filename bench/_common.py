@@ -8,6 +8,7 @@ import resource
 import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,16 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 ECB_DEV = DATA / "ecbplus-dev.jsonl"
 HTML_EVAL = DATA / "html-eval"
+
+
+def allsides_stories(*fields: str) -> dict[str, list[dict]]:
+    """allsides-dev's records by gold story, those with every one of ``fields`` non-empty."""
+    stories: dict[str, list[dict]] = defaultdict(list)
+    for line in (DATA / "allsides-dev.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if record and all(str(record.get(name) or "").strip() for name in fields):
+            stories[record["cluster"]].append(record)
+    return stories
 
 
 def stories_of_stream(path: Path, evidence: str, folder: Path) -> dict[str, str]:

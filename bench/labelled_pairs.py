@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from _common import DATA, machine, stories_of_stream
+from _common import allsides_stories, machine, stories_of_stream
 
 from pipeline.baseline import STOP_WORDS, terms
 from pipeline.evaluate import Scores
@@ -36,11 +36,7 @@ Pair = tuple[str, str, bool]  # two record ids, and whether they tell one story
 
 def build_pairs(count: int, seed: int) -> tuple[list[dict], list[Pair]]:
     """The records of ``count`` labelled pairs (half same story, half same subject) and the pairs."""
-    stories: dict[str, list[dict]] = defaultdict(list)
-    for line in (DATA / "allsides-dev.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line) if line.strip() else {}
-        if str(record.get("text") or "").strip() and str(record.get("title") or "").strip():
-            stories[record["cluster"]].append(record)
+    stories = allsides_stories("text", "title")
     rng = random.Random(seed)
     keys = sorted(k for k, members in stories.items() if len(members) >= 2)
     rng.shuffle(keys)

@@ -19,10 +19,10 @@ import argparse
 import json
 import random
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
-from _common import DATA, ECB_DEV, machine, stories_of_stream
+from _common import ECB_DEV, allsides_stories, machine, stories_of_stream
 
 from pipeline.evaluate import bcubed
 from pipeline.settings import EVIDENCE_MODES
@@ -33,11 +33,7 @@ UNRELATED = "unrelated:"
 def build_stream(path: Path, unrelated: int, seed: int) -> dict[str, str]:
     """Write the mixed stream as JSONL; returns each record's id -> gold label (an unrelated one's is its own)."""
     ecb = [json.loads(line) for line in ECB_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-    stories: dict[str, list[dict]] = defaultdict(list)
-    for line in (DATA / "allsides-dev.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line) if line.strip() else {}
-        if str(record.get("text") or "").strip():
-            stories[record["cluster"]].append(record)
+    stories = allsides_stories("text")
     rng = random.Random(seed)
     picked = sorted(stories)
     rng.shuffle(picked)
