@@ -26,9 +26,10 @@ the baseline has imported trafilatura and run it once, and the pipeline has star
 which preparation workers fork from with the library imported and warmed (``pipeline.run.preload``).
 What that one-off start costs a cold process is printed too.
 
-Prints pages/s of each (median of the repeats) and the ratio to the faster baseline. The pipeline's share of the machine
-matters here, so the cores and load average are printed too: a ratio measured while other work
-runs on the machine is provisional.
+Prints pages/s of each (median of the repeats) and the ratio to the faster baseline, then each repeat's own
+ratio (its sides ran minutes apart at most), which shows how far the VM moved between repeats. The
+pipeline's share of the machine matters here, so the cores and load average are printed too: a ratio
+measured while other work runs on the machine is provisional.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ def main() -> None:
     )
     print(f"storyline ingest, {args.workers} worker processes                       {our_rate:6.1f} pages/s")
     print(f"ratio (storyline / the faster single-process baseline): {our_rate / base_rate:.2f}x")
+    # Each repeat's sides ran minutes apart at most: its own ratio shows how far the VM moved between repeats.
+    per_repeat = [min(b[0], f) / o[0] for b, f, o in zip(base, fresh, ours, strict=True)]
+    print(f"ratio in each repeat (against that repeat's faster baseline): {', '.join(f'{r:.2f}x' for r in per_repeat)}")
     share = our_rate / ceiling_rate
     print(f"storyline's share of what extraction alone reaches on {args.workers} processes: {share:.0%}")
     print(f"one-off in a cold process: the warm-up ingest of 40 pages took {cold:.2f} s, starting the forkserver")
