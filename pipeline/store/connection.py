@@ -34,6 +34,11 @@ from pipeline.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 LOCK_MESSAGE = "lock"
 _LOCK_HOLDER = re.compile(r"lock is held in (?P<program>.*?)\s*\(PID (?P<pid>\d+)\)")
 LOCK_POLL_MAX = 0.1  # seconds between attempts to take a busy lock, at most
+INVALID_FILE_MESSAGE = "not a valid duckdb database file"
+CREATING_SECONDS = 2.0
+"""A database file written this recently that DuckDB finds invalid is taken to be one another process is
+creating: two ingests started at once on a new path race, and the second can open the file after the first
+created it but before it wrote DuckDB's header. It is waited for like a busy lock; an older one is invalid."""
 # Every open (the writer's, once a batch, and every reader's) replays the write-ahead log, holding the
 # lock meanwhile. With 64 MB, reads during a 5,000-article ingest fell to 91% within a 1 s wait and the
 # ingest took 115 s; with 8 MB, 99.6% and 50 s (bench/read_during_ingest.py).
@@ -93,6 +98,16 @@ def _unwritable(path: str) -> str | None:
     if folder.exists() and not log.exists() and not os.access(folder, os.W_OK | os.X_OK):
         return str(folder)
     return None
+
+
+def _being_created(path: str, message: str) -> bool:
+    """Whether DuckDB refused the file as invalid while another process may still be creating it."""
+    if INVALID_FILE_MESSAGE not in message.lower():
+        return False
+    try:
+        return time.time() - os.stat(path).st_mtime < CREATING_SECONDS
+    except OSError:  # gone again: whoever was creating it gave up; the next attempt creates it anew
+        return True
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -156,10 +171,13 @@ class Connection:
                 con = _connect(path, read_only)
                 break
             except duckdb.IOException as exc:
-                if LOCK_MESSAGE not in str(exc).lower():
+                creating = _being_created(path, str(exc))
+                if LOCK_MESSAGE not in str(exc).lower() and not creating:
                     raise StoreError(f"cannot open {path}: {_one_line(exc)}") from exc
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if creating:
+                        raise StoreError(f"cannot open {path}: {_one_line(exc)}") from exc
                     waited = time.monotonic() - started
                     raise StoreBusyError(_busy_message(path, read_only, waited, str(exc))) from exc
                 # A writer frees the lock between batches, often for well under a second: poll often

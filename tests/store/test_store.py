@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,6 +94,40 @@ def test_newer_schema_is_refused(settings: Settings) -> None:
 def test_read_only_open_of_missing_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no Storyline database"):
         Store.open(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_a_database_file_another_process_is_still_creating_is_waited_for(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingests started at once on a new path: one finds the file the other has created but not yet
+    written DuckDB's header to. It waits, as for a busy lock, and opens the database once it is whole."""
+    Path(settings.db).write_bytes(b"")  # created a moment ago, no header yet
+    whole = tmp_path / "whole.duckdb"
+    duckdb.connect(str(whole)).close()
+    waits: list[float] = []
+
+    def creator_finishes(seconds: float) -> None:  # the other process completes the file while this one waits
+        waits.append(seconds)
+        whole.replace(settings.db)
+
+    monkeypatch.setattr("pipeline.store.connection.time.sleep", creator_finishes)
+    with Store.open(settings.db) as store:
+        assert store._has_table("meta")
+    assert len(waits) == 1
+
+
+def test_an_invalid_database_file_is_refused_at_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file nobody is writing that is not a DuckDB database is an error now, not something to wait for."""
+    Path(settings.db).write_text("not a database", encoding="utf-8")
+    an_hour_ago = Path(settings.db).stat().st_mtime - 3600
+    os.utime(settings.db, (an_hour_ago, an_hour_ago))
+
+    def no_waiting(seconds: float) -> None:
+        raise AssertionError(f"waited {seconds} s for a file nobody is creating")
+
+    monkeypatch.setattr("pipeline.store.connection.time.sleep", no_waiting)
+    with pytest.raises(StoreError, match="not a valid DuckDB database file"):
+        Store.open(settings.db)
 
 
 def test_a_batchs_vectors_in_memory_are_what_the_store_gives_back(seeds_dir: Path, settings: Settings) -> None:
