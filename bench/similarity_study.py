@@ -4,12 +4,12 @@
 
 A study, not the pipeline: it asks how far a similarity between two articles can go before any design
 choice of the clusterer, so that an idea can be tried on all three dev sets in a minute instead of an
-ingest per idea. Each set (ECB+ dev in file order, allsides-dated-dev in date order, allsides-dev in
-file order) is turned into one representation per article with Storyline's own term weighting
+ingest per idea. Each set, in file order as ``storyline evaluate`` streams it (allsides-dated-dev's is date
+order), is turned into one representation per article with Storyline's own term weighting
 (``pipeline.fingerprint.fingerprints.TermWeighter``):
 
 * ``corpus``: the ``corpus`` evidence (stemmed, headline twice, dates and "said" no evidence) weighed by
-  an idf over the whole set with the language prior (``pipeline.fingerprint.evidence.idf``);
+  an idf over the whole set with the language prior (``pipeline.fingerprint.evidence.weigh``);
 * ``language``: the ``language`` mode's vector (rarity in the language, names boosted);
 * ``headline``: the headline's ``corpus`` evidence alone;
 * ``names``: capitalised words (inside sentences, or anywhere in the headline), weighed by their idf.
@@ -37,7 +37,6 @@ similar other article tells its own story (a ceiling on what joining by similari
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import time
@@ -49,8 +48,8 @@ import scipy.sparse as sparse  # datasketch's dependency, so always installed
 from _common import DATA, machine
 from scipy.optimize import minimize
 
-from pipeline.evaluate import bcubed
-from pipeline.fingerprint.evidence import idf, stemmer
+from pipeline.evaluate import bcubed, read_labelled
+from pipeline.fingerprint.evidence import stemmer, weigh
 from pipeline.fingerprint.fingerprints import TermWeighter
 from pipeline.settings import ClusterSettings
 
@@ -61,14 +60,11 @@ _HEADLINE_NAME = re.compile(r"\b[A-Z][a-z]+")
 
 
 def records_of(name: str) -> list[dict]:
-    """A dev set's records in the order it is streamed (the dated set by publication time)."""
+    """A dev set's records, in file order."""
     path = DATA / SETS[name]
     if not path.exists():
         raise SystemExit(f"{path} not found (see ../shared/data/README.md)")
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if name == "dated":
-        records.sort(key=lambda r: r.get("published_at") or "")
-    return records
+    return read_labelled(path, "cluster")
 
 
 def cosines(vectors: list[dict[str, float]]) -> np.ndarray:
@@ -96,9 +92,6 @@ def similarities(records: list[dict]) -> dict[str, np.ndarray]:
     documents = len(records)
     df = Counter(term for terms, _ in evidence for term in terms)
 
-    def weigh(terms: dict[str, float], chances: dict[str, float]) -> dict[str, float]:
-        return {t: e * idf(df.get(t, 0), documents, chances.get(t, 0.0)) for t, e in terms.items()}
-
     stem = stemmer("en")
     names = []
     for record in records:
@@ -107,9 +100,9 @@ def similarities(records: list[dict]) -> dict[str, np.ndarray]:
         names.append({stem(w): math.log((documents + 1) / (df.get(stem(w), 0) + 1)) for w in words})
     lengths = np.array([len(r["text"].split()) for r in records])
     return {
-        "corpus": cosines([weigh(*e) for e in evidence]),
+        "corpus": cosines([weigh(terms, chances, df, documents) for terms, chances in evidence]),
         "language": cosines([language_weighter.vector(r.get("title"), r["text"], "en") for r in records]),
-        "headline": cosines([weigh(*h) for h in headlines]),
+        "headline": cosines([weigh(terms, chances, df, documents) for terms, chances in headlines]),
         "names": cosines(names),
         "short": (np.log1p(np.minimum.outer(lengths, lengths)) / 7).astype(np.float32),
     }
