@@ -171,6 +171,17 @@ class CandidateIndex:
     """In-memory view of the persisted candidate postings, kept current with ``refresh``."""
 
     def __init__(self, snapshot: str | Path | None = None) -> None:
+        self.snapshot = Path(snapshot) if snapshot else None
+        self.load_seconds = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all that was loaded: the next ``refresh`` loads the index again (its snapshot, then the database).
+
+        A transaction reads its own writes: one that stored a clustering block, had the index read it for
+        the next block, then rolled back, leaves rows in the index that were never committed
+        (``pipeline.run.ingest.store_batch``).
+        """
         self.max_seq = 0
         self.bands = _Postings()
         self.postings = _Postings()
@@ -181,8 +192,6 @@ class CandidateIndex:
         self.rows = StoredRows()  # centroids, signatures and term vectors of stored candidates
         self.term_counts = _Counts()  # term key -> stored articles (exact copies aside) holding the term
         self.documents = 0  # stored articles counted in ``term_counts``
-        self.load_seconds = 0.0
-        self.snapshot = Path(snapshot) if snapshot else None
         self.snapshot_seq = 0  # the last article the loaded (or saved) snapshot covers
         self._snapshot_size = 0  # postings in that snapshot
         self._rewrite_snapshot = False  # the snapshot found was corrupt or outdated: the next save replaces it

@@ -280,10 +280,17 @@ class StoredRows:
         self.moved.clear()
 
     def refresh(self, store: Store, since: int, upto: int) -> None:
-        """Take in the stories written by articles ``since < seq <= upto`` (all of them on first use)."""
+        """Take in the stories written by articles ``since < seq <= upto`` (all of them on first use).
+
+        On first use the arrays are built of what is committed; what an open transaction wrote after it
+        (``since`` may already lie past it) is taken in as any later addition is.
+        """
         if not self.loaded:
-            self.load(build_arrays(store, upto), upto)
-            return
+            base = min(upto, store.committed_max_seq())
+            self.load(build_arrays(store, base), base)
+            if base == upto:
+                return
+            since = base
         since = max(since, self.base_seq)
         for story in store.stories_updated(since, upto):
             self.overlay[story.story_id] = story

@@ -324,22 +324,24 @@ class CandidateReads(Connection):
             self._con.execute(f"SET memory_limit = '{previous}'")  # DuckDB's own text for the setting
 
     def story_vocabulary(self) -> list[str]:
-        """Every distinct term of the stored centroids."""
-        return [r[0] for r in self._con.execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()]
+        """Every distinct term of the committed centroids (``committed_max_seq``)."""
+        rows = self._con.cursor().execute("SELECT DISTINCT unnest(centroid_terms) FROM stories").fetchall()
+        return [r[0] for r in rows]
 
     def index_extent(self, upto: int) -> IndexExtent:
-        """The sizes of every story and of the articles up to seq ``upto``, to allocate their arrays."""
-        stories, entries, id_width = self._con.execute(
+        """The sizes of every committed story and article up to seq ``upto``, to allocate their arrays."""
+        committed = self._con.cursor()  # what story_batches and article_batches read (``committed_max_seq``)
+        stories, entries, id_width = committed.execute(
             "SELECT count(*), coalesce(sum(len(centroid_terms)), 0), coalesce(max(strlen(story_id)), 1) FROM stories"
         ).fetchall()[0]
-        vector_entries, text_bytes = self._con.execute(
+        vector_entries, text_bytes = committed.execute(
             # each term's UTF-8 bytes and a NUL after it (array_to_string puts one separator fewer)
             "SELECT coalesce(sum(len(terms)), 0), "
             "coalesce(sum(strlen(array_to_string(terms, ' ')) + (len(terms) > 0)::INT), 0) "
             "FROM article_vectors WHERE seq <= ?",
             [upto],
         ).fetchall()[0]
-        articles, *widths = self._con.execute(
+        articles, *widths = committed.execute(
             "SELECT count(*), coalesce(max(strlen(a.article_id)), 1), coalesce(max(strlen(a.story_id)), 1), "
             "coalesce(max(strlen(a.variant_group)), 1), coalesce(max(octet_length(s.signature)), 4) "
             "FROM articles a JOIN article_signatures s USING (seq) WHERE a.seq <= ?",
@@ -347,26 +349,37 @@ class CandidateReads(Connection):
         ).fetchall()[0]
         return IndexExtent(stories, entries, id_width, vector_entries, text_bytes, articles, *widths)
 
+    def committed_max_seq(self) -> int:
+        """The last committed article's seq: what ``story_batches`` and ``article_batches`` read up to at most.
+
+        They read on cursors of their own, which see what is committed and not what this connection's open
+        transaction has written since (a clustering block stored before the next one is assigned).
+        """
+        return self._con.cursor().execute("SELECT coalesce(max(seq), 0) FROM articles").fetchone()[0]
+
     def story_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
-        """Every story's id, counts, dates and centroid, in table order, as record batches of about ``rows``."""
+        """Every committed story's id, counts, dates and centroid, in table order, as record batches of ~``rows``."""
         # Table order, not ORDER BY: sorting the centroid lists took DuckDB over a gigabyte at a million.
         sql = (
             "SELECT story_id, article_count, coalesce(variant_count, article_count) AS variant_count, first_published, "
             "last_published, centroid_terms, centroid_weights FROM stories"
         )
-        return _record_batches(self._con, sql, [], rows)
+        return _record_batches(self._con.cursor(), sql, [], rows)
 
     def article_batches(
         self, upto: int, rows: int
     ) -> tuple[Iterator[pa.RecordBatch], Iterator[pa.RecordBatch], Iterator[pa.RecordBatch]]:
-        """The articles up to seq ``upto`` as three streams of record batches read side by side: placements
+        """The committed articles up to seq ``upto`` as three streams of record batches read side by side: placements
         (seq, article_id, story_id, variant_group), signatures (seq, signature) and vectors (seq, terms, weights).
 
         The three tables hold their rows in seq order (appended in it, never deleted): no join, no sort.
         """
         return (
             _record_batches(
-                self._con, "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?", [upto], rows
+                self._con.cursor(),
+                "SELECT seq, article_id, story_id, variant_group FROM articles WHERE seq <= ?",
+                [upto],
+                rows,
             ),
             _record_batches(
                 self._con.cursor(), "SELECT seq, signature FROM article_signatures WHERE seq <= ?", [upto], rows
