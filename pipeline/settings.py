@@ -125,6 +125,12 @@ class ClusterSettings:
     a look-alike event taken in on shared words. Rewrites of one event bisect at 0.7-1.0 on ECB+ dev."""
     split_min_variants: int = 4
     """Distinct variants each side of a split needs (0: never split). Fewer is noise, not an event."""
+    block_size: int = 200
+    """Documents clustered together: each block of this many consecutive documents of a run is assigned
+    against everything stored before it, then given its second look (``pipeline.cluster.repair``) as a
+    whole. A transaction stores whole blocks (``Settings.batch_size`` rounded up to them), so the same
+    records make the same stories whatever the batch size, the number of workers and where a crashed
+    run was restarted."""
 
     def __post_init__(self) -> None:
         _unit_interval(self, "rewrite_threshold", "merge_threshold", "split_threshold")
@@ -144,12 +150,13 @@ class ClusterSettings:
             "max_candidates",
             "member_checks",
             "window_days",
+            "block_size",
         )
 
 
 EVIDENCE_MODES = ("language", "corpus")
 # Parameters added after databases were written: a database that predates one was built with this value.
-PARAMETER_DEFAULTS = {"cluster.evidence": "language"}
+PARAMETER_DEFAULTS = {"cluster.evidence": "language", "cluster.block_size": 200}
 
 # How many candidates are looked up and checked: cost knobs, free to change on an existing database.
 CANDIDATE_BREADTH = frozenset({"cluster.query_terms", "cluster.max_candidates", "cluster.member_checks"})
@@ -357,6 +364,8 @@ class Settings:
 
     db: str = DEFAULT_DB
     batch_size: int = 200
+    """Documents per batch: what a preparation worker extracts at a time, and what one transaction stores at
+    least, rounded up to whole clustering blocks (``ClusterSettings.block_size``)."""
     read_wait_seconds: float = 10.0
     """How long read commands wait for an ingest's write lock (it is free between batches) before giving up."""
     reader_gap_seconds: float = 0.12

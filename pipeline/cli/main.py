@@ -92,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("ingest", help="ingest files and folders (text dumps, HTML, JSONL)"))
     p.add_argument("paths", nargs="*", help="files or folders (.txt, .html, .htm, .jsonl, optionally .gz)")
-    p.add_argument("--batch-size", type=int, help="documents per batch and transaction (default 200)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="documents per batch (default 200); a transaction stores whole clustering blocks ([cluster] block_size)",
+    )
     p.add_argument("--no-prefect", action="store_true", help="run the library directly, without a Prefect flow")
     p.add_argument(
         "--dask",

@@ -26,7 +26,7 @@ from pipeline.errors import NothingIngestedError, StorylineError
 from pipeline.models import IngestReport, NewArticle
 from pipeline.run.counts import split_by_source
 from pipeline.run.parallel import PreparePool
-from pipeline.run.prepare import Document, PreparedBatch, batched
+from pipeline.run.prepare import Document, PreparedBatch, batched, blocks, transactions
 from pipeline.settings import Settings
 from pipeline.sources.files import count_files, read_paths
 from pipeline.store import Store, stored_vector
@@ -41,54 +41,77 @@ logger = logging.getLogger(__name__)
 def store_batch(
     store: Store, index: CandidateIndex, run_id: str, prepared: PreparedBatch, settings: Settings
 ) -> IngestReport:
-    """Cluster a prepared batch and write it, with its rejections and counts, in one transaction."""
-    with store.transaction():
-        decided = assign_batch(store, index, prepared.items, settings, run_id)
-        report = IngestReport(
-            read=prepared.read,
-            new=len(decided.articles),
-            unchanged=decided.unchanged,
-            revised=len(decided.revisions),
-            rejected=len(prepared.rejections),
-            stories_created=len(decided.created),
-            stories_grown=len(decided.grown),
-            stories_merged=len(decided.merges),
-            rejections=list(prepared.rejections),
-            created_story_ids=sorted(decided.created),
-            grown_story_ids=sorted(decided.grown),
-            by_source=split_by_source(
-                prepared.items,
-                prepared.rejections,
-                prepared.rejected_sources or [None] * len(prepared.rejections),
-                decided,
-            ),
-        )
-        for assignment in decided.assignments:
-            if assignment.relation in ("exact", "near_duplicate", "rewrite"):
-                setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
-        # Revised articles take the seqs before the new ones: every table stays in seq order.
-        store.retire([r["seq"] for r in decided.revisions if r["seq"] is not None])
-        store.insert_articles(decided.revised)
-        store.insert_articles(decided.articles)
-        store.insert_revisions(decided.revisions)
-        store.insert_links(decided.links, run_id)
-        written = [*decided.revised, *decided.articles]
-        seq = max((a.row.seq for a in written), default=0)  # the batch's last: rows it rewrites say so
-        store.apply_merges(decided.merges, run_id, seq)
-        store.move_variant_groups(decided.moves, seq)
-        save_stories(
-            store,
-            list(decided.stories.values()),
-            run_id,
-            settings.cluster.story_terms,
-            settings.cluster.posting_terms,
-            seq,
-            vectors=_vectors_reader(store, index, written),
-        )
-        store.record_rejections(run_id, prepared.rejections)
-        store.add_to_run(run_id, report)
-        # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
-        report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row.seq for a in decided.articles], run_id))
+    """Cluster a prepared batch and write it, with its rejections and counts, in one transaction.
+
+    The batch is clustered one block (``ClusterSettings.block_size`` documents) at a time, each block
+    written before the next is assigned, so a block sees the ones before it as stored. The candidate
+    index reads those writes before they commit: if the transaction rolls back after a block was
+    written, the index forgets all it read and loads again (``CandidateIndex.reset``).
+    """
+    report = IngestReport()
+    begun = 0
+    try:
+        with store.transaction():
+            for part in blocks(prepared, settings.cluster.block_size):
+                begun += 1
+                report.add(_store_block(store, index, run_id, part, settings))
+    except BaseException:
+        if begun > 1:  # the index has read this transaction's writes: it starts over at its next refresh
+            index.reset()
+        raise
+    return report
+
+
+def _store_block(
+    store: Store, index: CandidateIndex, run_id: str, prepared: PreparedBatch, settings: Settings
+) -> IngestReport:
+    """Cluster one block and write it, with its rejections and counts, in the open transaction."""
+    decided = assign_batch(store, index, prepared.items, settings, run_id)
+    report = IngestReport(
+        read=prepared.read,
+        new=len(decided.articles),
+        unchanged=decided.unchanged,
+        revised=len(decided.revisions),
+        rejected=len(prepared.rejections),
+        stories_created=len(decided.created),
+        stories_grown=len(decided.grown),
+        stories_merged=len(decided.merges),
+        rejections=list(prepared.rejections),
+        created_story_ids=sorted(decided.created),
+        grown_story_ids=sorted(decided.grown),
+        by_source=split_by_source(
+            prepared.items,
+            prepared.rejections,
+            prepared.rejected_sources or [None] * len(prepared.rejections),
+            decided,
+        ),
+    )
+    for assignment in decided.assignments:
+        if assignment.relation in ("exact", "near_duplicate", "rewrite"):
+            setattr(report, assignment.relation, getattr(report, assignment.relation) + 1)
+    # Revised articles take the seqs before the new ones: every table stays in seq order.
+    store.retire([r["seq"] for r in decided.revisions if r["seq"] is not None])
+    store.insert_articles(decided.revised)
+    store.insert_articles(decided.articles)
+    store.insert_revisions(decided.revisions)
+    store.insert_links(decided.links, run_id)
+    written = [*decided.revised, *decided.articles]
+    seq = max((a.row.seq for a in written), default=0)  # the batch's last: rows it rewrites say so
+    store.apply_merges(decided.merges, run_id, seq)
+    store.move_variant_groups(decided.moves, seq)
+    save_stories(
+        store,
+        list(decided.stories.values()),
+        run_id,
+        settings.cluster.story_terms,
+        settings.cluster.posting_terms,
+        seq,
+        vectors=_vectors_reader(store, index, written),
+    )
+    store.record_rejections(run_id, prepared.rejections)
+    store.add_to_run(run_id, report)
+    # Alerts are written with the batch: a rolled-back batch fires nothing, a re-run fires nothing new.
+    report.alerts_fired = len(fire_alerts(store, settings.alerts, [a.row.seq for a in decided.articles], run_id))
     return report
 
 
@@ -239,7 +262,9 @@ def store_batches(
 ) -> IngestReport:
     """The batch loop of every run: store prepared batches in input order into an open run.
 
-    ``store_one`` clusters and writes one batch in one transaction (``store_batch``, or the flow's
+    The prepared batches are regrouped into transactions of whole clustering blocks (``transactions``), so
+    that how the input was cut into batches decides no story. ``store_one`` clusters and writes one
+    such batch in one transaction (``store_batch``, or the flow's
     ``store-batch`` task); its counts are added to ``report`` (the run's) as each batch commits, then
     ``after_batch(number, report)`` runs (progress, logs). Between two batches the lake publisher gets its
     turn (``[lake] every_batches`` / ``every_seconds``) and readers waiting for the lock get theirs: the
@@ -249,7 +274,8 @@ def store_batches(
     extraction bounds the run, nothing: the last batch is stored as soon as it is ready).
     """
     unlocked_at: float | None = None
-    for number, batch in enumerate(prepared, 1):
+    batches = transactions(prepared, settings.batch_size, settings.cluster.block_size)
+    for number, batch in enumerate(batches, 1):
         if unlocked_at is not None:
             publisher.between_batches()
             gap = settings.reader_gap_seconds - (time.monotonic() - unlocked_at)

@@ -42,6 +42,43 @@ def batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
         yield batch
 
 
+def transactions(prepared: Iterable[PreparedBatch], batch_size: int, block_size: int) -> Iterator[PreparedBatch]:
+    """Prepared batches regrouped into what one transaction stores: whole clustering blocks.
+
+    Clustering takes a run's documents ``block_size`` at a time (``ClusterSettings.block_size``), whatever
+    size the batches were prepared in; a transaction stores ``batch_size`` documents rounded up to whole
+    blocks, the documents left over wait for the next batch, and only a run's last transaction ends with
+    a partial block. So the same records are clustered in the same blocks whatever the batch size and the
+    number of workers, and a run restarted after a crash (whose last transaction was rolled back) reads
+    its input again into the same blocks. Rejections take no part in clustering: each goes with the next
+    transaction, and a run of them alone is flushed once there are a transaction's worth.
+    """
+    size = block_size * max(1, -(-batch_size // block_size))
+    items: list[tuple[Article, Fingerprint]] = []
+    rejections: list[Rejection] = []
+    sources: list[str | None] = []
+    for batch in prepared:
+        items.extend(batch.items)
+        rejections.extend(batch.rejections)
+        sources.extend(batch.rejected_sources or [None] * len(batch.rejections))
+        while len(items) >= size or (not items and len(rejections) >= size):
+            yield PreparedBatch(items[:size], rejections, sources)
+            items, rejections, sources = items[size:], [], []
+    if items or rejections:
+        yield PreparedBatch(items, rejections, sources)
+
+
+def blocks(prepared: PreparedBatch, block_size: int) -> list[PreparedBatch]:
+    """A transaction's clustering blocks, in order; its rejections go with the first (there is always one)."""
+    cuts = range(0, max(1, len(prepared.items)), block_size)
+    return [
+        PreparedBatch(prepared.items[at : at + block_size], *(
+            (prepared.rejections, prepared.rejected_sources) if at == 0 else ([], [])
+        ))
+        for at in cuts
+    ]  # fmt: skip
+
+
 def prepare_batch(batch: Sequence[Document], settings: Settings, weighter: TermWeighter | None = None) -> PreparedBatch:
     """Parse (JSONL lines read unparsed), extract and fingerprint a batch (no database needed)."""
     weighter = weighter or TermWeighter(settings.cluster)

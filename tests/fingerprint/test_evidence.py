@@ -78,7 +78,7 @@ def test_document_frequencies_follow_the_store_and_survive_the_snapshot(tmp_path
     data = tmp_path / "in.jsonl"
     records = _records(16)
     data.write_text("".join(json.dumps(r) + "\n" for r in [*records, {**records[0], "id": "copy"}]))
-    settings = Settings(db=str(tmp_path / "s.duckdb"), cluster=CORPUS, batch_size=5)
+    settings = Settings(db=str(tmp_path / "s.duckdb"), cluster=replace(CORPUS, block_size=5), batch_size=5)
     ingest_paths([data], settings)
     with Store.open(settings.db, read_only=True) as store:
         index = CandidateIndex.for_database(settings.db)
@@ -130,11 +130,15 @@ def test_a_database_keeps_its_evidence_mode(tmp_path: Path) -> None:
         ingest_paths([data], replace(settings, cluster=CORPUS))
 
 
-def test_databases_from_before_the_setting_read_as_language(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "other"), [("cluster.evidence", CORPUS), ("cluster.block_size", ClusterSettings(block_size=50))]
+)
+def test_databases_from_before_a_setting_read_as_its_default(tmp_path: Path, key: str, other: ClusterSettings) -> None:
+    """The evidence mode (language) and the clustering block (200) were added to databases already written."""
     settings = Settings(db=str(tmp_path / "s.duckdb"))
-    old = {k: v for k, v in settings.stored_parameters().items() if k != "cluster.evidence"}
+    old = {k: v for k, v in settings.stored_parameters().items() if k != key}
     with Store.open(settings.db) as store:
         store.check_parameters(old)  # what a database written before the setting holds
         store.check_parameters(settings.stored_parameters())
-        with pytest.raises(ParameterMismatchError):
-            store.check_parameters(replace(settings, cluster=CORPUS).stored_parameters())
+        with pytest.raises(ParameterMismatchError, match=key.replace(".", r"\.")):
+            store.check_parameters(replace(settings, cluster=other).stored_parameters())

@@ -48,16 +48,18 @@ def test_dask_task_runner_gives_the_same_stories_as_the_local_runner(tmp_path: P
     paths = [str(data), str(tmp_path / "bad.jsonl")]
     local_db, dask_db = str(tmp_path / "local.duckdb"), str(tmp_path / "dask.duckdb")
 
-    local = ingest_flow(paths=paths, db=local_db, batch_size=20)
+    config = tmp_path / "blocks.toml"  # clustered 20 documents at a time: a store task per 20 documents
+    config.write_text("[cluster]\nblock_size = 20\n", encoding="utf-8")
+    local = ingest_flow(paths=paths, db=local_db, config=str(config), batch_size=20)
     # Threads in this process: the scheduler and worker are real Dask, and the test needs no installed package.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         on_dask = ingest_flow.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
-        state = on_dask(paths=paths, db=dask_db, batch_size=20, return_state=True)
+        state = on_dask(paths=paths, db=dask_db, config=str(config), batch_size=20, return_state=True)
     remote = state.result()
 
     assert local.counts() == remote.counts() and local.new > 60 and local.rejected == 1
-    batches = -(-local.read // 20)
-    assert _task_names(state.state_details.flow_run_id) == {"prepare-batch": batches, "store-batch": batches}
+    batches, transactions = -(-local.read // 20), -(-(local.read - local.rejected) // 20)
+    assert _task_names(state.state_details.flow_run_id) == {"prepare-batch": batches, "store-batch": transactions}
     assert _stored(local_db) == _stored(dask_db)
     with duckdb.connect(dask_db, read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT story_id) > 3 FROM articles").fetchall() == [(True,)]

@@ -32,14 +32,14 @@ from reliability import CliProcess, article_keys, cli_process, final_state, rows
 from bench.corpus import make_records
 from pipeline.errors import StoreError
 from pipeline.run.ingest import ingest_paths
-from pipeline.settings import Settings
+from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
 from pipeline.store.integrity import consistency_problems
 
 KILLS = int(os.environ.get("STORYLINE_CRASH_KILLS", "10"))  # more for a longer hunt: each kill is a fresh draw
 ARTICLES = 160
-BATCH_SIZE = 20
-BATCHES = 9  # 160 articles + 4 malformed lines in batches of 20
+BATCH_SIZE = 20  # and clustering blocks of 20: a transaction a block
+BATCHES = 8  # 160 articles in transactions of 20 (the 4 malformed lines go with them)
 SEED = 20261121
 
 pytestmark = pytest.mark.slow
@@ -53,6 +53,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for at in (7, 50, 100, 150):
         lines.insert(at, '{"id": "broken", "text": ')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.with_name("blocks.toml").write_text(f"[cluster]\nblock_size = {BATCH_SIZE}\n", encoding="utf-8")
     return path
 
 
@@ -67,7 +68,9 @@ def uninterrupted(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 def in_process(db: str) -> Settings:
     """The settings of the runs this process makes: the killed one's batches, no pause for readers between them."""
-    return Settings(db=db, batch_size=BATCH_SIZE, reader_gap_seconds=0.0)
+    return Settings(
+        db=db, batch_size=BATCH_SIZE, cluster=ClusterSettings(block_size=BATCH_SIZE), reader_gap_seconds=0.0
+    )
 
 
 def kill_at_random_point(corpus: Path, db: str, rng: random.Random, in_write: bool) -> tuple[int, str]:
@@ -75,7 +78,10 @@ def kill_at_random_point(corpus: Path, db: str, rng: random.Random, in_write: bo
     delay (anywhere in the next batch) or, with ``in_write``, as soon as it is seen holding the write lock.
     Returns the batches it committed and where the kill landed: 'anywhere', 'in_write' or 'after_exit'."""
     after = rng.randrange(BATCHES)
-    process = cli_process("ingest", "--no-prefect", "--db", db, "--batch-size", str(BATCH_SIZE), str(corpus))
+    config = str(corpus.with_name("blocks.toml"))
+    process = cli_process(
+        "ingest", "--no-prefect", "--db", db, "--config", config, "--batch-size", str(BATCH_SIZE), str(corpus)
+    )
     assert process.stderr is not None
     seen = 0
     while seen < after and process.stderr.readline():  # one progress line per committed batch

@@ -68,3 +68,19 @@ def test_same_records_make_the_same_stories_under_any_path(tmp_path: Path) -> No
     first = placement(tmp_path, NAMES[0], records, settings)
     for name in NAMES[1:]:
         assert placement(tmp_path, name, records, settings) == first, name
+
+
+@pytest.mark.slow
+def test_same_records_make_the_same_stories_whatever_the_batch_size_and_workers(tmp_path: Path) -> None:
+    """Clustering takes the documents a block at a time, however the input was cut into batches."""
+    records = allsides_records(120, seed=2)
+    records[30:30] = [{"id": "empty", "text": ""}, {"id": "blank", "text": "   "}]  # rejected: in no block
+    # Blocks of 25 (five, the last one short) and few candidates per article: how the blocks fall decides.
+    base = Settings(
+        extract=ExtractSettings(workers=1), cluster=ClusterSettings(max_candidates=2, block_size=25),
+        reader_gap_seconds=0.0,
+    )  # fmt: skip
+    first = placement(tmp_path, "input.jsonl", records, replace(base, batch_size=25))
+    for batch_size, workers in ((7, 1), (60, 1), (1000, 1), (10, 2)):
+        settings = replace(base, batch_size=batch_size, extract=ExtractSettings(workers=workers))
+        assert placement(tmp_path, "input.jsonl", records, settings) == first, (batch_size, workers)

@@ -16,7 +16,7 @@ from reliability import article_keys, cli_process, rows
 
 from bench.corpus import make_records
 from pipeline.run.ingest import ingest_paths
-from pipeline.settings import Settings
+from pipeline.settings import ClusterSettings, Settings
 from pipeline.store import Store
 from pipeline.store.integrity import consistency_problems
 
@@ -45,8 +45,11 @@ def test_two_ingests_at_once_take_turns_and_store_everything_once(
 ) -> None:
     db = str(tmp_path / "both.duckdb")
     first, second = inputs
+    config = tmp_path / "blocks.toml"  # transactions of 20: the two ingests take turns many times
+    config.write_text("[cluster]\nblock_size = 20\n", encoding="utf-8")
     processes = [
-        cli_process("ingest", "--no-prefect", "--db", db, "--batch-size", "20", *paths) for paths in (first, second)
+        cli_process("ingest", "--no-prefect", "--db", db, "--config", str(config), "--batch-size", "20", *paths)
+        for paths in (first, second)
     ]
     outcomes = [(p.wait(timeout=600), p.communicate()[1]) for p in processes]
     for code, err in outcomes:
@@ -61,13 +64,19 @@ def test_two_ingests_at_once_take_turns_and_store_everything_once(
 
     sequential = str(tmp_path / "sequential.duckdb")
     for paths in (first, second):  # this process's runs: alone on their database, no pauses for readers
-        ingest_paths(paths, Settings(db=sequential, batch_size=20, reader_gap_seconds=0.0))
+        ingest_paths(
+            paths,
+            Settings(db=sequential, batch_size=20, cluster=ClusterSettings(block_size=20), reader_gap_seconds=0.0),
+        )
     both = article_keys(db)
     assert max(both.values()) == 1, "no article stored twice"
     if finished == 2:
         assert set(both) == set(article_keys(sequential))
     with Store.open(db) as store:  # the file still takes a checkpoint
         store._con.execute("CHECKPOINT")
-    again = ingest_paths(sorted({*first, *second}), Settings(db=db, batch_size=20, reader_gap_seconds=0.0))
+    again = ingest_paths(
+        sorted({*first, *second}),
+        Settings(db=db, batch_size=20, cluster=ClusterSettings(block_size=20), reader_gap_seconds=0.0),
+    )
     assert again.new == (0 if finished == 2 else again.new) and again.unchanged + again.new == 360
     assert set(article_keys(db)) == set(article_keys(sequential))

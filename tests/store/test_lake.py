@@ -24,7 +24,7 @@ from bench.pgserver import PostgresServer, postgres_bin
 from pipeline.cli import main
 from pipeline.errors import LakeError
 from pipeline.run.ingest import ingest_paths
-from pipeline.settings import ExtractSettings, LakeSettings, Settings
+from pipeline.settings import ClusterSettings, ExtractSettings, LakeSettings, Settings
 from pipeline.store import Store
 from pipeline.store.lake import publish as lakemod
 from pipeline.store.lake.publish import PUBLISHED_TABLES, connect, publish, read_marks
@@ -373,7 +373,7 @@ def test_runs_publish_mid_run_and_at_their_end(tmp_path: Path, monkeypatch: pyte
     lake = LakeSettings(url=f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}", every_batches=1)
     settings = Settings(  # in this process, without pauses for readers: the test is about the lake
         db=str(tmp_path / "run.duckdb"), batch_size=40, lake=lake, reader_gap_seconds=0.0,
-        extract=ExtractSettings(workers=1),
+        extract=ExtractSettings(workers=1), cluster=ClusterSettings(block_size=40),
     )  # fmt: skip
     corpus = write_jsonl(tmp_path / "feed.jsonl", make_records(200, seed=9))
     connections = []

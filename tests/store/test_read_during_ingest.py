@@ -55,7 +55,11 @@ def seeded_db(seeds_ingested: Path, db_path: str) -> str:
 def test_reads_during_an_ingest_are_consistent_and_succeed(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "feed.jsonl", 600)
     db = str(tmp_path / "live.duckdb")
-    process = cli_process("ingest", "--no-prefect", "--db", db, "--batch-size", "50", str(corpus))
+    config = tmp_path / "blocks.toml"  # transactions of 50: twelve gaps for the readers
+    config.write_text("[cluster]\nblock_size = 50\n", encoding="utf-8")
+    process = cli_process(
+        "ingest", "--no-prefect", "--db", db, "--config", str(config), "--batch-size", "50", str(corpus)
+    )
     stats = read_while(process, db, interval=0.1, budget=10.0)
     assert process.wait() == 0, process.communicate()[1]
     print(f"\n{stats.summary()}")
