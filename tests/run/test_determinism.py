@@ -59,10 +59,10 @@ def placement(tmp_path: Path, name: str, records: list[dict], settings: Settings
 @pytest.mark.slow
 def test_same_records_make_the_same_stories_under_any_path(tmp_path: Path) -> None:
     records = allsides_records(120, seed=1)
-    # Few candidates per article and several batches: ties between stories are frequent, and decide.
+    # Few candidates per article and several blocks: ties between stories are frequent, and decide.
     # Nothing reads these databases: no pause for readers between batches (0.12 s each, 30 of them).
     settings = Settings(
-        batch_size=25, extract=ExtractSettings(workers=1), cluster=ClusterSettings(max_candidates=2),
+        batch_size=25, extract=ExtractSettings(workers=1), cluster=ClusterSettings(max_candidates=2, block_size=25),
         reader_gap_seconds=0.0,
     )  # fmt: skip
     first = placement(tmp_path, NAMES[0], records, settings)
