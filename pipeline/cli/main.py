@@ -192,6 +192,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow and print its summary."""
     settings = _settings(args, batch_size=args.batch_size)
+    _note_transaction_size(settings)
     if args.feed or args.sitemap or args.urls or args.sources:
         from pipeline.cli.live import ingest_live
 
@@ -210,6 +211,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 1
     print_summary(report, settings.db)
     return 0
+
+
+def _note_transaction_size(settings: Settings) -> None:
+    """Say so when transactions will be larger than the batch size asked for (whole clustering blocks)."""
+    from pipeline.run.prepare import transaction_size
+
+    block = settings.cluster.block_size
+    size = transaction_size(settings.batch_size, block)
+    if size != settings.batch_size:
+        print(
+            f"storyline: each transaction stores {size} documents: batch size {settings.batch_size} rounded up "
+            f"to whole clustering blocks of {block} ([cluster] block_size, fixed with the database)",
+            file=sys.stderr,
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def transactions(prepared: Iterable[PreparedBatch], batch_size: int, block_size:
     its input again into the same blocks. Rejections take no part in clustering: each goes with the next
     transaction, and a run of them alone is flushed once there are a transaction's worth.
     """
-    size = block_size * max(1, -(-batch_size // block_size))
+    size = transaction_size(batch_size, block_size)
     items: list[tuple[Article, Fingerprint]] = []
     rejections: list[Rejection] = []
     sources: list[str | None] = []
@@ -66,6 +66,11 @@ def transactions(prepared: Iterable[PreparedBatch], batch_size: int, block_size:
             items, rejections, sources = items[size:], [], []
     if items or rejections:
         yield PreparedBatch(items, rejections, sources)
+
+
+def transaction_size(batch_size: int, block_size: int) -> int:
+    """Documents a transaction stores: ``batch_size`` rounded up to whole clustering blocks."""
+    return block_size * max(1, -(-batch_size // block_size))
 
 
 def blocks(prepared: PreparedBatch, block_size: int) -> list[PreparedBatch]:

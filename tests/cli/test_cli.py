@@ -52,6 +52,15 @@ def test_ingest_prints_a_summary(seeds_dir: Path, db_path: str, capsys: pytest.C
     assert "read 5, new 5" in out and "rewrites 4" in out and "stories created 1" in out
 
 
+def test_a_batch_size_below_the_clustering_block_is_reported_rounded_up(
+    seeds_dir: Path, db_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "ingest", "--no-prefect", "--db", db_path, "--batch-size", "7", str(seeds_dir))
+    assert code == 0
+    assert "each transaction stores 200 documents: batch size 7 rounded up to whole clustering blocks of 200" in err
+    assert "each transaction" not in run(capsys, "ingest", "--no-prefect", "--db", db_path, str(seeds_dir))[2]
+
+
 def test_db_defaults_to_env(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
