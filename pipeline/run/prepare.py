@@ -75,13 +75,9 @@ def transaction_size(batch_size: int, block_size: int) -> int:
 
 def blocks(prepared: PreparedBatch, block_size: int) -> list[PreparedBatch]:
     """A transaction's clustering blocks, in order; its rejections go with the first (there is always one)."""
-    cuts = range(0, max(1, len(prepared.items)), block_size)
-    return [
-        PreparedBatch(prepared.items[at : at + block_size], *(
-            (prepared.rejections, prepared.rejected_sources) if at == 0 else ([], [])
-        ))
-        for at in cuts
-    ]  # fmt: skip
+    items, size = prepared.items, block_size
+    first = PreparedBatch(items[:size], prepared.rejections, prepared.rejected_sources)
+    return [first, *(PreparedBatch(items[at : at + size], []) for at in range(size, len(items), size))]
 
 
 def prepare_batch(batch: Sequence[Document], settings: Settings, weighter: TermWeighter | None = None) -> PreparedBatch:
