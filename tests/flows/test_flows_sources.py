@@ -33,6 +33,7 @@ allow_private = true
     return path
 
 
+@pytest.mark.slow
 def test_flow_runs_ingest_only_new_items(live_site, tmp_path: Path, prefect_server: None) -> None:
     from flows.sources import sources_flow
 
