@@ -165,10 +165,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=_hand_out_rank)  # stable: otherwise as collected
 
 
+# (slow, needs the Prefect server) -> when it is handed out
+_HAND_OUT_RANKS = {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}
+
+
 def _hand_out_rank(item: pytest.Item) -> int:
     """0: slow, 1: slow and on Prefect, 2: on Prefect, 3: the rest."""
-    slow, prefect = item.get_closest_marker("slow") is not None, _needs_prefect(item)
-    return (0 if slow else 3) + (1 if prefect and slow else -1 if prefect else 0)
+    return _HAND_OUT_RANKS[item.get_closest_marker("slow") is not None, _needs_prefect(item)]
 
 
 def _needs_prefect(item: pytest.Item) -> bool:
